@@ -1,0 +1,23 @@
+//! terrane's use cases: the driving ports of `terrane-ports`, implemented over its driven ports.
+//!
+//! Each use case checks what the actor may do, turns raw input into validated domain values,
+//! and asks the repositories to store them. Nothing here knows HTTP or SQL.
+
+mod environments;
+
+pub use environments::Environments;
+
+use terrane_domain::{Actor, Permission};
+use terrane_ports::ServiceError;
+
+/// Refuses an actor whose roles do not grant `permission`.
+pub(crate) fn authorize(actor: &Actor, permission: Permission, action: &str) -> Result<(), ServiceError> {
+    if actor.may(permission) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(format!(
+            "{action} needs the `{}` role",
+            permission.required_role()
+        )))
+    }
+}

@@ -1,0 +1,718 @@
+//! Environments: where things are deployed, and the rules that guard them.
+
+use crate::error::{FieldError, ValidationErrors};
+use crate::ids::{EnvironmentId, TenantId};
+use chrono::{DateTime, Utc};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+/// A valid environment name: a lowercase slug of letters, digits and `-`, 1 to 63 characters,
+/// starting and ending with a letter or digit (so it can name a DNS label or a namespace).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EnvironmentName(String);
+
+impl EnvironmentName {
+    /// Longest name accepted.
+    pub const MAX_LEN: usize = 63;
+
+    /// Parses a name.
+    ///
+    /// # Errors
+    /// A [`FieldError`] on `name` saying which rule the value breaks.
+    pub fn parse(value: &str) -> Result<Self, FieldError> {
+        let bad = |message: &str| Err(FieldError::new("name", message));
+        if value.is_empty() {
+            return bad("must not be empty");
+        }
+        if value.len() > Self::MAX_LEN {
+            return bad("must be at most 63 characters");
+        }
+        if !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+            return bad("may contain only lowercase letters, digits and '-'");
+        }
+        if value.starts_with('-') || value.ends_with('-') {
+            return bad("must start and end with a letter or digit");
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    /// The name as text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether an environment of this name is production, guessed the way GitLab guesses a
+    /// deployment tier: the first family of words found wins, so `preprod` and `nonprod` are
+    /// staging while `prod`, `production`, `prd` and `live` are production.
+    pub fn looks_like_production(&self) -> bool {
+        let name = self.0.as_str();
+        let any = |words: &[&str]| words.iter().any(|w| name.contains(w));
+        if any(&["dev", "review", "trunk"]) {
+            return false;
+        }
+        if any(&["test", "tst", "int", "accept", "acpt", "qa", "qc", "control", "quality"]) {
+            return false;
+        }
+        if any(&["stag", "stg", "model", "modl", "pre", "demo", "non"]) {
+            return false;
+        }
+        any(&["prod", "prd", "live"])
+    }
+}
+
+impl fmt::Display for EnvironmentName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The value's wire name.
+            pub fn as_str(&self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+
+            /// Parses a wire name, naming `field` when it is unknown.
+            ///
+            /// # Errors
+            /// A [`FieldError`] listing the accepted values.
+            pub fn parse_field(value: &str, field: &str) -> Result<Self, FieldError> {
+                value.parse().map_err(|message: String| FieldError::new(field, message))
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($wire => Ok($name::$variant),)+
+                    other => Err(format!(
+                        "unknown value `{other}`: expected one of {}",
+                        [$($wire),+].join(", ")
+                    )),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// Where an environment is in its life.
+    EnvironmentStatus, "status" {
+        /// Usable.
+        Ready => "ready",
+        /// A workflow runs on it.
+        Busy => "busy",
+        /// A workflow failed on it.
+        Broken => "broken",
+        /// Torn down; kept for its history.
+        Destroyed => "destroyed",
+    }
+);
+
+wire_enum!(
+    /// The order in which a version must travel through environments.
+    PromotionPolicy, "promotionPolicy" {
+        /// No order gate.
+        Default => "default",
+        /// A version must have succeeded in the nearest lower-ordered active environment first.
+        Sequential => "sequential",
+    }
+);
+
+/// Timing settings of an environment, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvironmentConfig {
+    /// How long a deployment may stay in progress before it is failed.
+    pub deployment_timeout: u32,
+    /// How often its targets are probed.
+    pub health_check_interval: u32,
+}
+
+impl EnvironmentConfig {
+    /// Default deployment timeout: ten minutes.
+    pub const DEFAULT_DEPLOYMENT_TIMEOUT: u32 = 600;
+    /// Default health check interval: thirty seconds.
+    pub const DEFAULT_HEALTH_CHECK_INTERVAL: u32 = 30;
+    /// Longest accepted value for either setting: one week.
+    pub const MAX_SECONDS: u32 = 7 * 24 * 3600;
+}
+
+impl Default for EnvironmentConfig {
+    fn default() -> Self {
+        Self {
+            deployment_timeout: Self::DEFAULT_DEPLOYMENT_TIMEOUT,
+            health_check_interval: Self::DEFAULT_HEALTH_CHECK_INTERVAL,
+        }
+    }
+}
+
+/// A stored environment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Environment {
+    /// Its id.
+    pub id: EnvironmentId,
+    /// The organization it belongs to.
+    pub tenant: TenantId,
+    /// Unique per tenant.
+    pub name: EnvironmentName,
+    /// What people read.
+    pub display_name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Its place in the promotion order (lower comes first).
+    pub order_index: i32,
+    /// Production gets the strictest treatment in views and defaults.
+    pub is_production: bool,
+    /// Inactive environments accept no deployments and are skipped by promotion.
+    pub is_active: bool,
+    /// A build environment (FlexDeploy's notion).
+    pub is_build_environment: bool,
+    /// Timing settings.
+    pub config: EnvironmentConfig,
+    /// Distinct approvals a deployment needs before it may start.
+    pub required_approvals: u8,
+    /// Whether a deployment's author is barred from approving it.
+    pub require_separation_of_duties: bool,
+    /// The promotion order gate.
+    pub promotion_policy: PromotionPolicy,
+    /// Lifecycle status.
+    pub status: EnvironmentStatus,
+    /// The self-service request it was born from, if any.
+    pub request_id: Option<Uuid>,
+    /// When it expires by itself, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Bumped by every change; served as the ETag.
+    pub version: i64,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Raw, unvalidated environment fields as a client sends them; `None` means absent.
+///
+/// The same input type serves create (absent fields take defaults) and update (absent fields
+/// stay as they are).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvironmentInput {
+    /// See [`Environment::name`].
+    pub name: Option<String>,
+    /// See [`Environment::display_name`].
+    pub display_name: Option<String>,
+    /// `Some(None)` clears the description on update.
+    pub description: Option<Option<String>>,
+    /// See [`Environment::order_index`].
+    pub order_index: Option<i64>,
+    /// See [`Environment::is_production`].
+    pub is_production: Option<bool>,
+    /// See [`Environment::is_active`].
+    pub is_active: Option<bool>,
+    /// See [`Environment::is_build_environment`].
+    pub is_build_environment: Option<bool>,
+    /// Seconds; see [`EnvironmentConfig`].
+    pub deployment_timeout: Option<i64>,
+    /// Seconds; see [`EnvironmentConfig`].
+    pub health_check_interval: Option<i64>,
+    /// See [`Environment::required_approvals`].
+    pub required_approvals: Option<i64>,
+    /// See [`Environment::require_separation_of_duties`].
+    pub require_separation_of_duties: Option<bool>,
+    /// Wire name of a [`PromotionPolicy`].
+    pub promotion_policy: Option<String>,
+    /// Wire name of an [`EnvironmentStatus`].
+    pub status: Option<String>,
+}
+
+/// A validated environment to create; the order index is left to the store when absent
+/// because only it knows the current maximum.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEnvironment {
+    /// Validated name.
+    pub name: EnvironmentName,
+    /// Defaults to the name.
+    pub display_name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// `None`: the next free index (max + 1).
+    pub order_index: Option<i32>,
+    /// Inferred from the name when not given.
+    pub is_production: bool,
+    /// Defaults to true.
+    pub is_active: bool,
+    /// Defaults to false.
+    pub is_build_environment: bool,
+    /// Defaults to [`EnvironmentConfig::default`].
+    pub config: EnvironmentConfig,
+    /// Defaults to 0.
+    pub required_approvals: u8,
+    /// Defaults to false.
+    pub require_separation_of_duties: bool,
+    /// Defaults to [`PromotionPolicy::Default`].
+    pub promotion_policy: PromotionPolicy,
+    /// Defaults to ready.
+    pub status: EnvironmentStatus,
+}
+
+/// Validated changes to an environment; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvironmentChanges {
+    /// New name.
+    pub name: Option<EnvironmentName>,
+    /// New display name.
+    pub display_name: Option<String>,
+    /// `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    /// New order index.
+    pub order_index: Option<i32>,
+    /// New production flag.
+    pub is_production: Option<bool>,
+    /// New active flag.
+    pub is_active: Option<bool>,
+    /// New build flag.
+    pub is_build_environment: Option<bool>,
+    /// New deployment timeout.
+    pub deployment_timeout: Option<u32>,
+    /// New health check interval.
+    pub health_check_interval: Option<u32>,
+    /// New approval count.
+    pub required_approvals: Option<u8>,
+    /// New separation-of-duties flag.
+    pub require_separation_of_duties: Option<bool>,
+    /// New promotion policy.
+    pub promotion_policy: Option<PromotionPolicy>,
+    /// New lifecycle status.
+    pub status: Option<EnvironmentStatus>,
+}
+
+/// Most approvals an environment may require.
+pub const MAX_REQUIRED_APPROVALS: i64 = 10;
+/// Longest display name.
+pub const MAX_DISPLAY_NAME_LEN: usize = 100;
+/// Longest description.
+pub const MAX_DESCRIPTION_LEN: usize = 2000;
+/// Largest order index.
+pub const MAX_ORDER_INDEX: i64 = 1_000_000;
+
+fn parse_display_name(value: &str) -> Result<String, FieldError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        Err(FieldError::new("displayName", "must not be blank"))
+    } else if trimmed.chars().count() > MAX_DISPLAY_NAME_LEN {
+        Err(FieldError::new("displayName", "must be at most 100 characters"))
+    } else {
+        Ok(trimmed.to_owned())
+    }
+}
+
+fn parse_description(value: Option<String>) -> Result<Option<String>, FieldError> {
+    match value {
+        Some(text) if text.chars().count() > MAX_DESCRIPTION_LEN => {
+            Err(FieldError::new("description", "must be at most 2000 characters"))
+        }
+        other => Ok(other),
+    }
+}
+
+fn parse_order_index(value: i64) -> Result<i32, FieldError> {
+    if (0..=MAX_ORDER_INDEX).contains(&value) {
+        Ok(value as i32)
+    } else {
+        Err(FieldError::new("orderIndex", "must be between 0 and 1000000"))
+    }
+}
+
+fn parse_seconds(value: i64, field: &str) -> Result<u32, FieldError> {
+    if (1..=i64::from(EnvironmentConfig::MAX_SECONDS)).contains(&value) {
+        Ok(value as u32)
+    } else {
+        Err(FieldError::new(field, "must be a whole number of seconds between 1 and 604800"))
+    }
+}
+
+fn parse_required_approvals(value: i64) -> Result<u8, FieldError> {
+    if (0..=MAX_REQUIRED_APPROVALS).contains(&value) {
+        Ok(value as u8)
+    } else {
+        Err(FieldError::new("requiredApprovals", "must be between 0 and 10"))
+    }
+}
+
+impl EnvironmentInput {
+    /// Validates the fields present, every bad one reported at once.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] naming each bad field.
+    pub fn into_changes(self) -> Result<EnvironmentChanges, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = self.name.as_deref().map(EnvironmentName::parse).transpose();
+        let display_name = self.display_name.as_deref().map(parse_display_name).transpose();
+        let description = self.description.map(parse_description).transpose();
+        let order_index = self.order_index.map(parse_order_index).transpose();
+        let deployment_timeout =
+            self.deployment_timeout.map(|v| parse_seconds(v, "config.deploymentTimeout")).transpose();
+        let health_check_interval =
+            self.health_check_interval.map(|v| parse_seconds(v, "config.healthCheckInterval")).transpose();
+        let required_approvals = self.required_approvals.map(parse_required_approvals).transpose();
+        let promotion_policy = self
+            .promotion_policy
+            .as_deref()
+            .map(|v| PromotionPolicy::parse_field(v, "promotionPolicy"))
+            .transpose();
+        let status = self.status.as_deref().map(|v| EnvironmentStatus::parse_field(v, "status")).transpose();
+        let changes = EnvironmentChanges {
+            name: errors.take(name).flatten(),
+            display_name: errors.take(display_name).flatten(),
+            description: errors.take(description).flatten(),
+            order_index: errors.take(order_index).flatten(),
+            is_production: self.is_production,
+            is_active: self.is_active,
+            is_build_environment: self.is_build_environment,
+            deployment_timeout: errors.take(deployment_timeout).flatten(),
+            health_check_interval: errors.take(health_check_interval).flatten(),
+            required_approvals: errors.take(required_approvals).flatten(),
+            require_separation_of_duties: self.require_separation_of_duties,
+            promotion_policy: errors.take(promotion_policy).flatten(),
+            status: errors.take(status).flatten(),
+        };
+        errors.into_result(|| changes)
+    }
+
+    /// Validates a new environment: `name` is required, everything else has a default.
+    ///
+    /// # Errors
+    /// [`ValidationErrors`] naming each bad or missing field.
+    pub fn into_new(self) -> Result<NewEnvironment, ValidationErrors> {
+        let missing_name = self.name.is_none();
+        let changes = match self.into_changes() {
+            Ok(changes) if !missing_name => changes,
+            Ok(_) => return Err(ValidationErrors::single("name", "is required")),
+            Err(mut errors) => {
+                if missing_name {
+                    errors.add("name", "is required");
+                }
+                return Err(errors);
+            }
+        };
+        let name = changes.name.expect("checked above");
+        let defaults = EnvironmentConfig::default();
+        Ok(NewEnvironment {
+            display_name: changes.display_name.unwrap_or_else(|| name.as_str().to_owned()),
+            description: changes.description.flatten(),
+            order_index: changes.order_index,
+            is_production: changes.is_production.unwrap_or_else(|| name.looks_like_production()),
+            is_active: changes.is_active.unwrap_or(true),
+            is_build_environment: changes.is_build_environment.unwrap_or(false),
+            config: EnvironmentConfig {
+                deployment_timeout: changes.deployment_timeout.unwrap_or(defaults.deployment_timeout),
+                health_check_interval: changes.health_check_interval.unwrap_or(defaults.health_check_interval),
+            },
+            required_approvals: changes.required_approvals.unwrap_or(0),
+            require_separation_of_duties: changes.require_separation_of_duties.unwrap_or(false),
+            promotion_policy: changes.promotion_policy.unwrap_or(PromotionPolicy::Default),
+            status: changes.status.unwrap_or(EnvironmentStatus::Ready),
+            name,
+        })
+    }
+}
+
+impl NewEnvironment {
+    /// The stored environment this becomes, given what only the store and the clock know.
+    pub fn into_environment(
+        self,
+        id: EnvironmentId,
+        tenant: TenantId,
+        order_index: i32,
+        now: DateTime<Utc>,
+    ) -> Environment {
+        let now = crate::time::truncate(now);
+        Environment {
+            id,
+            tenant,
+            name: self.name,
+            display_name: self.display_name,
+            description: self.description,
+            order_index,
+            is_production: self.is_production,
+            is_active: self.is_active,
+            is_build_environment: self.is_build_environment,
+            config: self.config,
+            required_approvals: self.required_approvals,
+            require_separation_of_duties: self.require_separation_of_duties,
+            promotion_policy: self.promotion_policy,
+            status: self.status,
+            request_id: None,
+            expires_at: None,
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        }
+    }
+}
+
+impl EnvironmentChanges {
+    /// True when nothing would change.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+impl Environment {
+    /// The environment after `changes`, with its version bumped and `updated_at` set to `now`.
+    /// Renaming does not re-infer `is_production`: once stored it is an explicit fact.
+    pub fn apply(&self, changes: EnvironmentChanges, now: DateTime<Utc>) -> Environment {
+        let mut next = self.clone();
+        macro_rules! set {
+            ($($field:ident),+) => { $(if let Some(v) = changes.$field { next.$field = v; })+ };
+        }
+        set!(
+            name,
+            display_name,
+            description,
+            order_index,
+            is_production,
+            is_active,
+            is_build_environment,
+            required_approvals,
+            require_separation_of_duties,
+            promotion_policy,
+            status
+        );
+        if let Some(v) = changes.deployment_timeout {
+            next.config.deployment_timeout = v;
+        }
+        if let Some(v) = changes.health_check_interval {
+            next.config.health_check_interval = v;
+        }
+        next.version = self.version + 1;
+        next.updated_at = crate::time::truncate(now);
+        next
+    }
+}
+
+/// Filters of the environment list; every one given must match.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EnvironmentFilter {
+    /// Name equals this, ignoring case.
+    pub name: Option<String>,
+    /// Display name contains this, ignoring case.
+    pub display_name: Option<String>,
+    /// Exact match.
+    pub is_active: Option<bool>,
+    /// Exact match.
+    pub is_build_environment: Option<bool>,
+    /// Exact match.
+    pub is_production: Option<bool>,
+    /// Exact match.
+    pub order_index: Option<i32>,
+    /// Exact match.
+    pub status: Option<EnvironmentStatus>,
+}
+
+wire_enum!(
+    /// Fields the environment list can be sorted by.
+    EnvironmentSortField, "sort" {
+        /// By name.
+        Name => "name",
+        /// By order index (then name).
+        OrderIndex => "orderIndex",
+        /// By creation time.
+        CreatedAt => "createdAt",
+    }
+);
+
+/// How to sort the environment list: `field` or `~field` for descending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EnvironmentSort {
+    /// The field.
+    pub field: EnvironmentSortField,
+    /// Descending when true.
+    pub descending: bool,
+}
+
+impl Default for EnvironmentSort {
+    fn default() -> Self {
+        Self { field: EnvironmentSortField::OrderIndex, descending: false }
+    }
+}
+
+impl EnvironmentSort {
+    /// Parses `field` or `~field`.
+    ///
+    /// # Errors
+    /// A [`FieldError`] on `sort` listing the sortable fields.
+    pub fn parse(value: &str) -> Result<Self, FieldError> {
+        let (descending, field) = match value.strip_prefix('~') {
+            Some(rest) => (true, rest),
+            None => (false, value),
+        };
+        Ok(Self { field: EnvironmentSortField::parse_field(field, "sort")?, descending })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn name(value: &str) -> EnvironmentName {
+        EnvironmentName::parse(value).unwrap()
+    }
+
+    #[test]
+    fn names_are_lowercase_slugs_of_at_most_63_characters() {
+        for ok in ["a", "prod", "feature-42", &"a".repeat(63)] {
+            assert!(EnvironmentName::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Prod", "with space", "-lead", "trail-", "under_score", &"a".repeat(64), "é"] {
+            let error = EnvironmentName::parse(bad).unwrap_err();
+            assert_eq!(error.field, "name", "{bad}");
+        }
+    }
+
+    #[test]
+    fn production_is_guessed_from_the_name_like_gitlab_tiers() {
+        for prod in ["prod", "production", "prd", "live", "prod-eu", "eu-production"] {
+            assert!(name(prod).looks_like_production(), "{prod}");
+        }
+        for not in ["preprod", "nonprod", "staging", "dev", "qa", "production-test", "review-42", "sandbox"] {
+            assert!(!name(not).looks_like_production(), "{not}");
+        }
+    }
+
+    #[test]
+    fn a_new_environment_takes_defaults_and_infers_production() {
+        let new = EnvironmentInput { name: Some("production".into()), ..Default::default() }.into_new().unwrap();
+        assert_eq!(new.display_name, "production");
+        assert!(new.is_production && new.is_active && !new.is_build_environment);
+        assert_eq!(new.config, EnvironmentConfig::default());
+        assert_eq!(new.order_index, None);
+        assert_eq!(new.promotion_policy, PromotionPolicy::Default);
+        assert_eq!(new.status, EnvironmentStatus::Ready);
+    }
+
+    #[test]
+    fn an_explicit_production_flag_beats_the_guess() {
+        let input = EnvironmentInput { name: Some("prod".into()), is_production: Some(false), ..Default::default() };
+        assert!(!input.into_new().unwrap().is_production);
+    }
+
+    #[test]
+    fn every_bad_field_is_named_at_once() {
+        let input = EnvironmentInput {
+            name: Some("Bad Name".into()),
+            display_name: Some("  ".into()),
+            order_index: Some(-1),
+            deployment_timeout: Some(0),
+            health_check_interval: Some(10_000_000),
+            required_approvals: Some(11),
+            promotion_policy: Some("yolo".into()),
+            status: Some("gone".into()),
+            ..Default::default()
+        };
+        let errors = input.into_new().unwrap_err();
+        let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            [
+                "name",
+                "displayName",
+                "orderIndex",
+                "config.deploymentTimeout",
+                "config.healthCheckInterval",
+                "requiredApprovals",
+                "promotionPolicy",
+                "status"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_missing_name_is_named_with_the_other_errors() {
+        let input = EnvironmentInput { required_approvals: Some(99), ..Default::default() };
+        let errors = input.into_new().unwrap_err();
+        let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["requiredApprovals", "name"]);
+        assert_eq!(EnvironmentInput::default().into_new().unwrap_err().errors()[0].field, "name");
+    }
+
+    #[test]
+    fn required_approvals_accepts_zero_to_ten() {
+        for n in [0, 10] {
+            let input = EnvironmentInput { name: Some("x".into()), required_approvals: Some(n), ..Default::default() };
+            assert_eq!(i64::from(input.into_new().unwrap().required_approvals), n);
+        }
+    }
+
+    #[test]
+    fn applying_changes_keeps_absent_fields_and_bumps_the_version() {
+        let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
+        let env = EnvironmentInput { name: Some("staging".into()), description: Some(Some("x".into())), ..Default::default() }
+            .into_new()
+            .unwrap()
+            .into_environment(EnvironmentId(Uuid::nil()), TenantId(Uuid::nil()), 1, t0);
+        let t1 = t0 + chrono::Duration::seconds(5);
+        let changes = EnvironmentInput {
+            display_name: Some("Staging".into()),
+            deployment_timeout: Some(60),
+            ..Default::default()
+        }
+        .into_changes()
+        .unwrap();
+        let next = env.apply(changes, t1);
+        assert_eq!(next.display_name, "Staging");
+        assert_eq!(next.config.deployment_timeout, 60);
+        assert_eq!(next.config.health_check_interval, 30);
+        assert_eq!(next.description.as_deref(), Some("x"));
+        assert_eq!((next.version, next.updated_at, next.created_at), (2, t1, t0));
+    }
+
+    #[test]
+    fn a_description_can_be_cleared() {
+        let changes = EnvironmentInput { description: Some(None), ..Default::default() }.into_changes().unwrap();
+        assert_eq!(changes.description, Some(None));
+        assert!(!changes.is_empty());
+        assert!(EnvironmentInput::default().into_changes().unwrap().is_empty());
+    }
+
+    #[test]
+    fn sort_accepts_a_tilde_for_descending_and_known_fields_only() {
+        assert_eq!(
+            EnvironmentSort::parse("~createdAt").unwrap(),
+            EnvironmentSort { field: EnvironmentSortField::CreatedAt, descending: true }
+        );
+        assert!(!EnvironmentSort::parse("name").unwrap().descending);
+        assert_eq!(EnvironmentSort::parse("color").unwrap_err().field, "sort");
+    }
+
+    #[test]
+    fn status_and_policy_round_trip_their_wire_names() {
+        for s in EnvironmentStatus::ALL {
+            assert_eq!(s.as_str().parse::<EnvironmentStatus>().unwrap(), *s);
+        }
+        for p in PromotionPolicy::ALL {
+            assert_eq!(p.as_str().parse::<PromotionPolicy>().unwrap(), *p);
+        }
+    }
+}
