@@ -1,1 +1,125 @@
+//! terrane's HTTP adapter: actix-web routes, bearer auth, problem+json errors, the generated
+//! OpenAPI document and Swagger UI.
+//!
+//! Handlers turn requests into domain input, call the driving ports of `terrane-ports`, and
+//! turn the answers (or [`problem::Problem`]s) into responses. No storage type appears here.
 
+pub mod auth;
+mod environments;
+pub mod extract;
+mod idempotency;
+pub mod observe;
+mod ops;
+pub mod problem;
+mod schema;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web, App};
+use std::sync::Arc;
+use terrane_ports::{Clock, EnvironmentService, IdempotencyRepository, StoreHealth};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+pub use auth::{TokenKeys, MIN_SECRET_LEN};
+pub use observe::Metrics;
+
+/// What the handlers need: the driving ports and a few driven ones used at the edge.
+#[derive(Clone)]
+pub struct AppState {
+    /// Environment use cases.
+    pub environments: Arc<dyn EnvironmentService>,
+    /// First answers to `Idempotency-Key`s.
+    pub idempotency: Arc<dyn IdempotencyRepository>,
+    /// Readiness of storage.
+    pub health: Arc<dyn StoreHealth>,
+    /// The time, for idempotency retention.
+    pub clock: Arc<dyn Clock>,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "terrane",
+        description = "Environments, what is deployed into them, and the rules that guard production.\n\nEvery `/api/v1` route needs `Authorization: Bearer <token>` (mint one with `terrane token`). Errors are `application/problem+json` (RFC 9457).",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(problem::Problem, problem::ProblemField)),
+    tags(
+        (name = "environments", description = "Where things are deployed"),
+        (name = "ops", description = "Health, readiness and metrics"),
+    )
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some("A token from `terrane token`: claims sub, tenant, roles, exp"))
+                    .build(),
+            ),
+        );
+    }
+}
+
+fn api(config: &mut ServiceConfig) {
+    config
+        .service(
+            utoipa_actix_web::scope("/api/v1")
+                .service(environments::create_environment)
+                .service(environments::list_environments)
+                .service(environments::get_environment)
+                .service(environments::put_environment)
+                .service(environments::patch_environment)
+                .service(environments::delete_environment),
+        )
+        .service(ops::healthz)
+        .service(ops::readyz)
+        .service(ops::metrics);
+}
+
+/// The OpenAPI document, generated from the handlers.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(api).split_for_parts().1
+}
+
+/// The whole application: API routes, docs, ops endpoints, problem pages and the fallback.
+pub fn app(
+    state: AppState,
+    keys: web::Data<TokenKeys>,
+    metrics: web::Data<Metrics>,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    let (app, api_doc) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(api).split_for_parts();
+    let routes = web::Data::new(ops::RouteTable::from_openapi(&api_doc));
+    app.app_data(web::Data::new(state))
+        .app_data(keys)
+        .app_data(metrics)
+        .app_data(routes)
+        .app_data(web::PayloadConfig::new(extract::MAX_BODY_BYTES))
+        .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api_doc))
+        .service(ops::swagger_redirect)
+        .service(ops::problem_page)
+        .default_service(web::to(ops::fallback))
+        .wrap(from_fn(observe::observe))
+}

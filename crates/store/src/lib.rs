@@ -1,1 +1,104 @@
+//! terrane's storage adapter: the repository ports of `terrane-ports` on PostgreSQL and
+//! SQLite, from one query code path.
+//!
+//! Every query is written once with diesel against [`DbConnection`](connection::DbConnection),
+//! a multi-connection over both backends. Columns are native on PostgreSQL (`uuid`,
+//! `timestamptz`) and TEXT on SQLite (see [`types`]). Blocking diesel work runs on tokio's
+//! blocking pool. Every tenant-scoped operation runs in one transaction that first tells
+//! PostgreSQL the tenant, so row-level security backs up the `tenant_id` filter each query
+//! carries anyway.
 
+mod connection;
+mod environments;
+mod error;
+mod idempotency;
+mod migrations;
+mod schema;
+mod settings;
+mod tx;
+mod types;
+
+pub use migrations::migrations;
+
+use connection::{Manager, Target};
+use std::fmt;
+use std::time::Duration;
+use terrane_ports::StoreError;
+
+/// How long a caller waits for a pooled connection, and how long [`Store::connect`] waits for
+/// the database to answer, before giving up with [`StoreError::Unavailable`].
+const CONNECTION_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Most connections to one SQLite file: it has one writer at a time anyway, and readers
+/// gain nothing from more connections than cores.
+const SQLITE_MAX_POOL_SIZE: u32 = 8;
+
+/// Which database a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Backend {
+    /// An embedded SQLite file.
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// A pool of connections to one database, implementing every repository port.
+///
+/// Cloning is cheap and shares the pool.
+#[derive(Clone)]
+pub struct Store {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+impl fmt::Debug for Store {
+    // By hand: the pool's manager holds the URL, which may hold a password.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects to the database `url` names, with up to `pool_size` connections (at most
+    /// 8 for SQLite).
+    ///
+    /// `url` is `sqlite://<path>` or `sqlite:<path>` (a relative path is relative to the
+    /// working directory; the file is created when missing), or a `postgres://` or
+    /// `postgresql://` libpq URL.
+    ///
+    /// # Errors
+    /// [`StoreError::Internal`] for an unsupported URL or a pool size of 0;
+    /// [`StoreError::Unavailable`] when the database cannot be opened within 5 seconds,
+    /// with the driver's reason.
+    pub fn connect(url: &str, pool_size: u32) -> Result<Store, StoreError> {
+        let target = Target::parse(url)?;
+        let backend = target.backend();
+        if pool_size == 0 {
+            return Err(StoreError::Internal("the connection pool size must be at least 1".into()));
+        }
+        let max_size = match backend {
+            Backend::Postgres => pool_size,
+            Backend::Sqlite => pool_size.min(SQLITE_MAX_POOL_SIZE),
+        };
+        let pool = r2d2::Pool::builder()
+            .max_size(max_size)
+            .connection_timeout(CONNECTION_TIMEOUT)
+            .build(Manager { target })
+            .map_err(|e| StoreError::Unavailable(format!("cannot open the {backend} database: {e}")))?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The backend this store talks to.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+}

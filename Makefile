@@ -1,0 +1,80 @@
+# terrane — developer entry points.
+#
+#   make build               debug build of the terrane binary
+#   make run                 serve (TERRANE_LISTEN, TERRANE_DATABASE_URL, ...; extra flags in RUN_ARGS)
+#   make test                the full test suite (cargo-nextest, or cargo test without it)
+#   make lint                rustfmt check + clippy with warnings as errors
+#   make openapi             regenerate openapi/openapi.json from the code
+#   make bench               HTTP benchmark on SQLite and PostgreSQL (scripts/bench.sh)
+#   make check-domain-deps   terrane-domain must not depend on actix, diesel or utoipa
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := build
+
+CARGO ?= cargo
+
+# Extra flags for `make run`, e.g. RUN_ARGS='--database-url postgres://postgres@127.0.0.1:5432/terrane'.
+# Without them terrane reads TERRANE_* from the environment, else its defaults
+# (127.0.0.1:8080, sqlite://terrane.db).
+RUN_ARGS ?=
+
+# The test command. `make test` is what the README and .ci/run use.
+# Extra arguments (a test filter, say) go in TEST_ARGS: make test TEST_ARGS=postgres
+TEST_ARGS ?=
+NEXTEST_CMD := $(CARGO) nextest run --workspace --no-fail-fast
+CARGO_TEST_CMD := $(CARGO) test --workspace --no-fail-fast
+
+# Crates the domain must never pull in (normal dependencies only).
+DOMAIN_FORBIDDEN := actix|diesel|utoipa
+
+.PHONY: all build run test lint fmt-check clippy openapi bench check-domain-deps help
+
+all: build
+
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+build:
+	$(CARGO) build -p terrane
+
+run:
+	$(CARGO) run -p terrane -- serve $(RUN_ARGS)
+
+test:
+	@if $(CARGO) nextest --version >/dev/null 2>&1; then \
+		echo "+ $(NEXTEST_CMD) $(TEST_ARGS)"; \
+		$(NEXTEST_CMD) $(TEST_ARGS); \
+	else \
+		echo "cargo-nextest not found: falling back to cargo test" >&2; \
+		echo "+ $(CARGO_TEST_CMD) $(TEST_ARGS)"; \
+		$(CARGO_TEST_CMD) $(TEST_ARGS); \
+	fi
+
+lint: fmt-check clippy
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+clippy:
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+# Written through a temporary file so a failed run leaves the committed spec intact.
+openapi:
+	@mkdir -p openapi
+	$(CARGO) run -q -p terrane -- openapi > openapi/openapi.json.tmp \
+		|| { rm -f openapi/openapi.json.tmp; exit 1; }
+	@mv openapi/openapi.json.tmp openapi/openapi.json
+	@echo "wrote openapi/openapi.json"
+
+bench:
+	bash scripts/bench.sh
+
+check-domain-deps:
+	@tree="$$($(CARGO) tree -p terrane-domain -e normal)"; \
+	if bad="$$(grep -Ei '$(DOMAIN_FORBIDDEN)' <<<"$$tree")"; then \
+		echo "terrane-domain depends on forbidden crates ($(DOMAIN_FORBIDDEN)):" >&2; \
+		echo "$$bad" >&2; \
+		exit 1; \
+	fi; \
+	echo "terrane-domain: no $(DOMAIN_FORBIDDEN) in its normal dependencies"

@@ -1,0 +1,165 @@
+//! Bearer tokens: HS256 JWTs carrying the user, the tenant and the roles.
+
+use crate::problem::{Problem, ProblemKind};
+use actix_web::dev::Payload;
+use actix_web::{web, FromRequest, HttpRequest};
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use std::future::{ready, Ready};
+use terrane_domain::{Actor, Role, TenantId, UserId};
+use uuid::Uuid;
+
+/// Shortest signing secret accepted, in bytes (the HS256 key length).
+pub const MIN_SECRET_LEN: usize = 32;
+
+/// The claims terrane signs and expects.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claims {
+    /// The user.
+    pub sub: Uuid,
+    /// The organization.
+    pub tenant: Uuid,
+    /// What the user may do.
+    pub roles: Vec<Role>,
+    /// Expiry, seconds since the epoch.
+    pub exp: i64,
+    /// Issue time, seconds since the epoch.
+    pub iat: i64,
+}
+
+/// Why a secret was refused.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("the JWT secret must be at least {MIN_SECRET_LEN} bytes long (it has {0}); set TERRANE_JWT_SECRET to a longer value or unset it to let terrane generate one")]
+pub struct SecretTooShort(pub usize);
+
+/// Signs and verifies tokens with one HS256 secret.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    /// Keys from a secret of at least [`MIN_SECRET_LEN`] bytes.
+    ///
+    /// # Errors
+    /// [`SecretTooShort`] otherwise.
+    pub fn new(secret: &[u8]) -> Result<Self, SecretTooShort> {
+        if secret.len() < MIN_SECRET_LEN {
+            return Err(SecretTooShort(secret.len()));
+        }
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Ok(Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation })
+    }
+
+    /// A token for `actor` valid from `now` until `expires_at`.
+    ///
+    /// # Errors
+    /// Only if signing fails, which it does not for HS256 with a valid key.
+    pub fn issue(&self, actor: &Actor, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<String, String> {
+        let claims = Claims {
+            sub: actor.user.as_uuid(),
+            tenant: actor.tenant.as_uuid(),
+            roles: actor.roles.clone(),
+            exp: expires_at.timestamp(),
+            iat: now.timestamp(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| e.to_string())
+    }
+
+    /// The actor a token speaks for.
+    ///
+    /// # Errors
+    /// A 401 problem saying why the token is refused.
+    pub fn verify(&self, token: &str) -> Result<Actor, Problem> {
+        use jsonwebtoken::errors::ErrorKind;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
+            let why = match e.kind() {
+                ErrorKind::ExpiredSignature => "the token has expired",
+                ErrorKind::InvalidSignature => "the token's signature is not valid for this server",
+                ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => {
+                    "the token's claims are malformed: it needs sub and tenant (UUIDs), roles and exp"
+                }
+                _ => "the token is malformed",
+            };
+            Problem::new(ProblemKind::Unauthorized, why)
+        })?;
+        let claims = data.claims;
+        Ok(Actor { user: UserId(claims.sub), tenant: TenantId(claims.tenant), roles: claims.roles })
+    }
+}
+
+/// The authenticated caller of a request: extracting it answers 401 when the request carries
+/// no valid bearer token.
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Actor);
+
+impl FromRequest for Authenticated {
+    type Error = Problem;
+    type Future = Ready<Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
+    let keys = req
+        .app_data::<web::Data<TokenKeys>>()
+        .ok_or_else(|| Problem::internal("token keys are not configured"))?;
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .ok_or_else(|| Problem::new(ProblemKind::Unauthorized, "send an `Authorization: Bearer <token>` header"))?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| Problem::new(ProblemKind::Unauthorized, "the Authorization header must be `Bearer <token>`"))?;
+    keys.verify(token).map(Authenticated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::Duration;
+
+    fn keys() -> TokenKeys {
+        TokenKeys::new(&[7u8; 32]).unwrap()
+    }
+
+    fn actor() -> Actor {
+        Actor { user: UserId(Uuid::now_v7()), tenant: TenantId(Uuid::now_v7()), roles: vec![Role::Admin, Role::Viewer] }
+    }
+
+    #[test]
+    fn a_secret_under_32_bytes_is_refused() {
+        assert_eq!(TokenKeys::new(&[1u8; 31]).err(), Some(SecretTooShort(31)));
+    }
+
+    #[test]
+    fn an_issued_token_verifies_to_the_same_actor() {
+        let now = Utc::now();
+        let token = keys().issue(&actor(), now, now + Duration::hours(1)).unwrap();
+        let a = actor();
+        let token2 = keys().issue(&a, now, now + Duration::hours(1)).unwrap();
+        assert_eq!(keys().verify(&token2).unwrap(), a);
+        assert!(keys().verify(&token).is_ok());
+    }
+
+    #[test]
+    fn expired_tokens_and_foreign_signatures_are_refused() {
+        let now = Utc::now();
+        let expired = keys().issue(&actor(), now - Duration::hours(2), now - Duration::hours(1)).unwrap();
+        assert!(keys().verify(&expired).unwrap_err().detail.contains("expired"));
+        let other = TokenKeys::new(&[8u8; 32]).unwrap().issue(&actor(), now, now + Duration::hours(1)).unwrap();
+        assert!(keys().verify(&other).unwrap_err().detail.contains("signature"));
+        assert_eq!(keys().verify("not.a.jwt").unwrap_err().status, 401);
+    }
+}

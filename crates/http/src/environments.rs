@@ -1,0 +1,546 @@
+//! `/api/v1/environments`: the HTTP face of the environment use cases.
+
+use crate::auth::Authenticated;
+use crate::extract::{etag, if_match, not_modified, path_id, JsonBody, Query};
+use crate::idempotency::idempotent;
+use crate::problem::Problem;
+use crate::schema::string_enum;
+use crate::AppState;
+use actix_web::http::header;
+use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Deserializer, Serialize};
+use terrane_domain::{
+    Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentSort, EnvironmentStatus, FieldError,
+    Page, PromotionPolicy,
+};
+use terrane_ports::EnvironmentQuery;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+fn promotion_policy_schema() -> utoipa::openapi::Object {
+    string_enum(PromotionPolicy::ALL.iter().map(|p| p.as_str()), "default")
+}
+
+fn status_schema() -> utoipa::openapi::Object {
+    string_enum(EnvironmentStatus::ALL.iter().map(|s| s.as_str()), "ready")
+}
+
+/// Distinguishes an explicit `null` (`Some(None)`) from an absent field (`None`).
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// Timing settings, in seconds.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigBody {
+    /// How long a deployment may stay in progress (1 to 604800 s, default 600).
+    #[schema(example = 600)]
+    pub deployment_timeout: Option<i64>,
+    /// How often targets are probed (1 to 604800 s, default 30).
+    #[schema(example = 30)]
+    pub health_check_interval: Option<i64>,
+}
+
+/// An environment as a client writes it. On create, absent fields take defaults. On `PUT`,
+/// absent fields stay and `null` clears `description` (other fields cannot be null). On
+/// `PATCH`, absent and `null` fields both stay.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[schema(example = json!({
+    "name": "production",
+    "displayName": "Production",
+    "orderIndex": 3,
+    "config": {"deploymentTimeout": 600, "healthCheckInterval": 30},
+    "requiredApprovals": 2,
+    "requireSod": true,
+    "promotionPolicy": "default"
+}))]
+pub struct EnvironmentBody {
+    /// Lowercase slug (letters, digits, `-`), 1 to 63 characters, unique in the organization.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, example = "production")]
+    pub name: Option<Option<String>>,
+    /// What people read; defaults to the name.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, example = "Production")]
+    pub display_name: Option<Option<String>>,
+    /// Free text.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    /// Place in the promotion order; defaults to the highest index plus one.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, example = 3)]
+    pub order_index: Option<Option<i64>>,
+    /// Inferred from the name when omitted (`prod`, `production`, `live`, ...).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub is_production: Option<Option<bool>>,
+    /// Defaults to true.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub is_active: Option<Option<bool>>,
+    /// Defaults to false.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<bool>)]
+    pub is_build_environment: Option<Option<bool>>,
+    /// Timing settings.
+    #[serde(default)]
+    pub config: Option<ConfigBody>,
+    /// Distinct approvals a deployment needs (0 to 10, default 0).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>, example = 2)]
+    pub required_approvals: Option<Option<i64>>,
+    /// Bars a deployment's author from approving it. Also accepted as `requireSod`.
+    #[serde(default, deserialize_with = "nullable", alias = "requireSod")]
+    #[schema(value_type = Option<bool>)]
+    pub require_separation_of_duties: Option<Option<bool>>,
+    /// `default` (no order gate) or `sequential`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = promotion_policy_schema)]
+    pub promotion_policy: Option<Option<String>>,
+    /// Lifecycle status, default `ready`.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = status_schema)]
+    pub status: Option<Option<String>>,
+}
+
+/// How `null` in a body is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Nulls {
+    /// `null` means "not given" (POST and PATCH).
+    Ignore,
+    /// `null` clears a nullable field and is refused for the others (PUT).
+    Clear,
+}
+
+/// A field that may be absent but, under [`Nulls::Clear`], not `null`.
+fn required<T>(errors: &mut Vec<FieldError>, nulls: Nulls, value: Option<Option<T>>, field: &str) -> Option<T> {
+    match (value, nulls) {
+        (Some(None), Nulls::Clear) => {
+            errors.push(FieldError::new(field, "must not be null; omit it to keep the current value"));
+            None
+        }
+        (value, _) => value.flatten(),
+    }
+}
+
+impl EnvironmentBody {
+    fn into_input(self, nulls: Nulls) -> Result<EnvironmentInput, Problem> {
+        let mut errors = Vec::new();
+        let config = self.config.unwrap_or_default();
+        let input = EnvironmentInput {
+            name: required(&mut errors, nulls, self.name, "name"),
+            display_name: required(&mut errors, nulls, self.display_name, "displayName"),
+            order_index: required(&mut errors, nulls, self.order_index, "orderIndex"),
+            is_production: required(&mut errors, nulls, self.is_production, "isProduction"),
+            is_active: required(&mut errors, nulls, self.is_active, "isActive"),
+            is_build_environment: required(&mut errors, nulls, self.is_build_environment, "isBuildEnvironment"),
+            required_approvals: required(&mut errors, nulls, self.required_approvals, "requiredApprovals"),
+            require_separation_of_duties: required(&mut errors, nulls, self.require_separation_of_duties, "requireSeparationOfDuties"),
+            promotion_policy: required(&mut errors, nulls, self.promotion_policy, "promotionPolicy"),
+            status: required(&mut errors, nulls, self.status, "status"),
+            description: match nulls {
+                Nulls::Clear => self.description,
+                Nulls::Ignore => self.description.flatten().map(Some),
+            },
+            deployment_timeout: config.deployment_timeout,
+            health_check_interval: config.health_check_interval,
+        };
+        if errors.is_empty() {
+            Ok(input)
+        } else {
+            Err(Problem::validation(&errors))
+        }
+    }
+}
+
+/// Timing settings, in seconds.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigResponse {
+    /// Seconds a deployment may stay in progress.
+    #[schema(example = 600)]
+    pub deployment_timeout: u32,
+    /// Seconds between health checks.
+    #[schema(example = 30)]
+    pub health_check_interval: u32,
+}
+
+/// The release an environment currently runs.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CurrentRelease {
+    /// Release id.
+    pub id: Uuid,
+    /// Release name.
+    #[schema(example = "myapp-v2.3.1")]
+    pub name: String,
+    /// When it finished deploying.
+    pub deployed_at: DateTime<Utc>,
+}
+
+/// An environment.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({
+    "id": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a6b",
+    "organizationId": "01936f6e-0000-7000-8000-000000000001",
+    "name": "production",
+    "displayName": "Production",
+    "description": null,
+    "orderIndex": 3,
+    "isProduction": true,
+    "isActive": true,
+    "isBuildEnvironment": false,
+    "config": {"deploymentTimeout": 600, "healthCheckInterval": 30},
+    "requiredApprovals": 2,
+    "requireSeparationOfDuties": true,
+    "promotionPolicy": "default",
+    "status": "ready",
+    "requestId": null,
+    "expiresAt": null,
+    "version": 1,
+    "createdAt": "2026-01-10T14:23:45Z",
+    "updatedAt": "2026-01-10T14:23:45Z"
+}))]
+pub struct EnvironmentResponse {
+    /// Id.
+    pub id: Uuid,
+    /// The organization (tenant) it belongs to.
+    pub organization_id: Uuid,
+    /// Unique slug.
+    pub name: String,
+    /// What people read.
+    pub display_name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Place in the promotion order.
+    pub order_index: i32,
+    /// Production flag.
+    pub is_production: bool,
+    /// Inactive environments accept no deployments.
+    pub is_active: bool,
+    /// Build environment flag.
+    pub is_build_environment: bool,
+    /// Timing settings.
+    pub config: ConfigResponse,
+    /// Distinct approvals a deployment needs.
+    pub required_approvals: u8,
+    /// Whether authors may not approve their own deployments.
+    pub require_separation_of_duties: bool,
+    /// Promotion order gate.
+    #[schema(schema_with = promotion_policy_schema)]
+    pub promotion_policy: &'static str,
+    /// Lifecycle status.
+    #[schema(schema_with = status_schema)]
+    pub status: &'static str,
+    /// The self-service request it was born from.
+    pub request_id: Option<Uuid>,
+    /// When it expires by itself.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Bumped by every change; also the ETag.
+    pub version: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+    /// With `includeState=true`: the release it runs (null until a release succeeds there).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<CurrentRelease>)]
+    pub current_release: Option<Option<CurrentRelease>>,
+}
+
+impl From<Environment> for EnvironmentResponse {
+    fn from(env: Environment) -> Self {
+        Self {
+            id: env.id.as_uuid(),
+            organization_id: env.tenant.as_uuid(),
+            name: env.name.as_str().to_owned(),
+            display_name: env.display_name,
+            description: env.description,
+            order_index: env.order_index,
+            is_production: env.is_production,
+            is_active: env.is_active,
+            is_build_environment: env.is_build_environment,
+            config: ConfigResponse {
+                deployment_timeout: env.config.deployment_timeout,
+                health_check_interval: env.config.health_check_interval,
+            },
+            required_approvals: env.required_approvals,
+            require_separation_of_duties: env.require_separation_of_duties,
+            promotion_policy: env.promotion_policy.as_str(),
+            status: env.status.as_str(),
+            request_id: env.request_id,
+            expires_at: env.expires_at,
+            version: env.version,
+            created_at: env.created_at,
+            updated_at: env.updated_at,
+            current_release: None,
+        }
+    }
+}
+
+/// Filters, sorting and paging of the environment list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; they are parsed one by one in `list_query`.
+pub struct EnvironmentListParams {
+    /// Name equals this, ignoring case.
+    name: Option<String>,
+    /// Display name contains this, ignoring case.
+    display_name: Option<String>,
+    /// Only active (true) or inactive (false) environments.
+    is_active: Option<bool>,
+    /// Only build (true) or non-build (false) environments.
+    is_build_environment: Option<bool>,
+    /// Only production (true) or non-production (false) environments.
+    is_production: Option<bool>,
+    /// Order index equals this.
+    order_index: Option<i64>,
+    /// Lifecycle status equals this (`ready`, `busy`, `broken`, `destroyed`).
+    status: Option<String>,
+    /// `name`, `orderIndex` or `createdAt`; prefix with `~` for descending. Default `orderIndex`.
+    sort: Option<String>,
+    /// Rows to skip (default 0).
+    skip: Option<i64>,
+    /// Rows to return (default 20, at most 100).
+    take: Option<i64>,
+    /// Adds `currentRelease` to each environment.
+    include_state: Option<bool>,
+}
+
+fn list_query(req: &HttpRequest) -> Result<(EnvironmentQuery, bool), Problem> {
+    let mut q = Query::of(req)?;
+    let filter = EnvironmentFilter {
+        name: q.text("name"),
+        display_name: q.text("displayName"),
+        is_active: q.boolean("isActive"),
+        is_build_environment: q.boolean("isBuildEnvironment"),
+        is_production: q.boolean("isProduction"),
+        order_index: q.parsed("orderIndex", |v| v.parse::<i32>().map_err(|_| format!("must be a whole number, not `{v}`"))),
+        status: q.parsed("status", |v| v.parse()),
+    };
+    let sort = q.parsed("sort", |v| EnvironmentSort::parse(v).map_err(|e| e.message)).unwrap_or_default();
+    let (skip, take) = (q.integer("skip"), q.integer("take"));
+    let include_state = q.boolean("includeState").unwrap_or(false);
+    let page = Page::parse(skip, take).unwrap_or_else(|errors| {
+        errors.into_iter().for_each(|e| q.error(e));
+        Page::default()
+    });
+    q.finish()?;
+    Ok((EnvironmentQuery { filter, sort, page }, include_state))
+}
+
+fn with_state(env: Environment, include_state: bool) -> EnvironmentResponse {
+    let mut response = EnvironmentResponse::from(env);
+    if include_state {
+        // No release can have been deployed yet: deployments arrive with their own issue,
+        // which fills this from the ledger.
+        response.current_release = Some(None);
+    }
+    response
+}
+
+fn location(env: &Environment) -> String {
+    format!("/api/v1/environments/{}", env.id)
+}
+
+fn one(status: actix_web::http::StatusCode, env: Environment) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(env.version)))
+        .json(EnvironmentResponse::from(env))
+}
+
+/// Create an environment.
+#[utoipa::path(
+    tag = "environments",
+    request_body = EnvironmentBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
+    responses(
+        (status = 201, description = "Created", body = EnvironmentResponse,
+         headers(("Location" = String, description = "The new environment's URL"), ("ETag" = String, description = "Its version"))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Idempotency key reused for another request", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/environments")]
+pub async fn create_environment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    body: JsonBody<EnvironmentBody>,
+) -> Result<HttpResponse, Problem> {
+    let input = body.value.into_input(Nulls::Ignore)?;
+    idempotent(&req, &state, &actor, &body.raw, || async {
+        let env = state.environments.create(&actor, input).await?;
+        let url = location(&env);
+        let mut response = one(actix_web::http::StatusCode::CREATED, env);
+        response.headers_mut().insert(header::LOCATION, header::HeaderValue::from_str(&url).map_err(Problem::internal)?);
+        Ok(response)
+    })
+    .await
+}
+
+/// List environments, ordered by `orderIndex` then `name` unless `sort` says otherwise.
+#[utoipa::path(
+    tag = "environments",
+    params(EnvironmentListParams),
+    responses(
+        (status = 200, description = "The page of environments", body = Vec<EnvironmentResponse>,
+         headers(("X-Total-Count" = u64, description = "Environments matching the filters, over all pages"))),
+        (status = 400, description = "Bad filter", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/environments")]
+pub async fn list_environments(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<HttpResponse, Problem> {
+    let (query, include_state) = list_query(&req)?;
+    let (envs, total) = state.environments.list(&actor, query).await?;
+    let body: Vec<_> = envs.into_iter().map(|e| with_state(e, include_state)).collect();
+    Ok(HttpResponse::Ok().insert_header(("X-Total-Count", total.to_string())).json(body))
+}
+
+/// Get one environment. `If-None-Match` with its current ETag answers 304.
+#[utoipa::path(
+    tag = "environments",
+    params(("id" = Uuid, Path, description = "Environment id")),
+    responses(
+        (status = 200, description = "The environment", body = EnvironmentResponse, headers(("ETag" = String, description = "Its version"))),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such environment in your organization", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/environments/{id}")]
+pub async fn get_environment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<HttpResponse, Problem> {
+    let id = EnvironmentId(path_id(&req, "id")?);
+    let env = state.environments.get(&actor, id).await?;
+    if not_modified(&req, env.version) {
+        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag(env.version))).finish());
+    }
+    Ok(one(actix_web::http::StatusCode::OK, env))
+}
+
+async fn update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    actor: terrane_domain::Actor,
+    body: EnvironmentBody,
+    nulls: Nulls,
+) -> Result<HttpResponse, Problem> {
+    let id = EnvironmentId(path_id(&req, "id")?);
+    let expected = if_match(&req)?;
+    let input = body.into_input(nulls)?;
+    let env = state.environments.update(&actor, id, expected, input).await?;
+    Ok(one(actix_web::http::StatusCode::OK, env))
+}
+
+/// Replace fields of an environment: fields present replace, fields absent stay, `null`
+/// clears `description`.
+#[utoipa::path(
+    tag = "environments",
+    params(("id" = Uuid, Path, description = "Environment id"),
+           ("If-Match" = Option<String>, Header, description = "Only update if this is still the current ETag")),
+    request_body = EnvironmentBody,
+    responses(
+        (status = 200, description = "Updated", body = EnvironmentResponse, headers(("ETag" = String, description = "The new version"))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such environment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[put("/environments/{id}")]
+pub async fn put_environment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    body: JsonBody<EnvironmentBody>,
+) -> Result<HttpResponse, Problem> {
+    update(req, state, actor, body.value, Nulls::Clear).await
+}
+
+/// Change some fields of an environment: absent or `null` fields stay as they are.
+#[utoipa::path(
+    tag = "environments",
+    params(("id" = Uuid, Path, description = "Environment id"),
+           ("If-Match" = Option<String>, Header, description = "Only update if this is still the current ETag")),
+    request_body = EnvironmentBody,
+    responses(
+        (status = 200, description = "Updated", body = EnvironmentResponse, headers(("ETag" = String, description = "The new version"))),
+        (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such environment", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/environments/{id}")]
+pub async fn patch_environment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+    body: JsonBody<EnvironmentBody>,
+) -> Result<HttpResponse, Problem> {
+    update(req, state, actor, body.value, Nulls::Ignore).await
+}
+
+/// The answer to a delete.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Deleted {
+    /// Always true.
+    #[schema(example = true)]
+    pub deleted: bool,
+}
+
+/// Delete an environment.
+#[utoipa::path(
+    tag = "environments",
+    params(("id" = Uuid, Path, description = "Environment id"),
+           ("If-Match" = Option<String>, Header, description = "Only delete if this is still the current ETag")),
+    responses(
+        (status = 200, description = "Deleted", body = Deleted, example = json!({"deleted": true})),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such environment", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/environments/{id}")]
+pub async fn delete_environment(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<HttpResponse, Problem> {
+    let id = EnvironmentId(path_id(&req, "id")?);
+    let expected = if_match(&req)?;
+    state.environments.delete(&actor, id, expected).await?;
+    Ok(HttpResponse::Ok().json(Deleted { deleted: true }))
+}

@@ -1,0 +1,127 @@
+//! Operations endpoints, problem pages and the fallback for unknown routes.
+
+use crate::problem::{Problem, ProblemKind};
+use crate::AppState;
+use actix_web::http::header;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Liveness: the process answers.
+#[utoipa::path(tag = "ops", responses((status = 200, description = "Alive", body = String, content_type = "text/plain", example = "ok")))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok")
+}
+
+/// Readiness of the service.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    /// Always `ready`.
+    #[schema(example = "ready")]
+    pub status: &'static str,
+}
+
+/// Readiness: the database answers and is migrated.
+#[utoipa::path(tag = "ops", responses(
+    (status = 200, description = "Ready", body = Ready),
+    (status = 503, description = "Database unreachable or not migrated", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/readyz")]
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
+    state.health.ready().await.map_err(|error| {
+        tracing::warn!(%error, "not ready");
+        Problem::new(ProblemKind::Unavailable, format!("not ready: {error}"))
+    })?;
+    Ok(HttpResponse::Ok().json(Ready { status: "ready" }))
+}
+
+/// Prometheus metrics: request counts and latency histograms by route and status.
+#[utoipa::path(tag = "ops", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics(metrics: web::Data<crate::observe::Metrics>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render())
+}
+
+/// The page behind each problem `type` URI.
+#[get("/problems/{kind}")]
+pub async fn problem_page(req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let slug = req.match_info().get("kind").unwrap_or_default();
+    let kind = ProblemKind::from_slug(slug).ok_or_else(|| Problem::new(ProblemKind::NotFound, "no such problem type"))?;
+    let page = format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>HTTP status {status}.</p><p>{text}</p></body></html>",
+        title = kind.title(),
+        status = kind.status().as_u16(),
+        text = kind.explanation(),
+    );
+    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page))
+}
+
+/// `/swagger-ui` without the slash.
+#[get("/swagger-ui")]
+pub async fn swagger_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/swagger-ui/")).finish()
+}
+
+/// The documented routes, to tell a wrong method (405) from an unknown path (404).
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    routes: Vec<(Vec<Option<String>>, Vec<&'static str>)>,
+}
+
+impl RouteTable {
+    /// The routes of an OpenAPI document.
+    pub fn from_openapi(api: &utoipa::openapi::OpenApi) -> Self {
+        let routes = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = path
+                    .trim_matches('/')
+                    .split('/')
+                    .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
+                    .collect();
+                let methods = [
+                    ("GET", item.get.is_some()),
+                    ("POST", item.post.is_some()),
+                    ("PUT", item.put.is_some()),
+                    ("PATCH", item.patch.is_some()),
+                    ("DELETE", item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(m, present)| present.then_some(m))
+                .collect();
+                (segments, methods)
+            })
+            .collect();
+        Self { routes }
+    }
+
+    /// The methods a path accepts, if it is a known route.
+    pub fn allowed(&self, path: &str) -> Option<Vec<&'static str>> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let mut allowed: Vec<&'static str> = Vec::new();
+        for (pattern, methods) in &self.routes {
+            let matches = pattern.len() == segments.len()
+                && pattern.iter().zip(&segments).all(|(p, s)| p.as_deref().is_none_or(|p| p == *s));
+            if matches {
+                for method in methods {
+                    if !allowed.contains(method) {
+                        allowed.push(method);
+                    }
+                }
+            }
+        }
+        (!allowed.is_empty()).then_some(allowed)
+    }
+}
+
+/// Everything no route answered: 405 with `Allow` for a known path, 404 otherwise.
+pub async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, Problem> {
+    Err(match routes.allowed(req.path()) {
+        Some(allowed) => Problem::method_not_allowed(&allowed),
+        None => Problem::new(ProblemKind::NotFound, format!("no route matches {} {}", req.method(), req.path())),
+    })
+}

@@ -1,0 +1,278 @@
+//! One error envelope: RFC 9457 `application/problem+json`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+use terrane_domain::{FieldError, ValidationErrors};
+use terrane_ports::ServiceError;
+use utoipa::ToSchema;
+
+/// The kinds of problem terrane answers, each with a stable `type` URI served as a short page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    /// 400: input that cannot be accepted.
+    Validation,
+    /// 401: no valid credentials.
+    Unauthorized,
+    /// 403: valid credentials without the right.
+    Forbidden,
+    /// 404: no such resource (in the caller's tenant) or route.
+    NotFound,
+    /// 405: the route exists without that method.
+    MethodNotAllowed,
+    /// 409: clashes with the current state.
+    Conflict,
+    /// 412: `If-Match` names a stale version.
+    PreconditionFailed,
+    /// 413: body over the limit.
+    PayloadTooLarge,
+    /// 415: not JSON.
+    UnsupportedMediaType,
+    /// 422: an `Idempotency-Key` reused for a different request.
+    IdempotencyKeyReused,
+    /// 503: the database is unreachable.
+    Unavailable,
+    /// 500: a bug; details are logged, not shown.
+    Internal,
+}
+
+impl ProblemKind {
+    /// Every kind, for the problem pages.
+    pub const ALL: &'static [ProblemKind] = &[
+        ProblemKind::Validation,
+        ProblemKind::Unauthorized,
+        ProblemKind::Forbidden,
+        ProblemKind::NotFound,
+        ProblemKind::MethodNotAllowed,
+        ProblemKind::Conflict,
+        ProblemKind::PreconditionFailed,
+        ProblemKind::PayloadTooLarge,
+        ProblemKind::UnsupportedMediaType,
+        ProblemKind::IdempotencyKeyReused,
+        ProblemKind::Unavailable,
+        ProblemKind::Internal,
+    ];
+
+    /// The last segment of the `type` URI.
+    pub fn slug(&self) -> &'static str {
+        match self {
+            ProblemKind::Validation => "validation",
+            ProblemKind::Unauthorized => "unauthorized",
+            ProblemKind::Forbidden => "forbidden",
+            ProblemKind::NotFound => "not-found",
+            ProblemKind::MethodNotAllowed => "method-not-allowed",
+            ProblemKind::Conflict => "conflict",
+            ProblemKind::PreconditionFailed => "precondition-failed",
+            ProblemKind::PayloadTooLarge => "payload-too-large",
+            ProblemKind::UnsupportedMediaType => "unsupported-media-type",
+            ProblemKind::IdempotencyKeyReused => "idempotency-key-reused",
+            ProblemKind::Unavailable => "unavailable",
+            ProblemKind::Internal => "internal",
+        }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ProblemKind::Validation => StatusCode::BAD_REQUEST,
+            ProblemKind::Unauthorized => StatusCode::UNAUTHORIZED,
+            ProblemKind::Forbidden => StatusCode::FORBIDDEN,
+            ProblemKind::NotFound => StatusCode::NOT_FOUND,
+            ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemKind::Conflict => StatusCode::CONFLICT,
+            ProblemKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemKind::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The short human title.
+    pub fn title(&self) -> &'static str {
+        match self {
+            ProblemKind::Validation => "Your request is not valid",
+            ProblemKind::Unauthorized => "Authentication required",
+            ProblemKind::Forbidden => "Not allowed",
+            ProblemKind::NotFound => "Not found",
+            ProblemKind::MethodNotAllowed => "Method not allowed",
+            ProblemKind::Conflict => "Conflict with the current state",
+            ProblemKind::PreconditionFailed => "Precondition failed",
+            ProblemKind::PayloadTooLarge => "Request body too large",
+            ProblemKind::UnsupportedMediaType => "Unsupported media type",
+            ProblemKind::IdempotencyKeyReused => "Idempotency key reused",
+            ProblemKind::Unavailable => "Service unavailable",
+            ProblemKind::Internal => "Internal server error",
+        }
+    }
+
+    /// What the page at the `type` URI explains.
+    pub fn explanation(&self) -> &'static str {
+        match self {
+            ProblemKind::Validation => "One or more fields, query parameters or path segments are malformed or break a rule. `errors` names each one and says what would be accepted.",
+            ProblemKind::Unauthorized => "Send `Authorization: Bearer <token>` with a token signed by this server that has not expired (mint one with `terrane token`).",
+            ProblemKind::Forbidden => "Your token is valid but its roles do not allow this action. Viewers read, deployers also record deployments and requests, admins do everything.",
+            ProblemKind::NotFound => "Nothing exists at this path in your organization.",
+            ProblemKind::MethodNotAllowed => "The path exists but does not accept this method; the `Allow` header lists the ones it does.",
+            ProblemKind::Conflict => "The request clashes with the current state, for example a name that is already taken.",
+            ProblemKind::PreconditionFailed => "The `If-Match` header names a version that is no longer current. Read the resource again and retry with its new ETag.",
+            ProblemKind::PayloadTooLarge => "Request bodies are limited to 1 MiB.",
+            ProblemKind::UnsupportedMediaType => "Send JSON bodies with `Content-Type: application/json`.",
+            ProblemKind::IdempotencyKeyReused => "This `Idempotency-Key` was already used for a different request. Use a new key for a new request.",
+            ProblemKind::Unavailable => "The database cannot be reached right now. Retry later.",
+            ProblemKind::Internal => "Something failed on the server. It has been logged; retrying may help.",
+        }
+    }
+
+    /// The kind for a `type` URI slug.
+    pub fn from_slug(slug: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|k| k.slug() == slug)
+    }
+}
+
+/// One bad field in a validation problem.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq, Eq)]
+pub struct ProblemField {
+    /// The field, query parameter or path segment, as the client spelled it.
+    #[schema(example = "name")]
+    pub field: String,
+    /// What is wrong and what would be accepted.
+    #[schema(example = "may contain only lowercase letters, digits and '-'")]
+    pub message: String,
+}
+
+/// An RFC 9457 problem document.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "/problems/validation",
+    "title": "Your request is not valid",
+    "status": 400,
+    "detail": "1 field is invalid",
+    "errors": [{"field": "name", "message": "may contain only lowercase letters, digits and '-'"}]
+}))]
+pub struct Problem {
+    /// A relative URI naming the kind of problem; a short page explains it.
+    #[serde(rename = "type")]
+    #[schema(example = "/problems/validation")]
+    pub kind_uri: String,
+    /// The kind's short title.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What happened in this case.
+    pub detail: String,
+    /// For validation problems: every bad field.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<ProblemField>,
+    #[serde(skip)]
+    kind: Option<ProblemKind>,
+    #[serde(skip)]
+    allow: Option<String>,
+}
+
+impl Problem {
+    /// A problem of `kind` with `detail`.
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind_uri: format!("/problems/{}", kind.slug()),
+            title: kind.title().to_owned(),
+            status: kind.status().as_u16(),
+            detail: detail.into(),
+            errors: Vec::new(),
+            kind: Some(kind),
+            allow: None,
+        }
+    }
+
+    /// A 400 naming every bad field.
+    pub fn validation(errors: &[FieldError]) -> Self {
+        let detail = match errors {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        let mut problem = Self::new(ProblemKind::Validation, detail);
+        problem.errors =
+            errors.iter().map(|e| ProblemField { field: e.field.clone(), message: e.message.clone() }).collect();
+        problem
+    }
+
+    /// A 400 naming one bad field.
+    pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(&[FieldError::new(field, message)])
+    }
+
+    /// A 404 for a resource kind.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ProblemKind::NotFound, format!("no {what} with that id exists in your organization"))
+    }
+
+    /// A 405 listing the methods the path accepts.
+    pub fn method_not_allowed(allowed: &[&str]) -> Self {
+        let allow = allowed.join(", ");
+        let mut problem = Self::new(ProblemKind::MethodNotAllowed, format!("this path accepts {allow}"));
+        problem.allow = Some(allow);
+        problem
+    }
+
+    /// The problem's kind.
+    pub fn kind(&self) -> Option<ProblemKind> {
+        self.kind
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({}): {}", self.title, self.status, self.detail)
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type("application/problem+json");
+        if self.kind == Some(ProblemKind::Unauthorized) {
+            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+        }
+        if let Some(allow) = &self.allow {
+            response.insert_header((header::ALLOW, allow.as_str()));
+        }
+        response.body(serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+impl From<ValidationErrors> for Problem {
+    fn from(errors: ValidationErrors) -> Self {
+        Problem::validation(errors.errors())
+    }
+}
+
+impl From<ServiceError> for Problem {
+    fn from(error: ServiceError) -> Self {
+        match error {
+            ServiceError::Validation(errors) => errors.into(),
+            ServiceError::Forbidden(detail) => Problem::new(ProblemKind::Forbidden, detail),
+            ServiceError::NotFound(what) => Problem::not_found(&what),
+            ServiceError::Conflict(detail) => Problem::new(ProblemKind::Conflict, detail),
+            ServiceError::PreconditionFailed(detail) => Problem::new(ProblemKind::PreconditionFailed, detail),
+            ServiceError::Unavailable(cause) => {
+                tracing::warn!(%cause, "storage unavailable");
+                Problem::new(ProblemKind::Unavailable, "the database cannot be reached; retry later")
+            }
+            ServiceError::Internal(cause) => Problem::internal(cause),
+        }
+    }
+}
+
+impl Problem {
+    /// A 500 whose cause is logged and hidden from the client.
+    pub fn internal(cause: impl fmt::Display) -> Self {
+        tracing::error!(%cause, "internal error");
+        Problem::new(ProblemKind::Internal, "an unexpected error occurred; it has been logged")
+    }
+}

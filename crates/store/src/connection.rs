@@ -1,0 +1,141 @@
+//! Connections: the one connection type every query runs on, where it comes from, and the
+//! pool that hands it out.
+
+use crate::Backend;
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::R2D2Connection;
+use diesel::{Connection, PgConnection, SqliteConnection};
+use terrane_ports::StoreError;
+
+/// A connection to either backend. All queries are written once against this type; diesel
+/// dispatches each to the backend the connection speaks.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// PostgreSQL.
+    Pg(PgConnection),
+    /// SQLite.
+    Sqlite(SqliteConnection),
+}
+
+/// Runs on every new SQLite connection. `busy_timeout` comes first so that switching to WAL
+/// waits for a concurrent opener instead of failing.
+const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
+     PRAGMA journal_mode = WAL; \
+     PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON;";
+
+/// Where to connect, decided from the URL's scheme.
+#[derive(Clone)]
+pub(crate) enum Target {
+    /// A libpq connection URL, kept whole.
+    Postgres(String),
+    /// A file path.
+    Sqlite(String),
+}
+
+impl Target {
+    /// Reads `sqlite://<path>`, `sqlite:<path>`, `postgres://…` or `postgresql://…`.
+    ///
+    /// Errors name the scheme only: the rest of a URL may hold a password.
+    pub(crate) fn parse(url: &str) -> Result<Target, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Target::Postgres(url.to_owned()));
+        }
+        if let Some(rest) = url.strip_prefix("sqlite:") {
+            // `sqlite://terrane.db` is the relative file terrane.db; `sqlite:///var/x.db` is
+            // absolute because the path itself starts with the third slash.
+            let path = rest.strip_prefix("//").unwrap_or(rest);
+            if path.is_empty() {
+                return Err(StoreError::Internal("the SQLite database URL names no file: use sqlite://<path>".into()));
+            }
+            if path == ":memory:" {
+                // Each pooled connection would get its own empty database.
+                return Err(StoreError::Internal(
+                    "an in-memory SQLite database cannot be shared by a connection pool: use a file".into(),
+                ));
+            }
+            return Ok(Target::Sqlite(path.to_owned()));
+        }
+        let scheme = url.split_once(':').map_or("(none)", |(scheme, _)| scheme);
+        Err(StoreError::Internal(format!(
+            "unsupported database URL scheme `{scheme}`: expected sqlite://<path>, sqlite:<path>, \
+             postgres://… or postgresql://…"
+        )))
+    }
+
+    /// The backend this target speaks.
+    pub(crate) fn backend(&self) -> Backend {
+        match self {
+            Target::Postgres(_) => Backend::Postgres,
+            Target::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Opens connections for r2d2. diesel's own manager would call the derived
+/// `DbConnection::establish`, which tries each backend in turn and reports only the last
+/// failure (and SQLite accepts any string as a file name); this one goes straight to the
+/// backend of the URL and reports its real error.
+pub(crate) struct Manager {
+    pub(crate) target: Target,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = diesel::r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, Self::Error> {
+        use diesel::r2d2::Error;
+        match &self.target {
+            Target::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg).map_err(Error::ConnectionError),
+            Target::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(path).map_err(Error::ConnectionError)?;
+                conn.batch_execute(SQLITE_PRAGMAS).map_err(Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+        conn.ping().map_err(diesel::r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sqlite_path(url: &str) -> String {
+        match Target::parse(url) {
+            Ok(Target::Sqlite(path)) => path,
+            _ => panic!("{url} is not a SQLite URL"),
+        }
+    }
+
+    #[test]
+    fn sqlite_urls_name_a_relative_or_absolute_file() {
+        assert_eq!(sqlite_path("sqlite://terrane.db"), "terrane.db");
+        assert_eq!(sqlite_path("sqlite:terrane.db"), "terrane.db");
+        assert_eq!(sqlite_path("sqlite:///var/lib/terrane.db"), "/var/lib/terrane.db");
+        assert_eq!(sqlite_path("sqlite:data/t.db"), "data/t.db");
+    }
+
+    #[test]
+    fn both_postgres_schemes_are_accepted() {
+        for url in ["postgres://u@127.0.0.1/db", "postgresql://u@127.0.0.1/db"] {
+            assert_eq!(Target::parse(url).map(|t| t.backend()), Ok(Backend::Postgres));
+        }
+    }
+
+    #[test]
+    fn other_urls_are_refused_without_echoing_secrets() {
+        for url in ["mysql://root:hunter2@db/x", "terrane.db", "sqlite://", "sqlite::memory:"] {
+            let Err(StoreError::Internal(message)) = Target::parse(url) else { panic!("{url} was accepted") };
+            assert!(!message.contains("hunter2"), "{message}");
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! The `environments` table and the `EnvironmentRepository` port.
+
+use crate::connection::{DbConnection, MultiBackend};
+use crate::error::Failure;
+use crate::schema::environments;
+use crate::tx::Access;
+use crate::types::{DbTime, DbUuid};
+use crate::Store;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::dsl::max;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+use terrane_domain::{
+    Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentId, EnvironmentName,
+    EnvironmentSort, EnvironmentSortField, NewEnvironment, Page, TenantId,
+};
+use terrane_ports::{EnvironmentRepository, StoreError};
+
+diesel::define_sql_function!(
+    /// SQL `lower`: ASCII-only on SQLite, full Unicode on PostgreSQL.
+    fn lower(text: Text) -> Text
+);
+
+/// One row of `environments`, read and written whole.
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = environments, treat_none_as_null = true)]
+struct EnvironmentRow {
+    id: DbUuid,
+    tenant_id: DbUuid,
+    name: String,
+    display_name: String,
+    description: Option<String>,
+    order_index: i32,
+    is_production: bool,
+    is_active: bool,
+    is_build_environment: bool,
+    deployment_timeout: i64,
+    health_check_interval: i64,
+    required_approvals: i16,
+    require_separation_of_duties: bool,
+    promotion_policy: String,
+    status: String,
+    request_id: Option<DbUuid>,
+    expires_at: Option<DbTime>,
+    version: i64,
+    created_at: DbTime,
+    updated_at: DbTime,
+}
+
+impl From<&Environment> for EnvironmentRow {
+    fn from(env: &Environment) -> Self {
+        EnvironmentRow {
+            id: DbUuid(env.id.0),
+            tenant_id: DbUuid(env.tenant.0),
+            name: env.name.as_str().to_owned(),
+            display_name: env.display_name.clone(),
+            description: env.description.clone(),
+            order_index: env.order_index,
+            is_production: env.is_production,
+            is_active: env.is_active,
+            is_build_environment: env.is_build_environment,
+            deployment_timeout: env.config.deployment_timeout.into(),
+            health_check_interval: env.config.health_check_interval.into(),
+            required_approvals: env.required_approvals.into(),
+            require_separation_of_duties: env.require_separation_of_duties,
+            promotion_policy: env.promotion_policy.as_str().to_owned(),
+            status: env.status.as_str().to_owned(),
+            request_id: env.request_id.map(DbUuid),
+            expires_at: env.expires_at.map(DbTime),
+            version: env.version,
+            created_at: DbTime(env.created_at),
+            updated_at: DbTime(env.updated_at),
+        }
+    }
+}
+
+impl TryFrom<EnvironmentRow> for Environment {
+    type Error = Failure;
+
+    /// Fails only on a row that no version of terrane writes (edited by hand, say).
+    fn try_from(row: EnvironmentRow) -> Result<Self, Failure> {
+        let id = row.id.0;
+        let corrupt = |what: &str, why: String| {
+            Failure::Store(StoreError::Internal(format!("environment {id} has an invalid {what} stored: {why}")))
+        };
+        Ok(Environment {
+            id: EnvironmentId(id),
+            tenant: TenantId(row.tenant_id.0),
+            name: EnvironmentName::parse(&row.name).map_err(|e| corrupt("name", e.message))?,
+            display_name: row.display_name,
+            description: row.description,
+            order_index: row.order_index,
+            is_production: row.is_production,
+            is_active: row.is_active,
+            is_build_environment: row.is_build_environment,
+            config: EnvironmentConfig {
+                deployment_timeout: u32::try_from(row.deployment_timeout)
+                    .map_err(|e| corrupt("deployment timeout", e.to_string()))?,
+                health_check_interval: u32::try_from(row.health_check_interval)
+                    .map_err(|e| corrupt("health check interval", e.to_string()))?,
+            },
+            required_approvals: u8::try_from(row.required_approvals)
+                .map_err(|e| corrupt("required approvals", e.to_string()))?,
+            require_separation_of_duties: row.require_separation_of_duties,
+            promotion_policy: row.promotion_policy.parse().map_err(|e| corrupt("promotion policy", e))?,
+            status: row.status.parse().map_err(|e| corrupt("status", e))?,
+            request_id: row.request_id.map(|id| id.0),
+            expires_at: row.expires_at.map(|at| at.0),
+            version: row.version,
+            created_at: row.created_at.0,
+            updated_at: row.updated_at.0,
+        })
+    }
+}
+
+/// The tenant's environment `id`, if it exists.
+fn find(conn: &mut DbConnection, tenant: TenantId, id: EnvironmentId) -> Result<Option<Environment>, Failure> {
+    environments::table
+        .filter(environments::id.eq(DbUuid(id.0)))
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .select(EnvironmentRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Environment::try_from)
+        .transpose()
+}
+
+/// Why a write filtered by `id` and a version changed nothing: the version differs (the
+/// current one is reported), or the row is gone.
+fn unchanged(conn: &mut DbConnection, tenant: TenantId, id: EnvironmentId) -> Failure {
+    let current = environments::table
+        .filter(environments::id.eq(DbUuid(id.0)))
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .select(environments::version)
+        .first::<i64>(conn)
+        .optional();
+    match current {
+        Ok(Some(current)) => StoreError::VersionMismatch { current }.into(),
+        Ok(None) => StoreError::NotFound.into(),
+        Err(error) => error.into(),
+    }
+}
+
+/// The next free order index of the tenant: its highest plus one, 0 for its first.
+///
+/// On SQLite the caller's write transaction already excludes every other writer. On
+/// PostgreSQL two transactions could read the same maximum, so they first take a
+/// transaction-scoped advisory lock on the tenant and run one after the other.
+fn next_order_index(conn: &mut DbConnection, tenant: TenantId) -> Result<i32, Failure> {
+    if let DbConnection::Pg(pg) = conn {
+        // Folding the UUID into the lock's 64-bit key can make two tenants share a lock,
+        // which only makes them wait for each other.
+        let (high, low) = tenant.0.as_u64_pair();
+        let key = (high ^ low) as i64;
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)").bind::<BigInt, _>(key).execute(pg)?;
+    }
+    let highest: Option<i32> = environments::table
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .select(max(environments::order_index))
+        .first(conn)?;
+    Ok(highest.map_or(0, |index| index.saturating_add(1)))
+}
+
+/// `text` as a LIKE pattern matching itself literally, with `\` as the escape character.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The tenant's environments matching `filter`, as a query to count or to page through.
+fn matching(tenant: TenantId, filter: &EnvironmentFilter) -> environments::BoxedQuery<'static, MultiBackend> {
+    let mut query = environments::table.filter(environments::tenant_id.eq(DbUuid(tenant.0))).into_boxed();
+    if let Some(name) = &filter.name {
+        query = query.filter(lower(environments::name).eq(lower(name.clone())));
+    }
+    if let Some(text) = &filter.display_name {
+        let pattern = format!("%{}%", escape_like(text));
+        query = query.filter(lower(environments::display_name).like(lower(pattern)).escape('\\'));
+    }
+    if let Some(is_active) = filter.is_active {
+        query = query.filter(environments::is_active.eq(is_active));
+    }
+    if let Some(is_build_environment) = filter.is_build_environment {
+        query = query.filter(environments::is_build_environment.eq(is_build_environment));
+    }
+    if let Some(is_production) = filter.is_production {
+        query = query.filter(environments::is_production.eq(is_production));
+    }
+    if let Some(order_index) = filter.order_index {
+        query = query.filter(environments::order_index.eq(order_index));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(environments::status.eq(status.as_str()));
+    }
+    query
+}
+
+/// `query` sorted by `sort`, then by name and id so that equal keys keep a stable order.
+fn sorted(
+    query: environments::BoxedQuery<'static, MultiBackend>,
+    sort: EnvironmentSort,
+) -> environments::BoxedQuery<'static, MultiBackend> {
+    use environments::{created_at, name, order_index};
+    let query = match (sort.field, sort.descending) {
+        (EnvironmentSortField::Name, false) => query.order_by(name.asc()),
+        (EnvironmentSortField::Name, true) => query.order_by(name.desc()),
+        (EnvironmentSortField::OrderIndex, false) => query.order_by(order_index.asc()).then_order_by(name.asc()),
+        (EnvironmentSortField::OrderIndex, true) => query.order_by(order_index.desc()).then_order_by(name.asc()),
+        (EnvironmentSortField::CreatedAt, false) => query.order_by(created_at.asc()).then_order_by(name.asc()),
+        (EnvironmentSortField::CreatedAt, true) => query.order_by(created_at.desc()).then_order_by(name.asc()),
+    };
+    query.then_order_by(environments::id.asc())
+}
+
+#[async_trait]
+impl EnvironmentRepository for Store {
+    async fn create(
+        &self,
+        tenant: TenantId,
+        id: EnvironmentId,
+        new: NewEnvironment,
+        now: DateTime<Utc>,
+    ) -> Result<Environment, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let order_index = match new.order_index {
+                Some(index) => index,
+                None => next_order_index(conn, tenant)?,
+            };
+            let env = new.into_environment(id, tenant, order_index, now);
+            diesel::insert_into(environments::table)
+                .values(EnvironmentRow::from(&env))
+                .execute(conn)
+                .map_err(Failure::writing(env.name.as_str()))?;
+            Ok(env)
+        })
+        .await
+    }
+
+    async fn get(&self, tenant: TenantId, id: EnvironmentId) -> Result<Environment, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| find(conn, tenant, id)?.ok_or(StoreError::NotFound.into()))
+            .await
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        filter: EnvironmentFilter,
+        sort: EnvironmentSort,
+        page: Page,
+    ) -> Result<(Vec<Environment>, u64), StoreError> {
+        // Both queries run in one transaction, so the total matches the page.
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            let total: i64 = matching(tenant, &filter).count().get_result(conn)?;
+            let rows = sorted(matching(tenant, &filter), sort)
+                .limit(page.take().into())
+                .offset(page.skip().into())
+                .select(EnvironmentRow::as_select())
+                .load(conn)?;
+            let environments = rows.into_iter().map(Environment::try_from).collect::<Result<_, _>>()?;
+            // COUNT(*) is never negative.
+            Ok((environments, total.unsigned_abs()))
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        tenant: TenantId,
+        id: EnvironmentId,
+        expected_version: Option<i64>,
+        changes: EnvironmentChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Environment, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            if expected_version.is_some_and(|expected| expected != current.version) {
+                return Err(StoreError::VersionMismatch { current: current.version }.into());
+            }
+            let next = current.apply(changes, now);
+            // Compare-and-set on the version read above: on PostgreSQL a concurrent update
+            // of the same row either committed before (this matches nothing) or waits.
+            let updated = diesel::update(environments::table)
+                .filter(environments::id.eq(DbUuid(id.0)))
+                .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+                .filter(environments::version.eq(current.version))
+                .set(EnvironmentRow::from(&next))
+                .execute(conn)
+                .map_err(Failure::writing(next.name.as_str()))?;
+            if updated == 0 {
+                return Err(unchanged(conn, tenant, id));
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn delete(&self, tenant: TenantId, id: EnvironmentId, expected_version: Option<i64>) -> Result<(), StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let mut delete = diesel::delete(environments::table)
+                .filter(environments::id.eq(DbUuid(id.0)))
+                .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+                .into_boxed();
+            if let Some(expected) = expected_version {
+                delete = delete.filter(environments::version.eq(expected));
+            }
+            if delete.execute(conn)? == 0 {
+                return Err(unchanged(conn, tenant, id));
+            }
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape_like;
+
+    #[test]
+    fn like_wildcards_and_the_escape_character_are_escaped() {
+        assert_eq!(escape_like(r"50%_off\now"), r"50\%\_off\\now");
+        assert_eq!(escape_like("plain"), "plain");
+    }
+}

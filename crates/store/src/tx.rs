@@ -1,0 +1,104 @@
+//! Units of work: how every repository method reaches the database.
+
+use crate::connection::DbConnection;
+use crate::error::Failure;
+use crate::Store;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::sql_types::Text;
+use diesel::{Connection, RunQueryDsl};
+use terrane_domain::TenantId;
+use terrane_ports::StoreError;
+
+/// Whether a unit of work writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// Reads only: on SQLite a deferred transaction, which runs beside other readers.
+    Read,
+    /// Writes: on SQLite `BEGIN IMMEDIATE`, which takes the write lock up front. A deferred
+    /// transaction that reads and then writes can fail with SQLITE_BUSY at the write, without
+    /// waiting, when another writer got in between; this one waits up to `busy_timeout` at
+    /// the start instead, and then reads what it will write over.
+    Write,
+}
+
+impl Store {
+    /// Runs `work` on a pooled connection on tokio's blocking pool (diesel is synchronous;
+    /// waiting for a connection blocks too, so it happens there as well).
+    pub(crate) async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut conn = pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            work(&mut conn).map_err(Failure::into_store_error)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("storage task failed: {e}")))?
+    }
+
+    /// Runs `work` for `tenant` in one transaction, committed when it returns `Ok` and rolled
+    /// back otherwise. On PostgreSQL the transaction first sets `terrane.tenant_id` (for this
+    /// transaction only), which the row-level security policies compare every row with.
+    ///
+    /// Every tenant-scoped repository method goes through here; `work` still filters by
+    /// `tenant_id` itself, since SQLite has no row-level security and a superuser bypasses it.
+    pub(crate) async fn tenant_tx<T, F>(&self, tenant: TenantId, access: Access, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
+    {
+        self.blocking(move |conn| {
+            transaction(conn, access, |conn| {
+                set_tenant(conn, tenant)?;
+                work(conn)
+            })
+        })
+        .await
+    }
+}
+
+/// Tells PostgreSQL's row-level security which tenant this transaction works for.
+fn set_tenant(conn: &mut DbConnection, tenant: TenantId) -> Result<(), Failure> {
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query("SELECT set_config('terrane.tenant_id', $1, true)")
+            .bind::<Text, _>(tenant.to_string())
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// diesel's `Connection::transaction`, but with `BEGIN IMMEDIATE` for SQLite writes.
+///
+/// diesel offers `immediate_transaction` only on `SqliteConnection`, whose closure would get
+/// that connection rather than a [`DbConnection`]. The multi-connection keeps each
+/// transaction's state in the inner connection, so beginning there and committing or rolling
+/// back through the multi-connection is consistent, and nested `transaction` calls inside
+/// `work` become savepoints as usual.
+fn transaction<T>(
+    conn: &mut DbConnection,
+    access: Access,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    match (&mut *conn, access) {
+        (DbConnection::Sqlite(sqlite), Access::Write) => {
+            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+        }
+        _ => <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?,
+    }
+    match work(conn) {
+        Ok(value) => {
+            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(failure) => {
+            // The original failure is what the caller needs; a failed rollback leaves the
+            // connection marked broken, and the pool discards it.
+            if let Err(error) = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn) {
+                tracing::warn!(%error, "rollback failed");
+            }
+            Err(failure)
+        }
+    }
+}

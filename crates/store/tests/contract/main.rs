@@ -1,0 +1,38 @@
+//! Contract tests of `terrane-store`: what the repository ports promise, checked against a
+//! real database. Every test declared with `on_both_backends!` runs twice, as
+//! `<test>::sqlite` and `<test>::postgres`.
+//!
+//! PostgreSQL comes from `TERRANE_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`); each test gets a fresh database, dropped
+//! afterwards. When the server is unreachable the PostgreSQL half is skipped with a loud
+//! message, or fails when `CI=true`.
+
+/// Declares async test bodies `async fn name(db: TestDb) { ... }` and, for each, a module
+/// `name` with one `#[tokio::test]` per backend.
+macro_rules! on_both_backends {
+    ($($(#[$attr:meta])* async fn $test:ident($db:ident: TestDb) $body:block)+) => {$(
+        $(#[$attr])*
+        async fn $test($db: TestDb) $body
+
+        mod $test {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn sqlite() {
+                super::$test(crate::harness::TestDb::sqlite().await).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn postgres() {
+                if let Some(db) = crate::harness::TestDb::postgres().await {
+                    super::$test(db).await;
+                }
+            }
+        }
+    )+};
+}
+
+mod environments;
+mod harness;
+mod idempotency;
+mod migrations;
+mod row_level_security;
+mod settings;

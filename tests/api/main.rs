@@ -1,0 +1,11 @@
+//! Black-box tests: the real `terrane` binary, a fresh database per test, HTTP on loopback.
+//! Each test runs once on SQLite and once on PostgreSQL.
+
+mod support;
+
+mod auth;
+mod cli;
+mod environments;
+mod errors;
+mod idempotency;
+mod ops;
