@@ -41,6 +41,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                 413 => Problem::new(ProblemKind::PayloadTooLarge, "the body is larger than 1 MiB"),
                 _ => Problem::bad_field("body", format!("the body could not be read: {e}")),
             })?;
+            // Every body terrane takes is an object; serde would also read a struct from an
+            // array, which only confuses the error messages.
+            if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(Problem::bad_field("body", "must be a JSON object"));
+            }
             let value = parse_json(&raw)?;
             Ok(JsonBody { value, raw })
         })
