@@ -25,7 +25,6 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA foreign_keys = ON;";
 
 /// Where to connect, decided from the URL's scheme.
-#[derive(Clone)]
 pub(crate) enum Target {
     /// A libpq connection URL, kept whole.
     Postgres(String),
@@ -46,7 +45,9 @@ impl Target {
             // absolute because the path itself starts with the third slash.
             let path = rest.strip_prefix("//").unwrap_or(rest);
             if path.is_empty() {
-                return Err(StoreError::Internal("the SQLite database URL names no file: use sqlite://<path>".into()));
+                return Err(StoreError::Internal(
+                    "the SQLite database URL names no file: use sqlite://<path>".into(),
+                ));
             }
             if path == ":memory:" {
                 // Each pooled connection would get its own empty database.
@@ -87,10 +88,13 @@ impl r2d2::ManageConnection for Manager {
     fn connect(&self) -> Result<DbConnection, Self::Error> {
         use diesel::r2d2::Error;
         match &self.target {
-            Target::Postgres(url) => PgConnection::establish(url).map(DbConnection::Pg).map_err(Error::ConnectionError),
+            Target::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Pg)
+                .map_err(Error::ConnectionError),
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path).map_err(Error::ConnectionError)?;
-                conn.batch_execute(SQLITE_PRAGMAS).map_err(Error::QueryError)?;
+                conn.batch_execute(SQLITE_PRAGMAS)
+                    .map_err(Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -120,21 +124,34 @@ mod tests {
     fn sqlite_urls_name_a_relative_or_absolute_file() {
         assert_eq!(sqlite_path("sqlite://terrane.db"), "terrane.db");
         assert_eq!(sqlite_path("sqlite:terrane.db"), "terrane.db");
-        assert_eq!(sqlite_path("sqlite:///var/lib/terrane.db"), "/var/lib/terrane.db");
+        assert_eq!(
+            sqlite_path("sqlite:///var/lib/terrane.db"),
+            "/var/lib/terrane.db"
+        );
         assert_eq!(sqlite_path("sqlite:data/t.db"), "data/t.db");
     }
 
     #[test]
     fn both_postgres_schemes_are_accepted() {
         for url in ["postgres://u@127.0.0.1/db", "postgresql://u@127.0.0.1/db"] {
-            assert_eq!(Target::parse(url).map(|t| t.backend()), Ok(Backend::Postgres));
+            assert_eq!(
+                Target::parse(url).map(|t| t.backend()),
+                Ok(Backend::Postgres)
+            );
         }
     }
 
     #[test]
     fn other_urls_are_refused_without_echoing_secrets() {
-        for url in ["mysql://root:hunter2@db/x", "terrane.db", "sqlite://", "sqlite::memory:"] {
-            let Err(StoreError::Internal(message)) = Target::parse(url) else { panic!("{url} was accepted") };
+        for url in [
+            "mysql://root:hunter2@db/x",
+            "terrane.db",
+            "sqlite://",
+            "sqlite::memory:",
+        ] {
+            let Err(StoreError::Internal(message)) = Target::parse(url) else {
+                panic!("{url} was accepted")
+            };
             assert!(!message.contains("hunter2"), "{message}");
         }
     }

@@ -12,8 +12,8 @@ use diesel::dsl::max;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use terrane_domain::{
-    Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentId, EnvironmentName,
-    EnvironmentSort, EnvironmentSortField, NewEnvironment, Page, TenantId,
+    Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentId,
+    EnvironmentName, EnvironmentSort, EnvironmentSortField, NewEnvironment, Page, TenantId,
 };
 use terrane_ports::{EnvironmentRepository, StoreError};
 
@@ -82,7 +82,9 @@ impl TryFrom<EnvironmentRow> for Environment {
     fn try_from(row: EnvironmentRow) -> Result<Self, Failure> {
         let id = row.id.0;
         let corrupt = |what: &str, why: String| {
-            Failure::Store(StoreError::Internal(format!("environment {id} has an invalid {what} stored: {why}")))
+            Failure::Store(StoreError::Internal(format!(
+                "environment {id} has an invalid {what} stored: {why}"
+            )))
         };
         Ok(Environment {
             id: EnvironmentId(id),
@@ -103,7 +105,10 @@ impl TryFrom<EnvironmentRow> for Environment {
             required_approvals: u8::try_from(row.required_approvals)
                 .map_err(|e| corrupt("required approvals", e.to_string()))?,
             require_separation_of_duties: row.require_separation_of_duties,
-            promotion_policy: row.promotion_policy.parse().map_err(|e| corrupt("promotion policy", e))?,
+            promotion_policy: row
+                .promotion_policy
+                .parse()
+                .map_err(|e| corrupt("promotion policy", e))?,
             status: row.status.parse().map_err(|e| corrupt("status", e))?,
             request_id: row.request_id.map(|id| id.0),
             expires_at: row.expires_at.map(|at| at.0),
@@ -115,7 +120,11 @@ impl TryFrom<EnvironmentRow> for Environment {
 }
 
 /// The tenant's environment `id`, if it exists.
-fn find(conn: &mut DbConnection, tenant: TenantId, id: EnvironmentId) -> Result<Option<Environment>, Failure> {
+fn find(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    id: EnvironmentId,
+) -> Result<Option<Environment>, Failure> {
     environments::table
         .filter(environments::id.eq(DbUuid(id.0)))
         .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
@@ -153,7 +162,9 @@ fn next_order_index(conn: &mut DbConnection, tenant: TenantId) -> Result<i32, Fa
         // which only makes them wait for each other.
         let (high, low) = tenant.0.as_u64_pair();
         let key = (high ^ low) as i64;
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)").bind::<BigInt, _>(key).execute(pg)?;
+        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+            .bind::<BigInt, _>(key)
+            .execute(pg)?;
     }
     let highest: Option<i32> = environments::table
         .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
@@ -175,14 +186,23 @@ fn escape_like(text: &str) -> String {
 }
 
 /// The tenant's environments matching `filter`, as a query to count or to page through.
-fn matching(tenant: TenantId, filter: &EnvironmentFilter) -> environments::BoxedQuery<'static, MultiBackend> {
-    let mut query = environments::table.filter(environments::tenant_id.eq(DbUuid(tenant.0))).into_boxed();
+fn matching(
+    tenant: TenantId,
+    filter: &EnvironmentFilter,
+) -> environments::BoxedQuery<'static, MultiBackend> {
+    let mut query = environments::table
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .into_boxed();
     if let Some(name) = &filter.name {
         query = query.filter(lower(environments::name).eq(lower(name.clone())));
     }
     if let Some(text) = &filter.display_name {
         let pattern = format!("%{}%", escape_like(text));
-        query = query.filter(lower(environments::display_name).like(lower(pattern)).escape('\\'));
+        query = query.filter(
+            lower(environments::display_name)
+                .like(lower(pattern))
+                .escape('\\'),
+        );
     }
     if let Some(is_active) = filter.is_active {
         query = query.filter(environments::is_active.eq(is_active));
@@ -211,10 +231,18 @@ fn sorted(
     let query = match (sort.field, sort.descending) {
         (EnvironmentSortField::Name, false) => query.order_by(name.asc()),
         (EnvironmentSortField::Name, true) => query.order_by(name.desc()),
-        (EnvironmentSortField::OrderIndex, false) => query.order_by(order_index.asc()).then_order_by(name.asc()),
-        (EnvironmentSortField::OrderIndex, true) => query.order_by(order_index.desc()).then_order_by(name.asc()),
-        (EnvironmentSortField::CreatedAt, false) => query.order_by(created_at.asc()).then_order_by(name.asc()),
-        (EnvironmentSortField::CreatedAt, true) => query.order_by(created_at.desc()).then_order_by(name.asc()),
+        (EnvironmentSortField::OrderIndex, false) => {
+            query.order_by(order_index.asc()).then_order_by(name.asc())
+        }
+        (EnvironmentSortField::OrderIndex, true) => {
+            query.order_by(order_index.desc()).then_order_by(name.asc())
+        }
+        (EnvironmentSortField::CreatedAt, false) => {
+            query.order_by(created_at.asc()).then_order_by(name.asc())
+        }
+        (EnvironmentSortField::CreatedAt, true) => {
+            query.order_by(created_at.desc()).then_order_by(name.asc())
+        }
     };
     query.then_order_by(environments::id.asc())
 }
@@ -244,8 +272,10 @@ impl EnvironmentRepository for Store {
     }
 
     async fn get(&self, tenant: TenantId, id: EnvironmentId) -> Result<Environment, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| find(conn, tenant, id)?.ok_or(StoreError::NotFound.into()))
-            .await
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
+        })
+        .await
     }
 
     async fn list(
@@ -263,7 +293,10 @@ impl EnvironmentRepository for Store {
                 .offset(page.skip().into())
                 .select(EnvironmentRow::as_select())
                 .load(conn)?;
-            let environments = rows.into_iter().map(Environment::try_from).collect::<Result<_, _>>()?;
+            let environments = rows
+                .into_iter()
+                .map(Environment::try_from)
+                .collect::<Result<_, _>>()?;
             // COUNT(*) is never negative.
             Ok((environments, total.unsigned_abs()))
         })
@@ -281,7 +314,10 @@ impl EnvironmentRepository for Store {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
             if expected_version.is_some_and(|expected| expected != current.version) {
-                return Err(StoreError::VersionMismatch { current: current.version }.into());
+                return Err(StoreError::VersionMismatch {
+                    current: current.version,
+                }
+                .into());
             }
             let next = current.apply(changes, now);
             // Compare-and-set on the version read above: on PostgreSQL a concurrent update
@@ -301,7 +337,12 @@ impl EnvironmentRepository for Store {
         .await
     }
 
-    async fn delete(&self, tenant: TenantId, id: EnvironmentId, expected_version: Option<i64>) -> Result<(), StoreError> {
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: EnvironmentId,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let mut delete = diesel::delete(environments::table)
                 .filter(environments::id.eq(DbUuid(id.0)))

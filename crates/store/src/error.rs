@@ -10,7 +10,10 @@ use terrane_ports::StoreError;
 pub(crate) enum Failure {
     /// The database refused; `name` is the environment name the statement wrote, if any,
     /// so that a uniqueness conflict can say which name is taken.
-    Db { error: DieselError, name: Option<String> },
+    Db {
+        error: DieselError,
+        name: Option<String>,
+    },
     /// A decided outcome.
     Store(StoreError),
 }
@@ -30,7 +33,10 @@ impl From<StoreError> for Failure {
 impl Failure {
     /// Attaches the environment name a failed write carried (use with `map_err`).
     pub(crate) fn writing(name: &str) -> impl FnOnce(DieselError) -> Failure + '_ {
-        move |error| Failure::Db { error, name: Some(name.to_owned()) }
+        move |error| Failure::Db {
+            error,
+            name: Some(name.to_owned()),
+        }
     }
 
     /// The error to report.
@@ -45,7 +51,10 @@ impl Failure {
 /// Whether `error` is a unique violation: the few callers that expect one (claiming an
 /// idempotency key, inserting a setting) recover from it instead of reporting it.
 pub(crate) fn is_unique_violation(error: &DieselError) -> bool {
-    matches!(error, DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _))
+    matches!(
+        error,
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)
+    )
 }
 
 /// Maps every diesel error to a [`StoreError`]; `name` is the environment name the failed
@@ -57,7 +66,11 @@ pub(crate) fn store_error(error: DieselError, name: Option<&str>) -> StoreError 
             StoreError::Conflict(conflict_message(info.as_ref(), name))
         }
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
-            StoreError::MissingReference(info.constraint_name().unwrap_or("a referenced record").to_owned())
+            StoreError::MissingReference(
+                info.constraint_name()
+                    .unwrap_or("a referenced record")
+                    .to_owned(),
+            )
         }
         DieselError::DatabaseError(
             DatabaseErrorKind::ClosedConnection
@@ -75,11 +88,17 @@ pub(crate) fn store_error(error: DieselError, name: Option<&str>) -> StoreError 
 
 /// What a clash of a unique rule means, naming the field. PostgreSQL names the constraint;
 /// SQLite names the columns in its message.
-fn conflict_message(info: &(dyn DatabaseErrorInformation + Send + Sync), name: Option<&str>) -> String {
+fn conflict_message(
+    info: &(dyn DatabaseErrorInformation + Send + Sync),
+    name: Option<&str>,
+) -> String {
     let is = |constraint: &str, columns: &str| {
         info.constraint_name() == Some(constraint) || info.message().contains(columns)
     };
-    if is("environments_tenant_id_name_key", "environments.tenant_id, environments.name") {
+    if is(
+        "environments_tenant_id_name_key",
+        "environments.tenant_id, environments.name",
+    ) {
         match name {
             Some(name) => format!("an environment named `{name}` already exists"),
             None => "an environment of that name already exists".to_owned(),

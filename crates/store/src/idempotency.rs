@@ -31,18 +31,29 @@ impl ClaimRow {
         let Some(status) = self.status else {
             return Ok(IdempotencyBegin::InProgress);
         };
-        let corrupt = |why: String| Failure::Store(StoreError::Internal(format!("stored idempotent response: {why}")));
+        let corrupt = |why: String| {
+            Failure::Store(StoreError::Internal(format!(
+                "stored idempotent response: {why}"
+            )))
+        };
         let status = u16::try_from(status).map_err(|e| corrupt(e.to_string()))?;
         let headers = match self.headers {
             Some(json) => serde_json::from_str(&json).map_err(|e| corrupt(e.to_string()))?,
             None => Vec::new(),
         };
-        Ok(IdempotencyBegin::Replay(StoredResponse { status, headers, body: self.body.unwrap_or_default() }))
+        Ok(IdempotencyBegin::Replay(StoredResponse {
+            status,
+            headers,
+            body: self.body.unwrap_or_default(),
+        }))
     }
 }
 
 /// The tenant's record of `key`.
-fn claim(tenant: TenantId, key: &str) -> idempotency_keys::BoxedQuery<'_, crate::connection::MultiBackend> {
+fn claim(
+    tenant: TenantId,
+    key: &str,
+) -> idempotency_keys::BoxedQuery<'_, crate::connection::MultiBackend> {
     idempotency_keys::table
         .filter(idempotency_keys::tenant_id.eq(DbUuid(tenant.0)))
         .filter(idempotency_keys::key.eq(key))
@@ -78,7 +89,16 @@ fn begin(
     match inserted {
         Ok(_) => Ok(IdempotencyBegin::Started),
         Err(error) if is_unique_violation(&error) => {
-            claim(tenant, key).select(ClaimRow::as_select()).first(conn)?.outcome_for(fingerprint)
+            let winner = claim(tenant, key)
+                .select(ClaimRow::as_select())
+                .first(conn)
+                .optional()?;
+            match winner {
+                Some(row) => row.outcome_for(fingerprint),
+                // The winner abandoned the key between its commit and this read: it was
+                // in progress a moment ago, and a retry will find it free.
+                None => Ok(IdempotencyBegin::InProgress),
+            }
         }
         Err(error) => Err(error.into()),
     }
@@ -94,11 +114,18 @@ impl IdempotencyRepository for Store {
         now: DateTime<Utc>,
         expires_before: DateTime<Utc>,
     ) -> Result<IdempotencyBegin, StoreError> {
-        self.tenant_tx(tenant, Access::Write, move |conn| begin(conn, tenant, &key, &fingerprint, now, expires_before))
-            .await
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            begin(conn, tenant, &key, &fingerprint, now, expires_before)
+        })
+        .await
     }
 
-    async fn complete(&self, tenant: TenantId, key: String, response: StoredResponse) -> Result<(), StoreError> {
+    async fn complete(
+        &self,
+        tenant: TenantId,
+        key: String,
+        response: StoredResponse,
+    ) -> Result<(), StoreError> {
         let headers = serde_json::to_string(&response.headers)
             .map_err(|e| StoreError::Internal(format!("cannot encode response headers: {e}")))?;
         self.tenant_tx(tenant, Access::Write, move |conn| {

@@ -1,9 +1,9 @@
 //! terrane's storage adapter: the repository ports of `terrane-ports` on PostgreSQL and
 //! SQLite, from one query code path.
 //!
-//! Every query is written once with diesel against [`DbConnection`](connection::DbConnection),
-//! a multi-connection over both backends. Columns are native on PostgreSQL (`uuid`,
-//! `timestamptz`) and TEXT on SQLite (see [`types`]). Blocking diesel work runs on tokio's
+//! Every query is written once with diesel against `DbConnection`, a multi-connection over
+//! both backends. Columns are native on PostgreSQL (`uuid`, `timestamptz`) and TEXT on SQLite
+//! (see the private `types` module). Blocking diesel work runs on tokio's
 //! blocking pool. Every tenant-scoped operation runs in one transaction that first tells
 //! PostgreSQL the tenant, so row-level security backs up the `tenant_id` filter each query
 //! carries anyway.
@@ -63,7 +63,9 @@ pub struct Store {
 impl fmt::Debug for Store {
     // By hand: the pool's manager holds the URL, which may hold a password.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("backend", &self.backend)
+            .finish_non_exhaustive()
     }
 }
 
@@ -83,7 +85,9 @@ impl Store {
         let target = Target::parse(url)?;
         let backend = target.backend();
         if pool_size == 0 {
-            return Err(StoreError::Internal("the connection pool size must be at least 1".into()));
+            return Err(StoreError::Internal(
+                "the connection pool size must be at least 1".into(),
+            ));
         }
         let max_size = match backend {
             Backend::Postgres => pool_size,
@@ -93,7 +97,14 @@ impl Store {
             .max_size(max_size)
             .connection_timeout(CONNECTION_TIMEOUT)
             .build(Manager { target })
-            .map_err(|e| StoreError::Unavailable(format!("cannot open the {backend} database: {e}")))?;
+            .map_err(|e| {
+                // libpq ends its messages with a newline.
+                let reason = e.to_string();
+                StoreError::Unavailable(format!(
+                    "cannot open the {backend} database: {}",
+                    reason.trim_end()
+                ))
+            })?;
         Ok(Store { pool, backend })
     }
 

@@ -28,7 +28,9 @@ pub fn migrations(backend: Backend) -> EmbeddedMigrations {
 
 /// A migration error, which diesel reports as a boxed error, for the port.
 fn migration_failure(error: impl std::fmt::Display) -> Failure {
-    Failure::Store(StoreError::Internal(format!("migrating the database failed: {error}")))
+    Failure::Store(StoreError::Internal(format!(
+        "migrating the database failed: {error}"
+    )))
 }
 
 impl Store {
@@ -41,13 +43,23 @@ impl Store {
         self.blocking(|conn| match conn {
             DbConnection::Pg(pg) => {
                 // A session lock, not a transaction one: each migration commits on its own.
-                diesel::sql_query("SELECT pg_advisory_lock($1)").bind::<BigInt, _>(MIGRATION_LOCK).execute(pg)?;
-                let applied = pg.run_pending_migrations(POSTGRES).map(|_| ()).map_err(migration_failure);
-                diesel::sql_query("SELECT pg_advisory_unlock($1)").bind::<BigInt, _>(MIGRATION_LOCK).execute(pg)?;
+                diesel::sql_query("SELECT pg_advisory_lock($1)")
+                    .bind::<BigInt, _>(MIGRATION_LOCK)
+                    .execute(pg)?;
+                let applied = pg
+                    .run_pending_migrations(POSTGRES)
+                    .map(|_| ())
+                    .map_err(migration_failure);
+                diesel::sql_query("SELECT pg_advisory_unlock($1)")
+                    .bind::<BigInt, _>(MIGRATION_LOCK)
+                    .execute(pg)?;
                 applied
             }
             // SQLite serializes writers on its own.
-            DbConnection::Sqlite(sqlite) => sqlite.run_pending_migrations(SQLITE).map(|_| ()).map_err(migration_failure),
+            DbConnection::Sqlite(sqlite) => sqlite
+                .run_pending_migrations(SQLITE)
+                .map(|_| ())
+                .map_err(migration_failure),
         })
         .await
     }
@@ -67,11 +79,15 @@ impl StoreHealth for Store {
             })
             .await
             .map_err(|error| match error {
-                StoreError::Unavailable(reason) | StoreError::Internal(reason) => StoreError::Unavailable(reason),
+                StoreError::Unavailable(reason) | StoreError::Internal(reason) => {
+                    StoreError::Unavailable(reason)
+                }
                 other => StoreError::Unavailable(other.to_string()),
             })?;
         if pending {
-            return Err(StoreError::Unavailable("the database schema is not up to date: migrations are pending".into()));
+            return Err(StoreError::Unavailable(
+                "the database schema is not up to date: migrations are pending".into(),
+            ));
         }
         Ok(())
     }

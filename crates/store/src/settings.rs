@@ -1,7 +1,7 @@
 //! The `settings` table and the `SettingsRepository` port.
 
 use crate::connection::DbConnection;
-use crate::error::{is_unique_violation, Failure};
+use crate::error::is_unique_violation;
 use crate::schema::settings;
 use crate::Store;
 use async_trait::async_trait;
@@ -10,7 +10,11 @@ use terrane_ports::{SettingsRepository, StoreError};
 
 /// The value stored under `key`, if any.
 fn stored(conn: &mut DbConnection, key: &str) -> QueryResult<Option<String>> {
-    settings::table.find(key).select(settings::value).first(conn).optional()
+    settings::table
+        .find(key)
+        .select(settings::value)
+        .first(conn)
+        .optional()
 }
 
 #[async_trait]
@@ -28,9 +32,10 @@ impl SettingsRepository for Store {
                 .execute(conn);
             match inserted {
                 Ok(_) => Ok(candidate),
-                Err(error) if is_unique_violation(&error) => {
-                    stored(conn, &key)?.ok_or_else(|| Failure::from(diesel::result::Error::NotFound))
-                }
+                Err(error) if is_unique_violation(&error) => stored(conn, &key)?.ok_or_else(|| {
+                    // Settings are never deleted, so the winner's row is there.
+                    StoreError::Internal(format!("the setting `{key}` vanished")).into()
+                }),
                 Err(error) => Err(error.into()),
             }
         })

@@ -31,7 +31,9 @@ impl Store {
     {
         let pool = self.pool.clone();
         tokio::task::spawn_blocking(move || {
-            let mut conn = pool.get().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let mut conn = pool
+                .get()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
             work(&mut conn).map_err(Failure::into_store_error)
         })
         .await
@@ -44,7 +46,12 @@ impl Store {
     ///
     /// Every tenant-scoped repository method goes through here; `work` still filters by
     /// `tenant_id` itself, since SQLite has no row-level security and a superuser bypasses it.
-    pub(crate) async fn tenant_tx<T, F>(&self, tenant: TenantId, access: Access, work: F) -> Result<T, StoreError>
+    pub(crate) async fn tenant_tx<T, F>(
+        &self,
+        tenant: TenantId,
+        access: Access,
+        work: F,
+    ) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
@@ -95,7 +102,9 @@ fn transaction<T>(
         Err(failure) => {
             // The original failure is what the caller needs; a failed rollback leaves the
             // connection marked broken, and the pool discards it.
-            if let Err(error) = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn) {
+            if let Err(error) =
+                <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)
+            {
                 tracing::warn!(%error, "rollback failed");
             }
             Err(failure)

@@ -8,13 +8,13 @@
 
 use crate::connection::MultiBackend;
 use chrono::{DateTime, SecondsFormat, Utc};
+use diesel::deserialize::FromSqlRow;
 use diesel::deserialize::{self, FromSql};
+use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sqlite::{Sqlite, SqliteValue};
 use diesel::sql_types::HasSqlType;
-use diesel::deserialize::FromSqlRow;
-use diesel::expression::AsExpression;
+use diesel::sqlite::{Sqlite, SqliteValue};
 
 /// The SQL types of the schema that differ between the backends.
 pub mod sql {
@@ -27,7 +27,8 @@ pub mod sql {
     pub struct Uuid;
 
     /// `timestamptz` on PostgreSQL; on SQLite RFC 3339 `TEXT` in UTC with exactly six
-    /// fractional digits, so that text order is time order.
+    /// fractional digits, so that text order is time order. (Not named `Timestamptz`:
+    /// `diesel::table!` recognizes that name and adds date arithmetic this type lacks.)
     #[derive(Debug, Clone, Copy, Default, SqlType, diesel::query_builder::QueryId)]
     #[diesel(postgres_type(oid = 1184, array_oid = 1185))]
     #[diesel(sqlite_type(name = "Text"))]
@@ -92,7 +93,9 @@ impl ToSql<sql::UtcTimestamp, Sqlite> for DbTime {
 
 impl FromSql<sql::UtcTimestamp, Sqlite> for DbTime {
     fn from_sql(mut value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
-        Ok(DbTime(DateTime::parse_from_rfc3339(value.read_text())?.with_timezone(&Utc)))
+        Ok(DbTime(
+            DateTime::parse_from_rfc3339(value.read_text())?.with_timezone(&Utc),
+        ))
     }
 }
 
@@ -116,7 +119,9 @@ macro_rules! multi_backend_type {
         }
 
         impl FromSql<$sql, MultiBackend> for $value {
-            fn from_sql(value: <MultiBackend as diesel::backend::Backend>::RawValue<'_>) -> deserialize::Result<Self> {
+            fn from_sql(
+                value: <MultiBackend as diesel::backend::Backend>::RawValue<'_>,
+            ) -> deserialize::Result<Self> {
                 value.from_sql::<Self, $sql>()
             }
         }

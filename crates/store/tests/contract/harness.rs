@@ -31,7 +31,12 @@ impl TestDb {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let url = format!("sqlite://{}", dir.path().join("terrane.db").display());
         let store = open(&url).await;
-        TestDb { store, url, _sqlite_dir: Some(dir), _postgres_database: None }
+        TestDb {
+            store,
+            url,
+            _sqlite_dir: Some(dir),
+            _postgres_database: None,
+        }
     }
 
     /// A store on a fresh PostgreSQL database, or `None` when the server is unreachable and
@@ -40,7 +45,12 @@ impl TestDb {
         let database = PgDatabase::create()?;
         let url = database.url.clone();
         let store = open(&url).await;
-        Some(TestDb { store, url, _sqlite_dir: None, _postgres_database: Some(database) })
+        Some(TestDb {
+            store,
+            url,
+            _sqlite_dir: None,
+            _postgres_database: Some(database),
+        })
     }
 }
 
@@ -65,7 +75,11 @@ pub fn postgres_admin() -> Option<PgConnection> {
             panic!("PostgreSQL is unreachable at {url} and CI=true: {error}")
         }
         Err(error) => {
-            eprintln!("\n*** SKIPPED: PostgreSQL unreachable at {url}: {error}***\n");
+            let reason = error.to_string();
+            eprintln!(
+                "\n*** SKIPPED: PostgreSQL unreachable at {url}: {} ***\n",
+                reason.trim_end()
+            );
             None
         }
     }
@@ -88,8 +102,10 @@ pub struct PgDatabase {
 impl PgDatabase {
     fn create() -> Option<PgDatabase> {
         let mut admin = postgres_admin()?;
-        let name = format!("terrane_test_{}", Uuid::new_v4().simple());
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut admin).expect("CREATE DATABASE");
+        let name = format!("terrane_test_{}", Uuid::now_v7().simple());
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("CREATE DATABASE");
         let url = postgres_url_for(&postgres_admin_url(), &name);
         Some(PgDatabase { name, url })
     }
@@ -99,11 +115,16 @@ impl Drop for PgDatabase {
     fn drop(&mut self) {
         // Best effort: a leftover database is harmless, and a panic here would hide the
         // test's own.
-        let dropped = PgConnection::establish(&postgres_admin_url()).map_err(|e| e.to_string()).and_then(|mut admin| {
-            diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name))
+        let dropped = PgConnection::establish(&postgres_admin_url())
+            .map_err(|e| e.to_string())
+            .and_then(|mut admin| {
+                diesel::sql_query(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
                 .execute(&mut admin)
                 .map_err(|e| e.to_string())
-        });
+            });
         if let Err(error) = dropped {
             eprintln!("could not drop test database {}: {error}", self.name);
         }
@@ -127,8 +148,17 @@ pub fn now() -> DateTime<Utc> {
 
 /// A valid new environment of that name with defaults otherwise.
 pub fn named(name: &str) -> NewEnvironment {
-    EnvironmentInput { name: Some(name.to_owned()), ..Default::default() }.into_new().expect("a valid environment")
+    EnvironmentInput {
+        name: Some(name.to_owned()),
+        ..Default::default()
+    }
+    .into_new()
+    .expect("a valid environment")
 }
+
+/// How many tasks the concurrency tests race: several times the pool size, which on SQLite
+/// is enough to make deferred write transactions fail with "database is locked".
+pub const RACERS: usize = 32;
 
 /// Runs `n` copies of `task` at once on the runtime and collects their results in order.
 pub async fn race<T, F, Fut>(n: usize, task: F) -> Vec<T>

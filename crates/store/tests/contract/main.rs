@@ -1,5 +1,5 @@
 //! Contract tests of `terrane-store`: what the repository ports promise, checked against a
-//! real database. Every test declared with `on_both_backends!` runs twice, as
+//! real database. Every test listed in `on_both_backends!` runs twice, as
 //! `<test>::sqlite` and `<test>::postgres`.
 //!
 //! PostgreSQL comes from `TERRANE_TEST_DATABASE_URL` (default
@@ -7,13 +7,10 @@
 //! afterwards. When the server is unreachable the PostgreSQL half is skipped with a loud
 //! message, or fails when `CI=true`.
 
-/// Declares async test bodies `async fn name(db: TestDb) { ... }` and, for each, a module
-/// `name` with one `#[tokio::test]` per backend.
+/// Runs each named `async fn name(db: TestDb)` on both backends: declares a module `name`
+/// holding one `#[tokio::test]` per backend that calls it with a fresh database.
 macro_rules! on_both_backends {
-    ($($(#[$attr:meta])* async fn $test:ident($db:ident: TestDb) $body:block)+) => {$(
-        $(#[$attr])*
-        async fn $test($db: TestDb) $body
-
+    ($($test:ident),+ $(,)?) => {$(
         mod $test {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn sqlite() {
