@@ -11,7 +11,12 @@ on_both_backends!(
 );
 
 async fn post_with_key(app: &TestApp, token: &str, key: &str, body: Value) -> reqwest::Response {
-    app.request(Method::POST, "/api/v1/environments", token).header("Idempotency-Key", key).json(&body).send().await.unwrap()
+    app.request(Method::POST, "/api/v1/environments", token)
+        .header("Idempotency-Key", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn a_retry_with_the_same_key_and_body_gets_the_first_answer(app: TestApp) {
@@ -27,12 +32,21 @@ async fn a_retry_with_the_same_key_and_body_gets_the_first_answer(app: TestApp) 
     assert_eq!(retry.headers()["etag"], "\"1\"");
     assert_eq!(retry.json::<Value>().await.unwrap(), first_body);
     let all = app.get("/api/v1/environments").await;
-    assert_eq!(all.headers()["x-total-count"], "1", "one environment, not two");
+    assert_eq!(
+        all.headers()["x-total-count"],
+        "1",
+        "one environment, not two"
+    );
 }
 
 async fn the_same_key_with_another_body_is_422(app: TestApp) {
     let token = app.admin();
-    assert_eq!(post_with_key(&app, &token, "k", json!({"name": "dev"})).await.status(), 201);
+    assert_eq!(
+        post_with_key(&app, &token, "k", json!({"name": "dev"}))
+            .await
+            .status(),
+        201
+    );
     let reused = post_with_key(&app, &token, "k", json!({"name": "other"})).await;
     let body = problem(reused, 422).await;
     assert_eq!(body["type"], "/problems/idempotency-key-reused");
@@ -40,15 +54,37 @@ async fn the_same_key_with_another_body_is_422(app: TestApp) {
 
 async fn a_failed_request_does_not_burn_its_key(app: TestApp) {
     let token = app.admin();
-    problem(post_with_key(&app, &token, "k", json!({"name": "Bad"})).await, 400).await;
-    problem(post_with_key(&app, &token, "k", json!({"name": "Bad"})).await, 400).await;
-    assert_eq!(post_with_key(&app, &token, "k2", json!({"name": "dev"})).await.status(), 201);
+    problem(
+        post_with_key(&app, &token, "k", json!({"name": "Bad"})).await,
+        400,
+    )
+    .await;
+    problem(
+        post_with_key(&app, &token, "k", json!({"name": "Bad"})).await,
+        400,
+    )
+    .await;
+    assert_eq!(
+        post_with_key(&app, &token, "k2", json!({"name": "dev"}))
+            .await
+            .status(),
+        201
+    );
 }
 
 async fn keys_belong_to_their_tenant(app: TestApp) {
     let token = app.admin();
-    assert_eq!(post_with_key(&app, &token, "shared", json!({"name": "dev"})).await.status(), 201);
-    let other = app.token_for(uuid::Uuid::now_v7(), uuid::Uuid::now_v7(), &[terrane_domain::Role::Admin]);
+    assert_eq!(
+        post_with_key(&app, &token, "shared", json!({"name": "dev"}))
+            .await
+            .status(),
+        201
+    );
+    let other = app.token_for(
+        uuid::Uuid::now_v7(),
+        uuid::Uuid::now_v7(),
+        &[terrane_domain::Role::Admin],
+    );
     let response = post_with_key(&app, &other, "shared", json!({"name": "dev"})).await;
     assert_eq!(response.status(), 201);
     assert!(response.headers().get("idempotent-replayed").is_none());

@@ -24,7 +24,8 @@ pub enum Db {
 
 /// The PostgreSQL server tests use.
 pub fn pg_admin_url() -> String {
-    std::env::var("TERRANE_TEST_DATABASE_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("TERRANE_TEST_DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A database of its own for one test, dropped at the end.
@@ -50,16 +51,30 @@ impl PgDatabase {
             }
         };
         let name = format!("terrane_api_{}", Uuid::now_v7().simple());
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create test database");
-        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url).to_owned();
-        Some(Self { url: format!("{base}/{name}"), admin_url, name })
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create test database");
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(&admin_url)
+            .to_owned();
+        Some(Self {
+            url: format!("{base}/{name}"),
+            admin_url,
+            name,
+        })
     }
 }
 
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
         }
     }
 }
@@ -79,7 +94,10 @@ pub struct TestApp {
 /// A fresh SQLite URL in `dir`, or a fresh PostgreSQL database.
 pub fn database(db: Db, dir: &TempDir) -> Option<(String, Option<PgDatabase>)> {
     match db {
-        Db::Sqlite => Some((format!("sqlite://{}", dir.path().join("terrane.db").display()), None)),
+        Db::Sqlite => Some((
+            format!("sqlite://{}", dir.path().join("terrane.db").display()),
+            None,
+        )),
         Db::Postgres => PgDatabase::create().map(|pg| (pg.url.clone(), Some(pg))),
     }
 }
@@ -88,7 +106,15 @@ pub fn database(db: Db, dir: &TempDir) -> Option<(String, Option<PgDatabase>)> {
 pub fn start_server(database_url: &str, envs: &[(&str, &str)]) -> (Child, String) {
     let mut command = Command::new(env!("CARGO_BIN_EXE_terrane"));
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "2", "--database-url", database_url])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--database-url",
+            database_url,
+        ])
         .env_remove("TERRANE_JWT_SECRET")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
@@ -103,7 +129,11 @@ pub fn start_server(database_url: &str, envs: &[(&str, &str)]) -> (Child, String
         let mut tx = Some(tx);
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(i) = line.find("listening on http://") {
-                let addr = line[i + "listening on ".len()..].split_whitespace().next().unwrap_or("").to_owned();
+                let addr = line[i + "listening on ".len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
                 if let Some(tx) = tx.take() {
                     let _ = tx.send(addr);
                 }
@@ -113,7 +143,9 @@ pub fn start_server(database_url: &str, envs: &[(&str, &str)]) -> (Child, String
             }
         }
     });
-    let addr = rx.recv_timeout(Duration::from_secs(30)).expect("terrane did not start listening within 30 s");
+    let addr = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("terrane did not start listening within 30 s");
     (child, addr)
 }
 
@@ -137,9 +169,15 @@ impl TestApp {
 
     /// A token for `user` in `tenant` with `roles`.
     pub fn token_for(&self, tenant: Uuid, user: Uuid, roles: &[Role]) -> String {
-        let actor = Actor { user: UserId(user), tenant: TenantId(tenant), roles: roles.to_vec() };
+        let actor = Actor {
+            user: UserId(user),
+            tenant: TenantId(tenant),
+            roles: roles.to_vec(),
+        };
         let now = chrono::Utc::now();
-        self.keys.issue(&actor, now, now + chrono::Duration::hours(1)).expect("token")
+        self.keys
+            .issue(&actor, now, now + chrono::Duration::hours(1))
+            .expect("token")
     }
 
     /// A token for this test's user and tenant.
@@ -154,22 +192,33 @@ impl TestApp {
 
     /// A request with a bearer token.
     pub fn request(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
-        self.client.request(method, format!("{}{}", self.base, path)).bearer_auth(token)
+        self.client
+            .request(method, format!("{}{}", self.base, path))
+            .bearer_auth(token)
     }
 
     /// GET as admin.
     pub async fn get(&self, path: &str) -> Response {
-        self.request(Method::GET, path, &self.admin()).send().await.expect("request")
+        self.request(Method::GET, path, &self.admin())
+            .send()
+            .await
+            .expect("request")
     }
 
     /// A JSON request as admin.
     pub async fn send_json(&self, method: Method, path: &str, body: Value) -> Response {
-        self.request(method, path, &self.admin()).json(&body).send().await.expect("request")
+        self.request(method, path, &self.admin())
+            .json(&body)
+            .send()
+            .await
+            .expect("request")
     }
 
     /// Creates an environment and returns its body.
     pub async fn create_env(&self, body: Value) -> Value {
-        let response = self.send_json(Method::POST, "/api/v1/environments", body).await;
+        let response = self
+            .send_json(Method::POST, "/api/v1/environments", body)
+            .await;
         assert_eq!(response.status(), 201, "creating an environment");
         response.json().await.expect("json")
     }
@@ -185,18 +234,38 @@ impl Drop for TestApp {
 /// Reads a problem response, checking its content type and status.
 pub async fn problem(response: Response, status: u16) -> Value {
     assert_eq!(response.status().as_u16(), status, "status");
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     assert_eq!(content_type, "application/problem+json", "content type");
     let body: Value = response.json().await.expect("problem json");
     assert_eq!(body["status"], status);
-    assert!(body["type"].as_str().is_some_and(|t| t.starts_with("/problems/")), "{body}");
-    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("/problems/")),
+        "{body}"
+    );
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
     body
 }
 
 /// The fields a validation problem names.
 pub fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"].as_array().map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect()).unwrap_or_default()
+    problem["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap_or("").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// Runs each listed test against SQLite and PostgreSQL.

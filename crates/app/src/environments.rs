@@ -2,7 +2,9 @@ use crate::authorize;
 use async_trait::async_trait;
 use std::sync::Arc;
 use terrane_domain::{Actor, Environment, EnvironmentId, EnvironmentInput, Permission};
-use terrane_ports::{Clock, EnvironmentQuery, EnvironmentRepository, EnvironmentService, IdSource, ServiceError};
+use terrane_ports::{
+    Clock, EnvironmentQuery, EnvironmentRepository, EnvironmentService, IdSource, ServiceError,
+};
 
 const WHAT: &str = "environment";
 
@@ -15,7 +17,11 @@ pub struct Environments {
 
 impl Environments {
     /// Wires the use cases to their ports.
-    pub fn new(repo: Arc<dyn EnvironmentRepository>, clock: Arc<dyn Clock>, ids: Arc<dyn IdSource>) -> Self {
+    pub fn new(
+        repo: Arc<dyn EnvironmentRepository>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdSource>,
+    ) -> Self {
         Self { repo, clock, ids }
     }
 }
@@ -26,11 +32,18 @@ fn store_error(error: terrane_ports::StoreError) -> ServiceError {
 
 #[async_trait]
 impl EnvironmentService for Environments {
-    async fn create(&self, actor: &Actor, input: EnvironmentInput) -> Result<Environment, ServiceError> {
+    async fn create(
+        &self,
+        actor: &Actor,
+        input: EnvironmentInput,
+    ) -> Result<Environment, ServiceError> {
         authorize(actor, Permission::Administer, "creating an environment")?;
         let new = input.into_new()?;
         let id = EnvironmentId(self.ids.new_id());
-        self.repo.create(actor.tenant, id, new, self.clock.now()).await.map_err(store_error)
+        self.repo
+            .create(actor.tenant, id, new, self.clock.now())
+            .await
+            .map_err(store_error)
     }
 
     async fn get(&self, actor: &Actor, id: EnvironmentId) -> Result<Environment, ServiceError> {
@@ -38,9 +51,16 @@ impl EnvironmentService for Environments {
         self.repo.get(actor.tenant, id).await.map_err(store_error)
     }
 
-    async fn list(&self, actor: &Actor, query: EnvironmentQuery) -> Result<(Vec<Environment>, u64), ServiceError> {
+    async fn list(
+        &self,
+        actor: &Actor,
+        query: EnvironmentQuery,
+    ) -> Result<(Vec<Environment>, u64), ServiceError> {
         authorize(actor, Permission::Read, "reading environments")?;
-        self.repo.list(actor.tenant, query.filter, query.sort, query.page).await.map_err(store_error)
+        self.repo
+            .list(actor.tenant, query.filter, query.sort, query.page)
+            .await
+            .map_err(store_error)
     }
 
     async fn update(
@@ -58,17 +78,36 @@ impl EnvironmentService for Environments {
             let current = self.repo.get(actor.tenant, id).await.map_err(store_error)?;
             return match expected_version {
                 Some(v) if v != current.version => {
-                    Err(store_error(terrane_ports::StoreError::VersionMismatch { current: current.version }))
+                    Err(store_error(terrane_ports::StoreError::VersionMismatch {
+                        current: current.version,
+                    }))
                 }
                 _ => Ok(current),
             };
         }
-        self.repo.update(actor.tenant, id, expected_version, changes, self.clock.now()).await.map_err(store_error)
+        self.repo
+            .update(
+                actor.tenant,
+                id,
+                expected_version,
+                changes,
+                self.clock.now(),
+            )
+            .await
+            .map_err(store_error)
     }
 
-    async fn delete(&self, actor: &Actor, id: EnvironmentId, expected_version: Option<i64>) -> Result<(), ServiceError> {
+    async fn delete(
+        &self,
+        actor: &Actor,
+        id: EnvironmentId,
+        expected_version: Option<i64>,
+    ) -> Result<(), ServiceError> {
         authorize(actor, Permission::Administer, "deleting an environment")?;
-        self.repo.delete(actor.tenant, id, expected_version).await.map_err(store_error)
+        self.repo
+            .delete(actor.tenant, id, expected_version)
+            .await
+            .map_err(store_error)
     }
 }
 
@@ -81,26 +120,38 @@ mod tests {
     use uuid::Uuid;
 
     fn actor(role: Role) -> Actor {
-        Actor { user: UserId(Uuid::from_u128(1)), tenant: TenantId(Uuid::from_u128(7)), roles: vec![role] }
+        Actor {
+            user: UserId(Uuid::from_u128(1)),
+            tenant: TenantId(Uuid::from_u128(7)),
+            roles: vec![role],
+        }
     }
 
     fn service(repo: MockEnvironmentRepository) -> Environments {
         let mut clock = MockClock::new();
-        clock.expect_now().returning(|| Utc.with_ymd_and_hms(2026, 1, 10, 14, 23, 45).unwrap());
+        clock
+            .expect_now()
+            .returning(|| Utc.with_ymd_and_hms(2026, 1, 10, 14, 23, 45).unwrap());
         let mut ids = MockIdSource::new();
         ids.expect_new_id().returning(|| Uuid::from_u128(42));
         Environments::new(Arc::new(repo), Arc::new(clock), Arc::new(ids))
     }
 
     fn input(name: &str) -> EnvironmentInput {
-        EnvironmentInput { name: Some(name.into()), ..Default::default() }
+        EnvironmentInput {
+            name: Some(name.into()),
+            ..Default::default()
+        }
     }
 
     #[tokio::test]
     async fn creating_needs_the_admin_role_and_touches_nothing_otherwise() {
         let mut repo = MockEnvironmentRepository::new();
         repo.expect_create().never();
-        let error = service(repo).create(&actor(Role::Deployer), input("dev")).await.unwrap_err();
+        let error = service(repo)
+            .create(&actor(Role::Deployer), input("dev"))
+            .await
+            .unwrap_err();
         assert!(matches!(error, ServiceError::Forbidden(m) if m.contains("admin")));
     }
 
@@ -116,7 +167,10 @@ mod tests {
                     && *now == Utc.with_ymd_and_hms(2026, 1, 10, 14, 23, 45).unwrap()
             })
             .returning(|tenant, id, new, now| Ok(new.into_environment(id, tenant, 0, now)));
-        let env = service(repo).create(&actor(Role::Admin), input("production")).await.unwrap();
+        let env = service(repo)
+            .create(&actor(Role::Admin), input("production"))
+            .await
+            .unwrap();
         assert_eq!(env.id, EnvironmentId(Uuid::from_u128(42)));
     }
 
@@ -124,31 +178,53 @@ mod tests {
     async fn invalid_input_is_refused_before_the_store_is_asked() {
         let mut repo = MockEnvironmentRepository::new();
         repo.expect_create().never();
-        let error = service(repo).create(&actor(Role::Admin), input("Not A Slug")).await.unwrap_err();
+        let error = service(repo)
+            .create(&actor(Role::Admin), input("Not A Slug"))
+            .await
+            .unwrap_err();
         assert!(matches!(error, ServiceError::Validation(e) if e.errors()[0].field == "name"));
     }
 
     #[tokio::test]
     async fn viewers_read_but_do_not_write() {
         let mut repo = MockEnvironmentRepository::new();
-        repo.expect_get().returning(|_, _| Err(StoreError::NotFound));
+        repo.expect_get()
+            .returning(|_, _| Err(StoreError::NotFound));
         repo.expect_update().never();
         repo.expect_delete().never();
         let svc = service(repo);
         let viewer = actor(Role::Viewer);
         let id = EnvironmentId(Uuid::from_u128(3));
-        assert_eq!(svc.get(&viewer, id).await.unwrap_err(), ServiceError::NotFound("environment".into()));
-        assert!(matches!(svc.update(&viewer, id, None, input("x")).await, Err(ServiceError::Forbidden(_))));
-        assert!(matches!(svc.delete(&viewer, id, None).await, Err(ServiceError::Forbidden(_))));
+        assert_eq!(
+            svc.get(&viewer, id).await.unwrap_err(),
+            ServiceError::NotFound("environment".into())
+        );
+        assert!(matches!(
+            svc.update(&viewer, id, None, input("x")).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(matches!(
+            svc.delete(&viewer, id, None).await,
+            Err(ServiceError::Forbidden(_))
+        ));
     }
 
     #[tokio::test]
     async fn a_stale_version_becomes_precondition_failed_naming_the_current_etag() {
         let mut repo = MockEnvironmentRepository::new();
-        repo.expect_update().returning(|_, _, _, _, _| Err(StoreError::VersionMismatch { current: 4 }));
-        let changes = EnvironmentInput { display_name: Some("X".into()), ..Default::default() };
+        repo.expect_update()
+            .returning(|_, _, _, _, _| Err(StoreError::VersionMismatch { current: 4 }));
+        let changes = EnvironmentInput {
+            display_name: Some("X".into()),
+            ..Default::default()
+        };
         let error = service(repo)
-            .update(&actor(Role::Admin), EnvironmentId(Uuid::from_u128(3)), Some(2), changes)
+            .update(
+                &actor(Role::Admin),
+                EnvironmentId(Uuid::from_u128(3)),
+                Some(2),
+                changes,
+            )
             .await
             .unwrap_err();
         assert!(matches!(error, ServiceError::PreconditionFailed(m) if m.contains("\"4\"")));
@@ -159,14 +235,24 @@ mod tests {
         let mut repo = MockEnvironmentRepository::new();
         repo.expect_update().never();
         repo.expect_get().returning(|tenant, id| {
-            Ok(input("dev").into_new().unwrap().into_environment(id, tenant, 0, Utc::now()))
+            Ok(input("dev")
+                .into_new()
+                .unwrap()
+                .into_environment(id, tenant, 0, Utc::now()))
         });
         let svc = service(repo);
         let admin = actor(Role::Admin);
         let id = EnvironmentId(Uuid::from_u128(3));
-        assert_eq!(svc.update(&admin, id, Some(1), EnvironmentInput::default()).await.unwrap().version, 1);
+        assert_eq!(
+            svc.update(&admin, id, Some(1), EnvironmentInput::default())
+                .await
+                .unwrap()
+                .version,
+            1
+        );
         assert!(matches!(
-            svc.update(&admin, id, Some(9), EnvironmentInput::default()).await,
+            svc.update(&admin, id, Some(9), EnvironmentInput::default())
+                .await,
             Err(ServiceError::PreconditionFailed(_))
         ));
     }

@@ -11,7 +11,11 @@ use terrane_domain::{Actor, Permission};
 use terrane_ports::ServiceError;
 
 /// Refuses an actor whose roles do not grant `permission`.
-pub(crate) fn authorize(actor: &Actor, permission: Permission, action: &str) -> Result<(), ServiceError> {
+pub(crate) fn authorize(
+    actor: &Actor,
+    permission: Permission,
+    action: &str,
+) -> Result<(), ServiceError> {
     if actor.may(permission) {
         Ok(())
     } else {

@@ -43,7 +43,9 @@ impl FromStr for Role {
             "viewer" => Ok(Role::Viewer),
             "deployer" => Ok(Role::Deployer),
             "admin" => Ok(Role::Admin),
-            other => Err(format!("unknown role `{other}`: expected admin, deployer or viewer")),
+            other => Err(format!(
+                "unknown role `{other}`: expected admin, deployer or viewer"
+            )),
         }
     }
 }
@@ -103,7 +105,11 @@ mod tests {
     use uuid::Uuid;
 
     fn actor(roles: &[Role]) -> Actor {
-        Actor { user: UserId(Uuid::nil()), tenant: TenantId(Uuid::nil()), roles: roles.to_vec() }
+        Actor {
+            user: UserId(Uuid::nil()),
+            tenant: TenantId(Uuid::nil()),
+            roles: roles.to_vec(),
+        }
     }
 
     #[test]
@@ -116,7 +122,11 @@ mod tests {
         ];
         for (role, expected) in table {
             let a = actor(&[role]);
-            assert_eq!([a.may(Read), a.may(Deploy), a.may(Administer)], expected, "{role}");
+            assert_eq!(
+                [a.may(Read), a.may(Deploy), a.may(Administer)],
+                expected,
+                "{role}"
+            );
         }
     }
 

@@ -28,7 +28,10 @@ impl EnvironmentName {
         if value.len() > Self::MAX_LEN {
             return bad("must be at most 63 characters");
         }
-        if !value.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') {
+        if !value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
             return bad("may contain only lowercase letters, digits and '-'");
         }
         if value.starts_with('-') || value.ends_with('-') {
@@ -51,7 +54,9 @@ impl EnvironmentName {
         if any(&["dev", "review", "trunk"]) {
             return false;
         }
-        if any(&["test", "tst", "int", "accept", "acpt", "qa", "qc", "control", "quality"]) {
+        if any(&[
+            "test", "tst", "int", "accept", "acpt", "qa", "qc", "control", "quality",
+        ]) {
             return false;
         }
         if any(&["stag", "stg", "model", "modl", "pre", "demo", "non"]) {
@@ -320,7 +325,10 @@ fn parse_display_name(value: &str) -> Result<String, FieldError> {
     if trimmed.is_empty() {
         Err(FieldError::new("displayName", "must not be blank"))
     } else if trimmed.chars().count() > MAX_DISPLAY_NAME_LEN {
-        Err(FieldError::new("displayName", "must be at most 100 characters"))
+        Err(FieldError::new(
+            "displayName",
+            "must be at most 100 characters",
+        ))
     } else {
         Ok(trimmed.to_owned())
     }
@@ -328,9 +336,10 @@ fn parse_display_name(value: &str) -> Result<String, FieldError> {
 
 fn parse_description(value: Option<String>) -> Result<Option<String>, FieldError> {
     match value {
-        Some(text) if text.chars().count() > MAX_DESCRIPTION_LEN => {
-            Err(FieldError::new("description", "must be at most 2000 characters"))
-        }
+        Some(text) if text.chars().count() > MAX_DESCRIPTION_LEN => Err(FieldError::new(
+            "description",
+            "must be at most 2000 characters",
+        )),
         other => Ok(other),
     }
 }
@@ -339,7 +348,10 @@ fn parse_order_index(value: i64) -> Result<i32, FieldError> {
     if (0..=MAX_ORDER_INDEX).contains(&value) {
         Ok(value as i32)
     } else {
-        Err(FieldError::new("orderIndex", "must be between 0 and 1000000"))
+        Err(FieldError::new(
+            "orderIndex",
+            "must be between 0 and 1000000",
+        ))
     }
 }
 
@@ -347,7 +359,10 @@ fn parse_seconds(value: i64, field: &str) -> Result<u32, FieldError> {
     if (1..=i64::from(EnvironmentConfig::MAX_SECONDS)).contains(&value) {
         Ok(value as u32)
     } else {
-        Err(FieldError::new(field, "must be a whole number of seconds between 1 and 604800"))
+        Err(FieldError::new(
+            field,
+            "must be a whole number of seconds between 1 and 604800",
+        ))
     }
 }
 
@@ -355,7 +370,10 @@ fn parse_required_approvals(value: i64) -> Result<u8, FieldError> {
     if (0..=MAX_REQUIRED_APPROVALS).contains(&value) {
         Ok(value as u8)
     } else {
-        Err(FieldError::new("requiredApprovals", "must be between 0 and 10"))
+        Err(FieldError::new(
+            "requiredApprovals",
+            "must be between 0 and 10",
+        ))
     }
 }
 
@@ -367,20 +385,35 @@ impl EnvironmentInput {
     pub fn into_changes(self) -> Result<EnvironmentChanges, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let name = self.name.as_deref().map(EnvironmentName::parse).transpose();
-        let display_name = self.display_name.as_deref().map(parse_display_name).transpose();
+        let display_name = self
+            .display_name
+            .as_deref()
+            .map(parse_display_name)
+            .transpose();
         let description = self.description.map(parse_description).transpose();
         let order_index = self.order_index.map(parse_order_index).transpose();
-        let deployment_timeout =
-            self.deployment_timeout.map(|v| parse_seconds(v, "config.deploymentTimeout")).transpose();
-        let health_check_interval =
-            self.health_check_interval.map(|v| parse_seconds(v, "config.healthCheckInterval")).transpose();
-        let required_approvals = self.required_approvals.map(parse_required_approvals).transpose();
+        let deployment_timeout = self
+            .deployment_timeout
+            .map(|v| parse_seconds(v, "config.deploymentTimeout"))
+            .transpose();
+        let health_check_interval = self
+            .health_check_interval
+            .map(|v| parse_seconds(v, "config.healthCheckInterval"))
+            .transpose();
+        let required_approvals = self
+            .required_approvals
+            .map(parse_required_approvals)
+            .transpose();
         let promotion_policy = self
             .promotion_policy
             .as_deref()
             .map(|v| PromotionPolicy::parse_field(v, "promotionPolicy"))
             .transpose();
-        let status = self.status.as_deref().map(|v| EnvironmentStatus::parse_field(v, "status")).transpose();
+        let status = self
+            .status
+            .as_deref()
+            .map(|v| EnvironmentStatus::parse_field(v, "status"))
+            .transpose();
         let changes = EnvironmentChanges {
             name: errors.take(name).flatten(),
             display_name: errors.take(display_name).flatten(),
@@ -418,15 +451,23 @@ impl EnvironmentInput {
         let name = changes.name.expect("checked above");
         let defaults = EnvironmentConfig::default();
         Ok(NewEnvironment {
-            display_name: changes.display_name.unwrap_or_else(|| name.as_str().to_owned()),
+            display_name: changes
+                .display_name
+                .unwrap_or_else(|| name.as_str().to_owned()),
             description: changes.description.flatten(),
             order_index: changes.order_index,
-            is_production: changes.is_production.unwrap_or_else(|| name.looks_like_production()),
+            is_production: changes
+                .is_production
+                .unwrap_or_else(|| name.looks_like_production()),
             is_active: changes.is_active.unwrap_or(true),
             is_build_environment: changes.is_build_environment.unwrap_or(false),
             config: EnvironmentConfig {
-                deployment_timeout: changes.deployment_timeout.unwrap_or(defaults.deployment_timeout),
-                health_check_interval: changes.health_check_interval.unwrap_or(defaults.health_check_interval),
+                deployment_timeout: changes
+                    .deployment_timeout
+                    .unwrap_or(defaults.deployment_timeout),
+                health_check_interval: changes
+                    .health_check_interval
+                    .unwrap_or(defaults.health_check_interval),
             },
             required_approvals: changes.required_approvals.unwrap_or(0),
             require_separation_of_duties: changes.require_separation_of_duties.unwrap_or(false),
@@ -553,7 +594,10 @@ pub struct EnvironmentSort {
 
 impl Default for EnvironmentSort {
     fn default() -> Self {
-        Self { field: EnvironmentSortField::OrderIndex, descending: false }
+        Self {
+            field: EnvironmentSortField::OrderIndex,
+            descending: false,
+        }
     }
 }
 
@@ -567,7 +611,10 @@ impl EnvironmentSort {
             Some(rest) => (true, rest),
             None => (false, value),
         };
-        Ok(Self { field: EnvironmentSortField::parse_field(field, "sort")?, descending })
+        Ok(Self {
+            field: EnvironmentSortField::parse_field(field, "sort")?,
+            descending,
+        })
     }
 }
 
@@ -585,7 +632,16 @@ mod tests {
         for ok in ["a", "prod", "feature-42", &"a".repeat(63)] {
             assert!(EnvironmentName::parse(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "Prod", "with space", "-lead", "trail-", "under_score", &"a".repeat(64), "é"] {
+        for bad in [
+            "",
+            "Prod",
+            "with space",
+            "-lead",
+            "trail-",
+            "under_score",
+            &"a".repeat(64),
+            "é",
+        ] {
             let error = EnvironmentName::parse(bad).unwrap_err();
             assert_eq!(error.field, "name", "{bad}");
         }
@@ -593,17 +649,38 @@ mod tests {
 
     #[test]
     fn production_is_guessed_from_the_name_like_gitlab_tiers() {
-        for prod in ["prod", "production", "prd", "live", "prod-eu", "eu-production"] {
+        for prod in [
+            "prod",
+            "production",
+            "prd",
+            "live",
+            "prod-eu",
+            "eu-production",
+        ] {
             assert!(name(prod).looks_like_production(), "{prod}");
         }
-        for not in ["preprod", "nonprod", "staging", "dev", "qa", "production-test", "review-42", "sandbox"] {
+        for not in [
+            "preprod",
+            "nonprod",
+            "staging",
+            "dev",
+            "qa",
+            "production-test",
+            "review-42",
+            "sandbox",
+        ] {
             assert!(!name(not).looks_like_production(), "{not}");
         }
     }
 
     #[test]
     fn a_new_environment_takes_defaults_and_infers_production() {
-        let new = EnvironmentInput { name: Some("production".into()), ..Default::default() }.into_new().unwrap();
+        let new = EnvironmentInput {
+            name: Some("production".into()),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap();
         assert_eq!(new.display_name, "production");
         assert!(new.is_production && new.is_active && !new.is_build_environment);
         assert_eq!(new.config, EnvironmentConfig::default());
@@ -614,7 +691,11 @@ mod tests {
 
     #[test]
     fn an_explicit_production_flag_beats_the_guess() {
-        let input = EnvironmentInput { name: Some("prod".into()), is_production: Some(false), ..Default::default() };
+        let input = EnvironmentInput {
+            name: Some("prod".into()),
+            is_production: Some(false),
+            ..Default::default()
+        };
         assert!(!input.into_new().unwrap().is_production);
     }
 
@@ -650,17 +731,27 @@ mod tests {
 
     #[test]
     fn a_missing_name_is_named_with_the_other_errors() {
-        let input = EnvironmentInput { required_approvals: Some(99), ..Default::default() };
+        let input = EnvironmentInput {
+            required_approvals: Some(99),
+            ..Default::default()
+        };
         let errors = input.into_new().unwrap_err();
         let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["requiredApprovals", "name"]);
-        assert_eq!(EnvironmentInput::default().into_new().unwrap_err().errors()[0].field, "name");
+        assert_eq!(
+            EnvironmentInput::default().into_new().unwrap_err().errors()[0].field,
+            "name"
+        );
     }
 
     #[test]
     fn required_approvals_accepts_zero_to_ten() {
         for n in [0, 10] {
-            let input = EnvironmentInput { name: Some("x".into()), required_approvals: Some(n), ..Default::default() };
+            let input = EnvironmentInput {
+                name: Some("x".into()),
+                required_approvals: Some(n),
+                ..Default::default()
+            };
             assert_eq!(i64::from(input.into_new().unwrap().required_approvals), n);
         }
     }
@@ -668,10 +759,14 @@ mod tests {
     #[test]
     fn applying_changes_keeps_absent_fields_and_bumps_the_version() {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
-        let env = EnvironmentInput { name: Some("staging".into()), description: Some(Some("x".into())), ..Default::default() }
-            .into_new()
-            .unwrap()
-            .into_environment(EnvironmentId(Uuid::nil()), TenantId(Uuid::nil()), 1, t0);
+        let env = EnvironmentInput {
+            name: Some("staging".into()),
+            description: Some(Some("x".into())),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap()
+        .into_environment(EnvironmentId(Uuid::nil()), TenantId(Uuid::nil()), 1, t0);
         let t1 = t0 + chrono::Duration::seconds(5);
         let changes = EnvironmentInput {
             display_name: Some("Staging".into()),
@@ -685,22 +780,36 @@ mod tests {
         assert_eq!(next.config.deployment_timeout, 60);
         assert_eq!(next.config.health_check_interval, 30);
         assert_eq!(next.description.as_deref(), Some("x"));
-        assert_eq!((next.version, next.updated_at, next.created_at), (2, t1, t0));
+        assert_eq!(
+            (next.version, next.updated_at, next.created_at),
+            (2, t1, t0)
+        );
     }
 
     #[test]
     fn a_description_can_be_cleared() {
-        let changes = EnvironmentInput { description: Some(None), ..Default::default() }.into_changes().unwrap();
+        let changes = EnvironmentInput {
+            description: Some(None),
+            ..Default::default()
+        }
+        .into_changes()
+        .unwrap();
         assert_eq!(changes.description, Some(None));
         assert!(!changes.is_empty());
-        assert!(EnvironmentInput::default().into_changes().unwrap().is_empty());
+        assert!(EnvironmentInput::default()
+            .into_changes()
+            .unwrap()
+            .is_empty());
     }
 
     #[test]
     fn sort_accepts_a_tilde_for_descending_and_known_fields_only() {
         assert_eq!(
             EnvironmentSort::parse("~createdAt").unwrap(),
-            EnvironmentSort { field: EnvironmentSortField::CreatedAt, descending: true }
+            EnvironmentSort {
+                field: EnvironmentSortField::CreatedAt,
+                descending: true
+            }
         );
         assert!(!EnvironmentSort::parse("name").unwrap().descending);
         assert_eq!(EnvironmentSort::parse("color").unwrap_err().field, "sort");

@@ -25,7 +25,10 @@ impl Page {
             None => 0,
             Some(s) if (0..=i64::from(u32::MAX)).contains(&s) => s as u32,
             Some(_) => {
-                errors.push(FieldError::new("skip", "must be a whole number of 0 or more"));
+                errors.push(FieldError::new(
+                    "skip",
+                    "must be a whole number of 0 or more",
+                ));
                 0
             }
         };
@@ -33,7 +36,10 @@ impl Page {
             None => Self::DEFAULT_TAKE,
             Some(t) if (1..=i64::from(Self::MAX_TAKE)).contains(&t) => t as u32,
             Some(_) => {
-                errors.push(FieldError::new("take", format!("must be between 1 and {}", Self::MAX_TAKE)));
+                errors.push(FieldError::new(
+                    "take",
+                    format!("must be between 1 and {}", Self::MAX_TAKE),
+                ));
                 Self::DEFAULT_TAKE
             }
         };
@@ -57,7 +63,10 @@ impl Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Self { skip: 0, take: Self::DEFAULT_TAKE }
+        Self {
+            skip: 0,
+            take: Self::DEFAULT_TAKE,
+        }
     }
 }
 

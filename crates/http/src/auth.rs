@@ -53,14 +53,23 @@ impl TokenKeys {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         validation.set_required_spec_claims(&["exp", "sub"]);
-        Ok(Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation })
+        Ok(Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+        })
     }
 
     /// A token for `actor` valid from `now` until `expires_at`.
     ///
     /// # Errors
     /// Only if signing fails, which it does not for HS256 with a valid key.
-    pub fn issue(&self, actor: &Actor, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<String, String> {
+    pub fn issue(
+        &self,
+        actor: &Actor,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<String, String> {
         let claims = Claims {
             sub: actor.user.as_uuid(),
             tenant: actor.tenant.as_uuid(),
@@ -68,7 +77,8 @@ impl TokenKeys {
             exp: expires_at.timestamp(),
             iat: now.timestamp(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|e| e.to_string())
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(|e| e.to_string())
     }
 
     /// The actor a token speaks for.
@@ -89,7 +99,11 @@ impl TokenKeys {
             Problem::new(ProblemKind::Unauthorized, why)
         })?;
         let claims = data.claims;
-        Ok(Actor { user: UserId(claims.sub), tenant: TenantId(claims.tenant), roles: claims.roles })
+        Ok(Actor {
+            user: UserId(claims.sub),
+            tenant: TenantId(claims.tenant),
+            roles: claims.roles,
+        })
     }
 }
 
@@ -114,14 +128,27 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
     let value = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
-        .ok_or_else(|| Problem::new(ProblemKind::Unauthorized, "send an `Authorization: Bearer <token>` header"))?;
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemKind::Unauthorized,
+                "send an `Authorization: Bearer <token>` header",
+            )
+        })?;
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| Problem::new(ProblemKind::Unauthorized, "the Authorization header must be `Bearer <token>`"))?;
+        .ok_or_else(|| {
+            Problem::new(
+                ProblemKind::Unauthorized,
+                "the Authorization header must be `Bearer <token>`",
+            )
+        })?;
     keys.verify(token).map(Authenticated)
 }
 
@@ -135,7 +162,11 @@ mod tests {
     }
 
     fn actor() -> Actor {
-        Actor { user: UserId(Uuid::now_v7()), tenant: TenantId(Uuid::now_v7()), roles: vec![Role::Admin, Role::Viewer] }
+        Actor {
+            user: UserId(Uuid::now_v7()),
+            tenant: TenantId(Uuid::now_v7()),
+            roles: vec![Role::Admin, Role::Viewer],
+        }
     }
 
     #[test]
@@ -146,7 +177,9 @@ mod tests {
     #[test]
     fn an_issued_token_verifies_to_the_same_actor() {
         let now = Utc::now();
-        let token = keys().issue(&actor(), now, now + Duration::hours(1)).unwrap();
+        let token = keys()
+            .issue(&actor(), now, now + Duration::hours(1))
+            .unwrap();
         let a = actor();
         let token2 = keys().issue(&a, now, now + Duration::hours(1)).unwrap();
         assert_eq!(keys().verify(&token2).unwrap(), a);
@@ -156,10 +189,23 @@ mod tests {
     #[test]
     fn expired_tokens_and_foreign_signatures_are_refused() {
         let now = Utc::now();
-        let expired = keys().issue(&actor(), now - Duration::hours(2), now - Duration::hours(1)).unwrap();
-        assert!(keys().verify(&expired).unwrap_err().detail.contains("expired"));
-        let other = TokenKeys::new(&[8u8; 32]).unwrap().issue(&actor(), now, now + Duration::hours(1)).unwrap();
-        assert!(keys().verify(&other).unwrap_err().detail.contains("signature"));
+        let expired = keys()
+            .issue(&actor(), now - Duration::hours(2), now - Duration::hours(1))
+            .unwrap();
+        assert!(keys()
+            .verify(&expired)
+            .unwrap_err()
+            .detail
+            .contains("expired"));
+        let other = TokenKeys::new(&[8u8; 32])
+            .unwrap()
+            .issue(&actor(), now, now + Duration::hours(1))
+            .unwrap();
+        assert!(keys()
+            .verify(&other)
+            .unwrap_err()
+            .detail
+            .contains("signature"));
         assert_eq!(keys().verify("not.a.jwt").unwrap_err().status, 401);
     }
 }

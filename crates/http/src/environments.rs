@@ -11,8 +11,8 @@ use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use terrane_domain::{
-    Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentSort, EnvironmentStatus, FieldError,
-    Page, PromotionPolicy,
+    Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentSort,
+    EnvironmentStatus, FieldError, Page, PromotionPolicy,
 };
 use terrane_ports::EnvironmentQuery;
 use utoipa::{IntoParams, ToSchema};
@@ -27,7 +27,9 @@ fn status_schema() -> utoipa::openapi::Object {
 }
 
 /// Distinguishes an explicit `null` (`Some(None)`) from an absent field (`None`).
-fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -117,10 +119,18 @@ enum Nulls {
 }
 
 /// A field that may be absent but, under [`Nulls::Clear`], not `null`.
-fn required<T>(errors: &mut Vec<FieldError>, nulls: Nulls, value: Option<Option<T>>, field: &str) -> Option<T> {
+fn required<T>(
+    errors: &mut Vec<FieldError>,
+    nulls: Nulls,
+    value: Option<Option<T>>,
+    field: &str,
+) -> Option<T> {
     match (value, nulls) {
         (Some(None), Nulls::Clear) => {
-            errors.push(FieldError::new(field, "must not be null; omit it to keep the current value"));
+            errors.push(FieldError::new(
+                field,
+                "must not be null; omit it to keep the current value",
+            ));
             None
         }
         (value, _) => value.flatten(),
@@ -137,10 +147,30 @@ impl EnvironmentBody {
             order_index: required(&mut errors, nulls, self.order_index, "orderIndex"),
             is_production: required(&mut errors, nulls, self.is_production, "isProduction"),
             is_active: required(&mut errors, nulls, self.is_active, "isActive"),
-            is_build_environment: required(&mut errors, nulls, self.is_build_environment, "isBuildEnvironment"),
-            required_approvals: required(&mut errors, nulls, self.required_approvals, "requiredApprovals"),
-            require_separation_of_duties: required(&mut errors, nulls, self.require_separation_of_duties, "requireSeparationOfDuties"),
-            promotion_policy: required(&mut errors, nulls, self.promotion_policy, "promotionPolicy"),
+            is_build_environment: required(
+                &mut errors,
+                nulls,
+                self.is_build_environment,
+                "isBuildEnvironment",
+            ),
+            required_approvals: required(
+                &mut errors,
+                nulls,
+                self.required_approvals,
+                "requiredApprovals",
+            ),
+            require_separation_of_duties: required(
+                &mut errors,
+                nulls,
+                self.require_separation_of_duties,
+                "requireSeparationOfDuties",
+            ),
+            promotion_policy: required(
+                &mut errors,
+                nulls,
+                self.promotion_policy,
+                "promotionPolicy",
+            ),
             status: required(&mut errors, nulls, self.status, "status"),
             description: match nulls {
                 Nulls::Clear => self.description,
@@ -321,10 +351,15 @@ fn list_query(req: &HttpRequest) -> Result<(EnvironmentQuery, bool), Problem> {
         is_active: q.boolean("isActive"),
         is_build_environment: q.boolean("isBuildEnvironment"),
         is_production: q.boolean("isProduction"),
-        order_index: q.parsed("orderIndex", |v| v.parse::<i32>().map_err(|_| format!("must be a whole number, not `{v}`"))),
+        order_index: q.parsed("orderIndex", |v| {
+            v.parse::<i32>()
+                .map_err(|_| format!("must be a whole number, not `{v}`"))
+        }),
         status: q.parsed("status", |v| v.parse()),
     };
-    let sort = q.parsed("sort", |v| EnvironmentSort::parse(v).map_err(|e| e.message)).unwrap_or_default();
+    let sort = q
+        .parsed("sort", |v| EnvironmentSort::parse(v).map_err(|e| e.message))
+        .unwrap_or_default();
     let (skip, take) = (q.integer("skip"), q.integer("take"));
     let include_state = q.boolean("includeState").unwrap_or(false);
     let page = Page::parse(skip, take).unwrap_or_else(|errors| {
@@ -385,7 +420,10 @@ pub async fn create_environment(
         let env = state.environments.create(&actor, input).await?;
         let url = location(&env);
         let mut response = one(actix_web::http::StatusCode::CREATED, env);
-        response.headers_mut().insert(header::LOCATION, header::HeaderValue::from_str(&url).map_err(Problem::internal)?);
+        response.headers_mut().insert(
+            header::LOCATION,
+            header::HeaderValue::from_str(&url).map_err(Problem::internal)?,
+        );
         Ok(response)
     })
     .await
@@ -411,8 +449,13 @@ pub async fn list_environments(
 ) -> Result<HttpResponse, Problem> {
     let (query, include_state) = list_query(&req)?;
     let (envs, total) = state.environments.list(&actor, query).await?;
-    let body: Vec<_> = envs.into_iter().map(|e| with_state(e, include_state)).collect();
-    Ok(HttpResponse::Ok().insert_header(("X-Total-Count", total.to_string())).json(body))
+    let body: Vec<_> = envs
+        .into_iter()
+        .map(|e| with_state(e, include_state))
+        .collect();
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Total-Count", total.to_string()))
+        .json(body))
 }
 
 /// Get one environment. `If-None-Match` with its current ETag answers 304.
@@ -437,7 +480,9 @@ pub async fn get_environment(
     let id = EnvironmentId(path_id(&req, "id")?);
     let env = state.environments.get(&actor, id).await?;
     if not_modified(&req, env.version) {
-        return Ok(HttpResponse::NotModified().insert_header((header::ETAG, etag(env.version))).finish());
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag(env.version)))
+            .finish());
     }
     Ok(one(actix_web::http::StatusCode::OK, env))
 }
@@ -452,7 +497,10 @@ async fn update(
     let id = EnvironmentId(path_id(&req, "id")?);
     let expected = if_match(&req)?;
     let input = body.into_input(nulls)?;
-    let env = state.environments.update(&actor, id, expected, input).await?;
+    let env = state
+        .environments
+        .update(&actor, id, expected, input)
+        .await?;
     Ok(one(actix_web::http::StatusCode::OK, env))
 }
 

@@ -37,10 +37,16 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
                     "send the body as JSON with `Content-Type: application/json`",
                 ));
             }
-            let raw = bytes.await.map_err(|e| match e.as_response_error().status_code().as_u16() {
-                413 => Problem::new(ProblemKind::PayloadTooLarge, "the body is larger than 1 MiB"),
-                _ => Problem::bad_field("body", format!("the body could not be read: {e}")),
-            })?;
+            let raw =
+                bytes
+                    .await
+                    .map_err(|e| match e.as_response_error().status_code().as_u16() {
+                        413 => Problem::new(
+                            ProblemKind::PayloadTooLarge,
+                            "the body is larger than 1 MiB",
+                        ),
+                        _ => Problem::bad_field("body", format!("the body could not be read: {e}")),
+                    })?;
             // Every body terrane takes is an object; serde would also read a struct from an
             // array, which only confuses the error messages.
             if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -53,11 +59,21 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
 }
 
 fn is_json(req: &HttpRequest) -> bool {
-    let Some(value) = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses JSON, naming the field that failed by its path.
@@ -75,7 +91,11 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Problem> {
                 Problem::bad_field("body", format!("is not valid JSON: {inner}"))
             }
             _ => {
-                let field = if path == "." || path.is_empty() { "body".to_owned() } else { path };
+                let field = if path == "." || path.is_empty() {
+                    "body".to_owned()
+                } else {
+                    path
+                };
                 Problem::bad_field(field, strip_position(&inner.to_string()))
             }
         }
@@ -104,8 +124,10 @@ impl Query {
     /// # Errors
     /// A 400 when the query string is not form-encoded.
     pub fn of(req: &HttpRequest) -> Result<Self, Problem> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string())
-            .map_err(|e| Problem::bad_field("query", format!("the query string is malformed: {e}")))?;
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(req.query_string()).map_err(|e| {
+                Problem::bad_field("query", format!("the query string is malformed: {e}"))
+            })?;
         let mut params = HashMap::new();
         let mut errors = Vec::new();
         for (name, value) in pairs {
@@ -122,7 +144,11 @@ impl Query {
     }
 
     /// A parameter parsed by `parse`, whose error message is recorded under the parameter name.
-    pub fn parsed<T>(&mut self, name: &str, parse: impl FnOnce(&str) -> Result<T, String>) -> Option<T> {
+    pub fn parsed<T>(
+        &mut self,
+        name: &str,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Option<T> {
         let value = self.params.remove(name)?;
         match parse(&value) {
             Ok(v) => Some(v),
@@ -144,12 +170,17 @@ impl Query {
 
     /// A whole number.
     pub fn integer(&mut self, name: &str) -> Option<i64> {
-        self.parsed(name, |v| v.parse::<i64>().map_err(|_| format!("must be a whole number, not `{v}`")))
+        self.parsed(name, |v| {
+            v.parse::<i64>()
+                .map_err(|_| format!("must be a whole number, not `{v}`"))
+        })
     }
 
     /// A UUID.
     pub fn uuid(&mut self, name: &str) -> Option<Uuid> {
-        self.parsed(name, |v| Uuid::parse_str(v).map_err(|_| format!("must be a UUID, not `{v}`")))
+        self.parsed(name, |v| {
+            Uuid::parse_str(v).map_err(|_| format!("must be a UUID, not `{v}`"))
+        })
     }
 
     /// Records a problem found while interpreting parameters.
@@ -165,7 +196,8 @@ impl Query {
         let mut unknown: Vec<_> = self.params.keys().cloned().collect();
         unknown.sort();
         for name in unknown {
-            self.errors.push(FieldError::new(name, "is not a known query parameter"));
+            self.errors
+                .push(FieldError::new(name, "is not a known query parameter"));
         }
         if self.errors.is_empty() {
             Ok(())
@@ -181,7 +213,8 @@ impl Query {
 /// A 400 naming the segment when it is not a UUID.
 pub fn path_id(req: &HttpRequest, name: &str) -> Result<Uuid, Problem> {
     let raw = req.match_info().get(name).unwrap_or_default();
-    Uuid::parse_str(raw).map_err(|_| Problem::bad_field(name, format!("must be a UUID, not `{raw}`")))
+    Uuid::parse_str(raw)
+        .map_err(|_| Problem::bad_field(name, format!("must be a UUID, not `{raw}`")))
 }
 
 /// The ETag of a version.
@@ -201,9 +234,12 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, Problem> {
     if text == "*" {
         return Ok(None);
     }
-    parse_etag(text)
-        .map(Some)
-        .ok_or_else(|| Problem::bad_field("If-Match", format!("must be an ETag this server issued, like \"3\", not `{text}`")))
+    parse_etag(text).map(Some).ok_or_else(|| {
+        Problem::bad_field(
+            "If-Match",
+            format!("must be an ETag this server issued, like \"3\", not `{text}`"),
+        )
+    })
 }
 
 fn parse_etag(text: &str) -> Option<i64> {
@@ -216,7 +252,12 @@ pub fn not_modified(req: &HttpRequest, version: i64) -> bool {
     req.headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.trim() == "*" || v.split(',').filter_map(|t| parse_etag(t.trim())).any(|t| t == version))
+        .is_some_and(|v| {
+            v.trim() == "*"
+                || v.split(',')
+                    .filter_map(|t| parse_etag(t.trim()))
+                    .any(|t| t == version)
+        })
 }
 
 #[cfg(test)]
@@ -242,9 +283,14 @@ mod tests {
 
     #[test]
     fn a_wrong_type_names_the_nested_field() {
-        let problem = parse_json::<Body>(br#"{"config": {"deploymentTimeout": "ten"}}"#).unwrap_err();
+        let problem =
+            parse_json::<Body>(br#"{"config": {"deploymentTimeout": "ten"}}"#).unwrap_err();
         assert_eq!(problem.errors[0].field, "config.deploymentTimeout");
-        assert!(problem.errors[0].message.contains("expected i64"), "{}", problem.errors[0].message);
+        assert!(
+            problem.errors[0].message.contains("expected i64"),
+            "{}",
+            problem.errors[0].message
+        );
     }
 
     #[test]
@@ -269,14 +315,17 @@ mod tests {
 
     #[test]
     fn if_none_match_lists_are_understood() {
-        let req = TestRequest::default().insert_header((header::IF_NONE_MATCH, "\"1\", \"4\"")).to_http_request();
+        let req = TestRequest::default()
+            .insert_header((header::IF_NONE_MATCH, "\"1\", \"4\""))
+            .to_http_request();
         assert!(not_modified(&req, 4));
         assert!(!not_modified(&req, 2));
     }
 
     #[test]
     fn query_parameters_are_named_when_bad_or_unknown() {
-        let req = TestRequest::with_uri("/x?isActive=yes&orderIndex=1&colour=red").to_http_request();
+        let req =
+            TestRequest::with_uri("/x?isActive=yes&orderIndex=1&colour=red").to_http_request();
         let mut query = Query::of(&req).unwrap();
         assert_eq!(query.boolean("isActive"), None);
         assert_eq!(query.integer("orderIndex"), Some(1));

@@ -49,9 +49,20 @@ where
     let now = state.clock.now();
     let begun = state
         .idempotency
-        .begin(actor.tenant, key.clone(), fingerprint, now, now - Duration::hours(RETENTION_HOURS))
+        .begin(
+            actor.tenant,
+            key.clone(),
+            fingerprint,
+            now,
+            now - Duration::hours(RETENTION_HOURS),
+        )
         .await
-        .map_err(|e| Problem::from(terrane_ports::ServiceError::from_store(e, "idempotency key")))?;
+        .map_err(|e| {
+            Problem::from(terrane_ports::ServiceError::from_store(
+                e,
+                "idempotency key",
+            ))
+        })?;
     match begun {
         IdempotencyBegin::Replay(stored) => replay(stored),
         IdempotencyBegin::Mismatch => Err(Problem::new(
@@ -86,17 +97,25 @@ fn fingerprint(req: &HttpRequest, body: &[u8]) -> String {
     hasher.update(req.path());
     hasher.update(b"\n");
     hasher.update(body);
-    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 async fn capture(response: HttpResponse) -> Result<(HttpResponse, StoredResponse), Problem> {
     let (head, body) = response.into_parts();
-    let bytes = to_bytes(body).await.map_err(|e| Problem::internal(format!("reading a response body: {e}")))?;
+    let bytes = to_bytes(body)
+        .await
+        .map_err(|e| Problem::internal(format!("reading a response body: {e}")))?;
     let headers = head
         .headers()
         .iter()
         .filter(|(name, _)| KEPT_HEADERS.contains(&name.as_str()))
-        .filter_map(|(name, value)| Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned())))
+        .filter_map(|(name, value)| {
+            Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
+        })
         .collect();
     let stored = StoredResponse {
         status: head.status().as_u16(),

@@ -68,7 +68,9 @@ impl Modify for BearerAuth {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
-                    .description(Some("A token from `terrane token`: claims sub, tenant, roles, exp"))
+                    .description(Some(
+                        "A token from `terrane token`: claims sub, tenant, roles, exp",
+                    ))
                     .build(),
             ),
         );
@@ -93,7 +95,12 @@ fn api(config: &mut ServiceConfig) {
 
 /// The OpenAPI document, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(api).split_for_parts().1
+    App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(api)
+        .split_for_parts()
+        .1
 }
 
 /// The whole application: API routes, docs, ops endpoints, problem pages and the fallback.
@@ -110,7 +117,11 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let (app, api_doc) = App::new().into_utoipa_app().openapi(ApiDoc::openapi()).configure(api).split_for_parts();
+    let (app, api_doc) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .configure(api)
+        .split_for_parts();
     let routes = web::Data::new(ops::RouteTable::from_openapi(&api_doc));
     app.app_data(web::Data::new(state))
         .app_data(keys)

@@ -19,7 +19,9 @@ pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub struct RequestId(pub String);
 
 /// Upper bounds of the latency histogram buckets, in seconds.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0,
+];
 
 #[derive(Debug, Default, Clone)]
 struct Series {
@@ -37,8 +39,13 @@ pub struct Metrics {
 impl Metrics {
     /// Records one request.
     pub fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        let mut series = self.series.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        let entry = series.entry((method.to_owned(), route.to_owned(), status)).or_default();
+        let mut series = self
+            .series
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let entry = series
+            .entry((method.to_owned(), route.to_owned(), status))
+            .or_default();
         entry.count += 1;
         entry.sum += seconds;
         if let Some(i) = BUCKETS.iter().position(|upper| seconds <= *upper) {
@@ -48,7 +55,11 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        let series = self.series.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).clone();
+        let series = self
+            .series
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone();
         let mut out = String::new();
         out.push_str("# HELP terrane_http_requests_total HTTP requests answered.\n");
         out.push_str("# TYPE terrane_http_requests_total counter\n");
@@ -59,7 +70,9 @@ impl Metrics {
                 s.count
             );
         }
-        out.push_str("# HELP terrane_http_request_duration_seconds Time to answer HTTP requests.\n");
+        out.push_str(
+            "# HELP terrane_http_request_duration_seconds Time to answer HTTP requests.\n",
+        );
         out.push_str("# TYPE terrane_http_request_duration_seconds histogram\n");
         for ((method, route, status), s) in &series {
             let labels = format!("method=\"{method}\",route=\"{route}\",status=\"{status}\"");
@@ -68,9 +81,21 @@ impl Metrics {
                 cumulative += n;
                 let _ = writeln!(out, "terrane_http_request_duration_seconds_bucket{{{labels},le=\"{upper}\"}} {cumulative}");
             }
-            let _ = writeln!(out, "terrane_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", s.count);
-            let _ = writeln!(out, "terrane_http_request_duration_seconds_sum{{{labels}}} {}", s.sum);
-            let _ = writeln!(out, "terrane_http_request_duration_seconds_count{{{labels}}} {}", s.count);
+            let _ = writeln!(
+                out,
+                "terrane_http_request_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
+                s.count
+            );
+            let _ = writeln!(
+                out,
+                "terrane_http_request_duration_seconds_sum{{{labels}}} {}",
+                s.sum
+            );
+            let _ = writeln!(
+                out,
+                "terrane_http_request_duration_seconds_count{{{labels}}} {}",
+                s.count
+            );
         }
         out
     }
@@ -89,14 +114,18 @@ pub async fn observe(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody + 'static>, actix_web::Error> {
     let started = Instant::now();
-    let id = accepted_request_id(req.headers().get(&REQUEST_ID)).unwrap_or_else(|| Uuid::now_v7().to_string());
+    let id = accepted_request_id(req.headers().get(&REQUEST_ID))
+        .unwrap_or_else(|| Uuid::now_v7().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
     let metrics = req.app_data::<actix_web::web::Data<Metrics>>().cloned();
     let method = req.method().as_str().to_owned();
     let span = tracing::info_span!("request", request_id = %id, %method, path = %req.path());
     let result = tracing::Instrument::instrument(next.call(req), span).await;
     let mut response = result?;
-    let route = response.request().match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
     let status = response.status().as_u16();
     if let Some(metrics) = metrics {
         metrics.observe(&method, &route, status, started.elapsed().as_secs_f64());
@@ -121,7 +150,8 @@ mod tests {
         metrics.observe("GET", "/a", 200, 0.3);
         metrics.observe("GET", "/a", 404, 0.0001);
         let text = metrics.render();
-        assert!(text.contains("terrane_http_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 2"));
+        assert!(text
+            .contains("terrane_http_requests_total{method=\"GET\",route=\"/a\",status=\"200\"} 2"));
         assert!(text.contains("terrane_http_request_duration_seconds_bucket{method=\"GET\",route=\"/a\",status=\"200\",le=\"0.001\"} 1"));
         assert!(text.contains("terrane_http_request_duration_seconds_bucket{method=\"GET\",route=\"/a\",status=\"200\",le=\"0.5\"} 2"));
         assert!(text.contains("terrane_http_request_duration_seconds_count{method=\"GET\",route=\"/a\",status=\"404\"} 1"));
@@ -129,8 +159,14 @@ mod tests {
 
     #[test]
     fn unreasonable_request_ids_are_replaced() {
-        assert_eq!(accepted_request_id(Some(&HeaderValue::from_static("abc-1"))), Some("abc-1".into()));
-        assert_eq!(accepted_request_id(Some(&HeaderValue::from_static("has space"))), None);
+        assert_eq!(
+            accepted_request_id(Some(&HeaderValue::from_static("abc-1"))),
+            Some("abc-1".into())
+        );
+        assert_eq!(
+            accepted_request_id(Some(&HeaderValue::from_static("has space"))),
+            None
+        );
         assert_eq!(accepted_request_id(None), None);
     }
 }

@@ -11,7 +11,9 @@ use utoipa::ToSchema;
 #[utoipa::path(tag = "ops", responses((status = 200, description = "Alive", body = String, content_type = "text/plain", example = "ok")))]
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; charset=utf-8").body("ok")
+    HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body("ok")
 }
 
 /// Readiness of the service.
@@ -40,14 +42,17 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
 #[utoipa::path(tag = "ops", responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics(metrics: web::Data<crate::observe::Metrics>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(metrics.render())
 }
 
 /// The page behind each problem `type` URI.
 #[get("/problems/{kind}")]
 pub async fn problem_page(req: HttpRequest) -> Result<HttpResponse, Problem> {
     let slug = req.match_info().get("kind").unwrap_or_default();
-    let kind = ProblemKind::from_slug(slug).ok_or_else(|| Problem::new(ProblemKind::NotFound, "no such problem type"))?;
+    let kind = ProblemKind::from_slug(slug)
+        .ok_or_else(|| Problem::new(ProblemKind::NotFound, "no such problem type"))?;
     let page = format!(
         "<!doctype html><html><head><meta charset=\"utf-8\"><title>{title}</title></head>\
          <body><h1>{title}</h1><p>HTTP status {status}.</p><p>{text}</p></body></html>",
@@ -55,13 +60,17 @@ pub async fn problem_page(req: HttpRequest) -> Result<HttpResponse, Problem> {
         status = kind.status().as_u16(),
         text = kind.explanation(),
     );
-    Ok(HttpResponse::Ok().content_type("text/html; charset=utf-8").body(page))
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page))
 }
 
 /// `/swagger-ui` without the slash.
 #[get("/swagger-ui")]
 pub async fn swagger_redirect() -> HttpResponse {
-    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/swagger-ui/")).finish()
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/swagger-ui/"))
+        .finish()
 }
 
 /// The documented routes, to tell a wrong method (405) from an unknown path (404).
@@ -105,7 +114,10 @@ impl RouteTable {
         let mut allowed: Vec<&'static str> = Vec::new();
         for (pattern, methods) in &self.routes {
             let matches = pattern.len() == segments.len()
-                && pattern.iter().zip(&segments).all(|(p, s)| p.as_deref().is_none_or(|p| p == *s));
+                && pattern
+                    .iter()
+                    .zip(&segments)
+                    .all(|(p, s)| p.as_deref().is_none_or(|p| p == *s));
             if matches {
                 for method in methods {
                     if !allowed.contains(method) {
@@ -119,9 +131,15 @@ impl RouteTable {
 }
 
 /// Everything no route answered: 405 with `Allow` for a known path, 404 otherwise.
-pub async fn fallback(req: HttpRequest, routes: web::Data<RouteTable>) -> Result<HttpResponse, Problem> {
+pub async fn fallback(
+    req: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<HttpResponse, Problem> {
     Err(match routes.allowed(req.path()) {
         Some(allowed) => Problem::method_not_allowed(&allowed),
-        None => Problem::new(ProblemKind::NotFound, format!("no route matches {} {}", req.method(), req.path())),
+        None => Problem::new(
+            ProblemKind::NotFound,
+            format!("no route matches {} {}", req.method(), req.path()),
+        ),
     })
 }

@@ -193,8 +193,13 @@ impl Problem {
             many => format!("{} fields are invalid", many.len()),
         };
         let mut problem = Self::new(ProblemKind::Validation, detail);
-        problem.errors =
-            errors.iter().map(|e| ProblemField { field: e.field.clone(), message: e.message.clone() }).collect();
+        problem.errors = errors
+            .iter()
+            .map(|e| ProblemField {
+                field: e.field.clone(),
+                message: e.message.clone(),
+            })
+            .collect();
         problem
     }
 
@@ -205,13 +210,19 @@ impl Problem {
 
     /// A 404 for a resource kind.
     pub fn not_found(what: &str) -> Self {
-        Self::new(ProblemKind::NotFound, format!("no {what} with that id exists in your organization"))
+        Self::new(
+            ProblemKind::NotFound,
+            format!("no {what} with that id exists in your organization"),
+        )
     }
 
     /// A 405 listing the methods the path accepts.
     pub fn method_not_allowed(allowed: &[&str]) -> Self {
         let allow = allowed.join(", ");
-        let mut problem = Self::new(ProblemKind::MethodNotAllowed, format!("this path accepts {allow}"));
+        let mut problem = Self::new(
+            ProblemKind::MethodNotAllowed,
+            format!("this path accepts {allow}"),
+        );
         problem.allow = Some(allow);
         problem
     }
@@ -259,10 +270,15 @@ impl From<ServiceError> for Problem {
             ServiceError::Forbidden(detail) => Problem::new(ProblemKind::Forbidden, detail),
             ServiceError::NotFound(what) => Problem::not_found(&what),
             ServiceError::Conflict(detail) => Problem::new(ProblemKind::Conflict, detail),
-            ServiceError::PreconditionFailed(detail) => Problem::new(ProblemKind::PreconditionFailed, detail),
+            ServiceError::PreconditionFailed(detail) => {
+                Problem::new(ProblemKind::PreconditionFailed, detail)
+            }
             ServiceError::Unavailable(cause) => {
                 tracing::warn!(%cause, "storage unavailable");
-                Problem::new(ProblemKind::Unavailable, "the database cannot be reached; retry later")
+                Problem::new(
+                    ProblemKind::Unavailable,
+                    "the database cannot be reached; retry later",
+                )
             }
             ServiceError::Internal(cause) => Problem::internal(cause),
         }
@@ -273,6 +289,9 @@ impl Problem {
     /// A 500 whose cause is logged and hidden from the client.
     pub fn internal(cause: impl fmt::Display) -> Self {
         tracing::error!(%cause, "internal error");
-        Problem::new(ProblemKind::Internal, "an unexpected error occurred; it has been logged")
+        Problem::new(
+            ProblemKind::Internal,
+            "an unexpected error occurred; it has been logged",
+        )
     }
 }

@@ -71,10 +71,12 @@ impl ServiceError {
             StoreError::VersionMismatch { current } => ServiceError::PreconditionFailed(format!(
                 "the {what} has changed since you read it; its current ETag is \"{current}\""
             )),
-            StoreError::MissingReference(detail) => ServiceError::Validation(ValidationErrors::single(
-                detail.clone(),
-                format!("refers to something that does not exist: {detail}"),
-            )),
+            StoreError::MissingReference(detail) => {
+                ServiceError::Validation(ValidationErrors::single(
+                    detail.clone(),
+                    format!("refers to something that does not exist: {detail}"),
+                ))
+            }
             StoreError::Unavailable(detail) => ServiceError::Unavailable(detail),
             StoreError::Internal(detail) => ServiceError::Internal(detail),
         }

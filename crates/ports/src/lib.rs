@@ -12,14 +12,16 @@ pub mod system;
 
 pub use error::{ServiceError, StoreError};
 pub use repository::{
-    EnvironmentRepository, IdempotencyBegin, IdempotencyRepository, SettingsRepository, StoreHealth,
-    StoredResponse,
+    EnvironmentRepository, IdempotencyBegin, IdempotencyRepository, SettingsRepository,
+    StoreHealth, StoredResponse,
 };
 pub use service::{EnvironmentQuery, EnvironmentService};
 pub use system::{Clock, IdSource, SystemClock, UuidV7Source};
 
 #[cfg(feature = "mocks")]
-pub use repository::{MockEnvironmentRepository, MockIdempotencyRepository, MockSettingsRepository, MockStoreHealth};
+pub use repository::{
+    MockEnvironmentRepository, MockIdempotencyRepository, MockSettingsRepository, MockStoreHealth,
+};
 #[cfg(feature = "mocks")]
 pub use service::MockEnvironmentService;
 #[cfg(feature = "mocks")]

@@ -5,8 +5,8 @@ use crate::error::StoreError;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use terrane_domain::{
-    Environment, EnvironmentChanges, EnvironmentFilter, EnvironmentId, EnvironmentSort, NewEnvironment, Page,
-    TenantId,
+    Environment, EnvironmentChanges, EnvironmentFilter, EnvironmentId, EnvironmentSort,
+    NewEnvironment, Page, TenantId,
 };
 
 /// Where environments live.
@@ -47,11 +47,12 @@ pub trait EnvironmentRepository: Send + Sync {
     ) -> Result<(Vec<Environment>, u64), StoreError>;
 
     /// Applies `changes` (see [`Environment::apply`]) as one compare-and-set: of two updates
-    /// that read the same version, exactly one succeeds.
+    /// expecting the same version, exactly one succeeds. Without an expected version,
+    /// concurrent updates apply one after the other and all succeed.
     ///
     /// # Errors
     /// [`StoreError::NotFound`]; [`StoreError::VersionMismatch`] when `expected_version` is
-    /// given and is not the stored version, or when a concurrent update won the race;
+    /// given and is not the stored version (also when a concurrent update got there first);
     /// [`StoreError::Conflict`] when the new name is taken.
     async fn update(
         &self,
@@ -66,8 +67,12 @@ pub trait EnvironmentRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::NotFound`]; [`StoreError::VersionMismatch`] as for `update`.
-    async fn delete(&self, tenant: TenantId, id: EnvironmentId, expected_version: Option<i64>)
-        -> Result<(), StoreError>;
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: EnvironmentId,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError>;
 }
 
 /// A response kept for an `Idempotency-Key`, replayed to retries.
@@ -118,7 +123,12 @@ pub trait IdempotencyRepository: Send + Sync {
     ///
     /// # Errors
     /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
-    async fn complete(&self, tenant: TenantId, key: String, response: StoredResponse) -> Result<(), StoreError>;
+    async fn complete(
+        &self,
+        tenant: TenantId,
+        key: String,
+        response: StoredResponse,
+    ) -> Result<(), StoreError>;
 
     /// Releases a key whose request failed without a definite answer, so a retry runs again.
     ///

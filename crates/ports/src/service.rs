@@ -3,7 +3,9 @@
 
 use crate::error::ServiceError;
 use async_trait::async_trait;
-use terrane_domain::{Actor, Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentSort, Page};
+use terrane_domain::{
+    Actor, Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentSort, Page,
+};
 
 /// A validated environment list query.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,7 +26,11 @@ pub trait EnvironmentService: Send + Sync {
     ///
     /// # Errors
     /// `Forbidden` without the admin role, `Validation` for bad fields, `Conflict` for a taken name.
-    async fn create(&self, actor: &Actor, input: EnvironmentInput) -> Result<Environment, ServiceError>;
+    async fn create(
+        &self,
+        actor: &Actor,
+        input: EnvironmentInput,
+    ) -> Result<Environment, ServiceError>;
 
     /// One environment (any role).
     ///
@@ -36,7 +42,11 @@ pub trait EnvironmentService: Send + Sync {
     ///
     /// # Errors
     /// `Forbidden` for an actor without roles.
-    async fn list(&self, actor: &Actor, query: EnvironmentQuery) -> Result<(Vec<Environment>, u64), ServiceError>;
+    async fn list(
+        &self,
+        actor: &Actor,
+        query: EnvironmentQuery,
+    ) -> Result<(Vec<Environment>, u64), ServiceError>;
 
     /// Changes the fields present in `input` (admin).
     ///
@@ -55,5 +65,10 @@ pub trait EnvironmentService: Send + Sync {
     ///
     /// # Errors
     /// `Forbidden`, `NotFound`, `PreconditionFailed`.
-    async fn delete(&self, actor: &Actor, id: EnvironmentId, expected_version: Option<i64>) -> Result<(), ServiceError>;
+    async fn delete(
+        &self,
+        actor: &Actor,
+        id: EnvironmentId,
+        expected_version: Option<i64>,
+    ) -> Result<(), ServiceError>;
 }

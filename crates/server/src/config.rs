@@ -41,7 +41,11 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct DbArgs {
     /// `sqlite://<file>` (embedded, the default) or `postgres://user@host:port/db`.
-    #[arg(long, env = "TERRANE_DATABASE_URL", default_value = "sqlite://terrane.db")]
+    #[arg(
+        long,
+        env = "TERRANE_DATABASE_URL",
+        default_value = "sqlite://terrane.db"
+    )]
     pub database_url: String,
     /// Most database connections held at once.
     #[arg(long, env = "TERRANE_DB_POOL_SIZE", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=512))]
@@ -92,9 +96,13 @@ fn parse_role(value: &str) -> Result<Role, String> {
 
 /// Parses `90s`, `30m`, `24h` or `7d`.
 pub fn parse_duration(value: &str) -> Result<chrono::Duration, String> {
-    let split = value.find(|c: char| !c.is_ascii_digit()).unwrap_or(value.len());
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
     let (number, unit) = value.split_at(split);
-    let n: i64 = number.parse().map_err(|_| format!("`{value}` is not a duration like 30m, 24h or 7d"))?;
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("`{value}` is not a duration like 30m, 24h or 7d"))?;
     let seconds = match unit {
         "s" => n,
         "m" => n * 60,
@@ -126,7 +134,9 @@ pub fn redact(url: &str) -> String {
 pub fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -150,7 +160,10 @@ mod tests {
 
     #[test]
     fn passwords_are_hidden_in_logged_urls() {
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://terrane.db"), "sqlite://terrane.db");
     }

@@ -42,7 +42,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         }
         Command::Token(args) => token(args).await,
         Command::Openapi => {
-            let document = terrane_http::openapi().to_pretty_json().context("rendering the OpenAPI document")?;
+            let document = terrane_http::openapi()
+                .to_pretty_json()
+                .context("rendering the OpenAPI document")?;
             println!("{document}");
             Ok(())
         }
@@ -63,9 +65,15 @@ async fn signing_keys(store: &Store, configured: Option<&str>) -> anyhow::Result
     let secret = match configured {
         Some(secret) => secret.to_owned(),
         None => {
-            let candidate: String =
-                rand::rng().sample_iter(rand::distr::Alphanumeric).take(64).map(char::from).collect();
-            store.get_or_insert(SECRET_SETTING.to_owned(), candidate).await.context("reading the signing secret")?
+            let candidate: String = rand::rng()
+                .sample_iter(rand::distr::Alphanumeric)
+                .take(64)
+                .map(char::from)
+                .collect();
+            store
+                .get_or_insert(SECRET_SETTING.to_owned(), candidate)
+                .await
+                .context("reading the signing secret")?
         }
     };
     Ok(TokenKeys::new(secret.as_bytes())?)
@@ -81,17 +89,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Arc::new(store);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state = AppState {
-        environments: Arc::new(Environments::new(store.clone(), clock.clone(), Arc::new(UuidV7Source))),
+        environments: Arc::new(Environments::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(UuidV7Source),
+        )),
         idempotency: store.clone(),
         health: store.clone(),
         clock,
     };
     let metrics = web::Data::new(Metrics::default());
     let backend = store.backend();
-    let mut server = HttpServer::new(move || terrane_http::app(state.clone(), keys.clone(), metrics.clone()))
-        .shutdown_timeout(30)
-        .bind(&args.listen)
-        .with_context(|| format!("listening on {}", args.listen))?;
+    let mut server =
+        HttpServer::new(move || terrane_http::app(state.clone(), keys.clone(), metrics.clone()))
+            .shutdown_timeout(30)
+            .bind(&args.listen)
+            .with_context(|| format!("listening on {}", args.listen))?;
     if let Some(workers) = args.workers {
         server = server.workers(workers);
     }
@@ -107,9 +120,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 async fn token(args: TokenArgs) -> anyhow::Result<()> {
     let store = open(&args.db).await?;
     let keys = signing_keys(&store, args.jwt_secret.as_deref()).await?;
-    let actor = Actor { user: UserId(args.subject), tenant: TenantId(args.tenant), roles: args.role };
+    let actor = Actor {
+        user: UserId(args.subject),
+        tenant: TenantId(args.tenant),
+        roles: args.role,
+    };
     let now = SystemClock.now();
-    let token = keys.issue(&actor, now, now + args.expires_in).map_err(anyhow::Error::msg)?;
+    let token = keys
+        .issue(&actor, now, now + args.expires_in)
+        .map_err(anyhow::Error::msg)?;
     println!("{token}");
     Ok(())
 }

@@ -135,6 +135,21 @@ fn find(
         .transpose()
 }
 
+/// Locks the row on PostgreSQL, so a concurrent writer waits and then reads the new version
+/// instead of losing its compare-and-set; an update without `If-Match` then applies on top
+/// rather than failing. SQLite's `BEGIN IMMEDIATE` already serializes writers.
+fn lock_row(conn: &mut DbConnection, tenant: TenantId, id: EnvironmentId) -> Result<(), Failure> {
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query(
+            "SELECT 1 FROM environments WHERE id = $1::uuid AND tenant_id = $2::uuid FOR UPDATE",
+        )
+        .bind::<diesel::sql_types::Text, _>(id.to_string())
+        .bind::<diesel::sql_types::Text, _>(tenant.to_string())
+        .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Why a write filtered by `id` and a version changed nothing: the version differs (the
 /// current one is reported), or the row is gone.
 fn unchanged(conn: &mut DbConnection, tenant: TenantId, id: EnvironmentId) -> Failure {
@@ -312,6 +327,7 @@ impl EnvironmentRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<Environment, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
+            lock_row(conn, tenant, id)?;
             let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
             if expected_version.is_some_and(|expected| expected != current.version) {
                 return Err(StoreError::VersionMismatch {

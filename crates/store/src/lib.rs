@@ -96,6 +96,9 @@ impl Store {
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .connection_timeout(CONNECTION_TIMEOUT)
+            // A broken connection fails its query and is mapped to `Unavailable` anyway; a
+            // test query on every checkout would cost a round trip per request.
+            .test_on_check_out(false)
             .build(Manager { target })
             .map_err(|e| {
                 // libpq ends its messages with a newline.

@@ -83,6 +83,7 @@ on_both_backends!(
     an_update_applies_the_changes_and_bumps_the_version,
     a_stale_expected_version_is_a_mismatch_naming_the_current_one,
     of_concurrent_updates_from_the_same_version_exactly_one_wins,
+    concurrent_updates_without_an_expected_version_all_apply_in_turn,
     a_delete_removes_the_row_and_checks_the_version_when_given,
 );
 
@@ -642,6 +643,29 @@ async fn of_concurrent_updates_from_the_same_version_exactly_one_wins(db: TestDb
         }
     }
     assert_eq!(&db.store.get(tenant, id).await.unwrap(), winners[0]);
+}
+
+async fn concurrent_updates_without_an_expected_version_all_apply_in_turn(db: TestDb) {
+    let tenant = tenant();
+    let id = db
+        .store
+        .create(tenant, env_id(), named("queue"), now())
+        .await
+        .unwrap()
+        .id;
+    let store = db.store.clone();
+    let results = race(RACERS, move |i| {
+        let store = store.clone();
+        let changes = EnvironmentChanges {
+            display_name: Some(format!("writer {i}")),
+            ..Default::default()
+        };
+        async move { store.update(tenant, id, None, changes, now()).await }
+    })
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let last = db.store.get(tenant, id).await.unwrap();
+    assert_eq!(last.version, 1 + RACERS as i64);
 }
 
 async fn a_delete_removes_the_row_and_checks_the_version_when_given(db: TestDb) {
