@@ -11,7 +11,7 @@ use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use terrane_domain::{
-    Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentSort,
+    Actor, Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentSort,
     EnvironmentStatus, FieldError, Page, PromotionPolicy,
 };
 use terrane_ports::EnvironmentQuery;
@@ -370,24 +370,50 @@ fn list_query(req: &HttpRequest) -> Result<(EnvironmentQuery, bool), Problem> {
     Ok((EnvironmentQuery { filter, sort, page }, include_state))
 }
 
-fn with_state(env: Environment, include_state: bool) -> EnvironmentResponse {
-    let mut response = EnvironmentResponse::from(env);
-    if include_state {
-        // No release can have been deployed yet: deployments arrive with their own issue,
-        // which fills this from the ledger.
-        response.current_release = Some(None);
-    }
-    response
+/// The representations of `envs`: each environment with what the rest of the inventory says
+/// about it. Every handler answering environments goes through here, so a part of the
+/// inventory that adds to the representation (freeze windows, target groups, the current
+/// release) is added in one place, loaded for the whole page at once.
+async fn represent(
+    _state: &AppState,
+    _actor: &Actor,
+    envs: Vec<Environment>,
+    include_state: bool,
+) -> Result<Vec<EnvironmentResponse>, Problem> {
+    let responses = envs
+        .into_iter()
+        .map(|env| {
+            let mut response = EnvironmentResponse::from(env);
+            if include_state {
+                // No release can have been deployed yet: deployments arrive with their own
+                // issue, which fills this from the ledger.
+                response.current_release = Some(None);
+            }
+            response
+        })
+        .collect();
+    Ok(responses)
+}
+
+/// One environment's response with its ETag.
+async fn one(
+    state: &AppState,
+    actor: &Actor,
+    status: actix_web::http::StatusCode,
+    env: Environment,
+) -> Result<HttpResponse, Problem> {
+    let version = env.version;
+    let body = represent(state, actor, vec![env], false)
+        .await?
+        .pop()
+        .ok_or_else(|| Problem::internal("empty representation"))?;
+    Ok(HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(version)))
+        .json(body))
 }
 
 fn location(env: &Environment) -> String {
     format!("/api/v1/environments/{}", env.id)
-}
-
-fn one(status: actix_web::http::StatusCode, env: Environment) -> HttpResponse {
-    HttpResponse::build(status)
-        .insert_header((header::ETAG, etag(env.version)))
-        .json(EnvironmentResponse::from(env))
 }
 
 /// Create an environment.
@@ -419,7 +445,7 @@ pub async fn create_environment(
     idempotent(&req, &state, &actor, &body.raw, || async {
         let env = state.environments.create(&actor, input).await?;
         let url = location(&env);
-        let mut response = one(actix_web::http::StatusCode::CREATED, env);
+        let mut response = one(&state, &actor, actix_web::http::StatusCode::CREATED, env).await?;
         response.headers_mut().insert(
             header::LOCATION,
             header::HeaderValue::from_str(&url).map_err(Problem::internal)?,
@@ -449,10 +475,7 @@ pub async fn list_environments(
 ) -> Result<HttpResponse, Problem> {
     let (query, include_state) = list_query(&req)?;
     let (envs, total) = state.environments.list(&actor, query).await?;
-    let body: Vec<_> = envs
-        .into_iter()
-        .map(|e| with_state(e, include_state))
-        .collect();
+    let body = represent(&state, &actor, envs, include_state).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("X-Total-Count", total.to_string()))
         .json(body))
@@ -484,13 +507,13 @@ pub async fn get_environment(
             .insert_header((header::ETAG, etag(env.version)))
             .finish());
     }
-    Ok(one(actix_web::http::StatusCode::OK, env))
+    one(&state, &actor, actix_web::http::StatusCode::OK, env).await
 }
 
 async fn update(
     req: HttpRequest,
     state: web::Data<AppState>,
-    actor: terrane_domain::Actor,
+    actor: Actor,
     body: EnvironmentBody,
     nulls: Nulls,
 ) -> Result<HttpResponse, Problem> {
@@ -501,7 +524,7 @@ async fn update(
         .environments
         .update(&actor, id, expected, input)
         .await?;
-    Ok(one(actix_web::http::StatusCode::OK, env))
+    one(&state, &actor, actix_web::http::StatusCode::OK, env).await
 }
 
 /// Replace fields of an environment: fields present replace, fields absent stay, `null`
