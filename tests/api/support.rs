@@ -1,6 +1,5 @@
 //! Starts the real `terrane` binary on a fresh database and talks HTTP to it.
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Client, Method, RequestBuilder, Response};
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -10,6 +9,7 @@ use std::time::Duration;
 use tempfile::TempDir;
 use terrane_domain::{Actor, Role, TenantId, UserId};
 use terrane_http::TokenKeys;
+use terrane_store::testing::PgTestDatabase;
 use uuid::Uuid;
 
 /// The secret the spawned servers sign with, so tests can mint tokens in process.
@@ -22,63 +22,6 @@ pub enum Db {
     Postgres,
 }
 
-/// The PostgreSQL server tests use.
-pub fn pg_admin_url() -> String {
-    std::env::var("TERRANE_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
-}
-
-/// A database of its own for one test, dropped at the end.
-pub struct PgDatabase {
-    admin_url: String,
-    name: String,
-    pub url: String,
-}
-
-impl PgDatabase {
-    /// Creates a fresh database, or says why it cannot: under `CI=true` an unreachable server
-    /// fails the test, elsewhere the test is skipped loudly.
-    pub fn create() -> Option<Self> {
-        let admin_url = pg_admin_url();
-        let mut conn = match PgConnection::establish(&admin_url) {
-            Ok(conn) => conn,
-            Err(error) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("PostgreSQL unreachable at {admin_url} under CI=true: {error}")
-            }
-            Err(error) => {
-                eprintln!("SKIPPED: PostgreSQL unreachable at {admin_url}: {error}");
-                return None;
-            }
-        };
-        let name = format!("terrane_api_{}", Uuid::now_v7().simple());
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .expect("create test database");
-        let base = admin_url
-            .rsplit_once('/')
-            .map(|(b, _)| b)
-            .unwrap_or(&admin_url)
-            .to_owned();
-        Some(Self {
-            url: format!("{base}/{name}"),
-            admin_url,
-            name,
-        })
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut conn);
-        }
-    }
-}
-
 /// A running server on its own database.
 pub struct TestApp {
     pub base: String,
@@ -88,17 +31,17 @@ pub struct TestApp {
     keys: TokenKeys,
     child: Child,
     _dir: TempDir,
-    _pg: Option<PgDatabase>,
+    _pg: Option<PgTestDatabase>,
 }
 
 /// A fresh SQLite URL in `dir`, or a fresh PostgreSQL database.
-pub fn database(db: Db, dir: &TempDir) -> Option<(String, Option<PgDatabase>)> {
+pub fn database(db: Db, dir: &TempDir) -> Option<(String, Option<PgTestDatabase>)> {
     match db {
         Db::Sqlite => Some((
             format!("sqlite://{}", dir.path().join("terrane.db").display()),
             None,
         )),
-        Db::Postgres => PgDatabase::create().map(|pg| (pg.url.clone(), Some(pg))),
+        Db::Postgres => PgTestDatabase::create().map(|pg| (pg.url.clone(), Some(pg))),
     }
 }
 

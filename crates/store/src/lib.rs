@@ -15,6 +15,8 @@ mod idempotency;
 mod migrations;
 mod schema;
 mod settings;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tx;
 mod types;
 
