@@ -22,15 +22,23 @@ pub(crate) enum Access {
 }
 
 impl Store {
-    /// Runs `work` on a pooled connection on tokio's blocking pool (diesel is synchronous;
-    /// waiting for a connection blocks too, so it happens there as well).
+    /// Runs `work` on a pooled connection on tokio's blocking pool (diesel is synchronous).
+    /// Callers first queue, fairly and without blocking a thread, for one of the pool's
+    /// connections.
     pub(crate) async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let permit = self
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::Internal(format!("the connection queue is closed: {e}")))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let mut conn = pool
                 .get()
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
