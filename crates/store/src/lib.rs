@@ -24,6 +24,7 @@ pub use migrations::migrations;
 
 use connection::{Manager, Target};
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 use terrane_ports::StoreError;
 
@@ -59,6 +60,11 @@ impl fmt::Display for Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<Manager>,
+    /// One permit per pooled connection, handed out first come, first served. r2d2 wakes
+    /// waiting threads in no particular order, so under load some requests would wait far
+    /// longer than others; queueing here keeps the tail latency close to the median, and
+    /// keeps blocking threads from piling up behind the pool.
+    permits: Arc<tokio::sync::Semaphore>,
     backend: Backend,
 }
 
@@ -110,7 +116,8 @@ impl Store {
                     reason.trim_end()
                 ))
             })?;
-        Ok(Store { pool, backend })
+        let permits = Arc::new(tokio::sync::Semaphore::new(max_size as usize));
+        Ok(Store { pool, permits, backend })
     }
 
     /// The backend this store talks to.
