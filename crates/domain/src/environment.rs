@@ -4,7 +4,6 @@ use crate::error::{FieldError, ValidationErrors};
 use crate::ids::{EnvironmentId, TenantId};
 use chrono::{DateTime, Utc};
 use std::fmt;
-use std::str::FromStr;
 use uuid::Uuid;
 
 /// A valid environment name: a lowercase slug of letters, digits and `-`, 1 to 63 characters,
@@ -70,56 +69,6 @@ impl fmt::Display for EnvironmentName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
-}
-
-macro_rules! wire_enum {
-    ($(#[$doc:meta])* $name:ident, $field:literal { $($(#[$vdoc:meta])* $variant:ident => $wire:literal),+ $(,)? }) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$vdoc])* $variant),+
-        }
-
-        impl $name {
-            /// Every value, in declaration order.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The value's wire name.
-            pub fn as_str(&self) -> &'static str {
-                match self {
-                    $($name::$variant => $wire),+
-                }
-            }
-
-            /// Parses a wire name, naming `field` when it is unknown.
-            ///
-            /// # Errors
-            /// A [`FieldError`] listing the accepted values.
-            pub fn parse_field(value: &str, field: &str) -> Result<Self, FieldError> {
-                value.parse().map_err(|message: String| FieldError::new(field, message))
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = String;
-
-            fn from_str(s: &str) -> Result<Self, Self::Err> {
-                match s {
-                    $($wire => Ok($name::$variant),)+
-                    other => Err(format!(
-                        "unknown value `{other}`: expected one of {}",
-                        [$($wire),+].join(", ")
-                    )),
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
 }
 
 wire_enum!(

@@ -4,6 +4,9 @@
 //! and every value type that can be invalid is built through a `parse` that either returns a
 //! valid value or says which field is wrong and why. Teams embed this crate on its own.
 
+#[macro_use]
+mod wire;
+
 pub mod auth;
 pub mod environment;
 pub mod error;
