@@ -8,6 +8,7 @@
 mod wire;
 
 pub mod auth;
+pub mod deployment;
 pub mod environment;
 pub mod error;
 pub mod ids;
