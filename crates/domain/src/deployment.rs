@@ -105,16 +105,26 @@ pub struct GateResult {
 
 impl GateResult {
     fn new(gate: GateKind, passed: bool, reason: String) -> Self {
-        Self { gate, passed, reason }
+        Self {
+            gate,
+            passed,
+            reason,
+        }
     }
 }
 
 /// The approvals gate: `required` distinct approvers; with separation of duties, the
 /// deployment's author neither may approve nor counts.
-pub fn approvals_gate(required: u8, separation_of_duties: bool, author: UserId, approvers: &[UserId]) -> GateResult {
+pub fn approvals_gate(
+    required: u8,
+    separation_of_duties: bool,
+    author: UserId,
+    approvers: &[UserId],
+) -> GateResult {
     let mut counted: Vec<UserId> = Vec::new();
     for approver in approvers {
-        if !(separation_of_duties && *approver == author) && !counted.contains(approver) {
+        let barred = separation_of_duties && *approver == author;
+        if !barred && !counted.contains(approver) {
             counted.push(*approver);
         }
     }
@@ -128,7 +138,10 @@ pub fn approvals_gate(required: u8, separation_of_duties: bool, author: UserId, 
             "{have} of {need} required approvals: {} more from someone other than the author",
             need - have
         ),
-        (_, false) => format!("{have} of {need} required approvals: {} more needed", need - have),
+        (_, false) => format!(
+            "{have} of {need} required approvals: {} more needed",
+            need - have
+        ),
     };
     GateResult::new(GateKind::Approvals, passed, reason)
 }
@@ -150,7 +163,11 @@ pub enum PromotionEvidence {
 
 /// The promotion gate: with a `sequential` policy, the version must have succeeded in the
 /// nearest lower-ordered active environment.
-pub fn promotion_gate(policy: PromotionPolicy, version: &str, evidence: &PromotionEvidence) -> GateResult {
+pub fn promotion_gate(
+    policy: PromotionPolicy,
+    version: &str,
+    evidence: &PromotionEvidence,
+) -> GateResult {
     let (passed, reason) = match (policy, evidence) {
         (PromotionPolicy::Default, _) => (true, "the environment has no promotion order".to_owned()),
         (PromotionPolicy::Sequential, PromotionEvidence::FirstEnvironment) => {
@@ -226,8 +243,15 @@ mod tests {
     fn with_separation_of_duties_the_author_does_not_count() {
         let gate = approvals_gate(1, true, user(1), &[user(1)]);
         assert!(!gate.passed);
-        assert!(gate.reason.contains("other than the author"), "{}", gate.reason);
-        assert!(approvals_gate(1, false, user(1), &[user(1)]).passed, "without it, the author counts");
+        assert!(
+            gate.reason.contains("other than the author"),
+            "{}",
+            gate.reason
+        );
+        assert!(
+            approvals_gate(1, false, user(1), &[user(1)]).passed,
+            "without it, the author counts"
+        );
         assert!(approvals_gate(1, true, user(1), &[user(1), user(2)]).passed);
     }
 
@@ -238,13 +262,32 @@ mod tests {
 
     #[test]
     fn sequential_promotion_needs_success_in_the_previous_environment() {
-        let missing = PromotionEvidence::Previous { environment: "staging".into(), succeeded: false };
+        let missing = PromotionEvidence::Previous {
+            environment: "staging".into(),
+            succeeded: false,
+        };
         let gate = promotion_gate(PromotionPolicy::Sequential, "v2", &missing);
         assert!(!gate.passed);
-        assert_eq!(gate.reason, "v2 must succeed in `staging` first: the environment promotes sequentially");
-        let done = PromotionEvidence::Previous { environment: "staging".into(), succeeded: true };
+        assert_eq!(
+            gate.reason,
+            "v2 must succeed in `staging` first: the environment promotes sequentially"
+        );
+        let done = PromotionEvidence::Previous {
+            environment: "staging".into(),
+            succeeded: true,
+        };
         assert!(promotion_gate(PromotionPolicy::Sequential, "v2", &done).passed);
-        assert!(promotion_gate(PromotionPolicy::Sequential, "v2", &PromotionEvidence::FirstEnvironment).passed);
-        assert!(promotion_gate(PromotionPolicy::Default, "v2", &missing).passed, "the default policy has no order");
+        assert!(
+            promotion_gate(
+                PromotionPolicy::Sequential,
+                "v2",
+                &PromotionEvidence::FirstEnvironment
+            )
+            .passed
+        );
+        assert!(
+            promotion_gate(PromotionPolicy::Default, "v2", &missing).passed,
+            "the default policy has no order"
+        );
     }
 }

@@ -206,6 +206,6 @@ mod tests {
             .unwrap_err()
             .detail
             .contains("signature"));
-        assert_eq!(keys().verify("not.a.jwt").unwrap_err().status, 401);
+        assert_eq!(keys().verify("not.a.jwt").unwrap_err().status(), 401);
     }
 }

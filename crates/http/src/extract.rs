@@ -297,7 +297,7 @@ mod tests {
     fn malformed_json_names_the_body() {
         let problem = parse_json::<Body>(b"{\"name\": ").unwrap_err();
         assert_eq!(problem.errors[0].field, "body");
-        assert_eq!(problem.status, 400);
+        assert_eq!(problem.status(), 400);
     }
 
     #[test]

@@ -49,7 +49,7 @@ pub struct AppState {
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
-    components(schemas(problem::Problem, problem::ProblemField)),
+    components(schemas(problem::ProblemDocument, problem::ProblemField)),
     tags(
         (name = "environments", description = "Where things are deployed"),
         (name = "ops", description = "Health, readiness and metrics"),

@@ -143,47 +143,48 @@ pub struct ProblemField {
     pub message: String,
 }
 
-/// An RFC 9457 problem document.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-#[schema(example = json!({
+/// An RFC 9457 problem: what every error response of terrane carries. `type`, `title` and
+/// `status` follow from its kind.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    kind: ProblemKind,
+    /// What happened in this case.
+    pub detail: String,
+    /// For validation problems: every bad field.
+    pub errors: Vec<ProblemField>,
+    /// For 405: the methods the path accepts.
+    allow: Option<String>,
+}
+
+/// An RFC 9457 problem document (`application/problem+json`), the body of every error.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Problem, example = json!({
     "type": "/problems/validation",
     "title": "Your request is not valid",
     "status": 400,
-    "detail": "1 field is invalid",
+    "detail": "name: may contain only lowercase letters, digits and '-'",
     "errors": [{"field": "name", "message": "may contain only lowercase letters, digits and '-'"}]
 }))]
-pub struct Problem {
-    /// A relative URI naming the kind of problem; a short page explains it.
+pub struct ProblemDocument<'a> {
+    /// A relative URI naming the kind of problem; a short page there explains it.
     #[serde(rename = "type")]
     #[schema(example = "/problems/validation")]
     pub kind_uri: String,
     /// The kind's short title.
-    pub title: String,
+    pub title: &'static str,
     /// The HTTP status.
     pub status: u16,
     /// What happened in this case.
-    pub detail: String,
+    pub detail: &'a str,
     /// For validation problems: every bad field.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<ProblemField>,
-    #[serde(skip)]
-    kind: Option<ProblemKind>,
-    #[serde(skip)]
-    allow: Option<String>,
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    pub errors: &'a [ProblemField],
 }
 
 impl Problem {
     /// A problem of `kind` with `detail`.
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
-        Self {
-            kind_uri: format!("/problems/{}", kind.slug()),
-            title: kind.title().to_owned(),
-            status: kind.status().as_u16(),
-            detail: detail.into(),
-            errors: Vec::new(),
-            kind: Some(kind),
-            allow: None,
-        }
+        Self { kind, detail: detail.into(), errors: Vec::new(), allow: None }
     }
 
     /// A 400 naming every bad field.
@@ -193,13 +194,8 @@ impl Problem {
             many => format!("{} fields are invalid", many.len()),
         };
         let mut problem = Self::new(ProblemKind::Validation, detail);
-        problem.errors = errors
-            .iter()
-            .map(|e| ProblemField {
-                field: e.field.clone(),
-                message: e.message.clone(),
-            })
-            .collect();
+        problem.errors =
+            errors.iter().map(|e| ProblemField { field: e.field.clone(), message: e.message.clone() }).collect();
         problem
     }
 
@@ -210,50 +206,60 @@ impl Problem {
 
     /// A 404 for a resource kind.
     pub fn not_found(what: &str) -> Self {
-        Self::new(
-            ProblemKind::NotFound,
-            format!("no {what} with that id exists in your organization"),
-        )
+        Self::new(ProblemKind::NotFound, format!("no {what} with that id exists in your organization"))
     }
 
     /// A 405 listing the methods the path accepts.
     pub fn method_not_allowed(allowed: &[&str]) -> Self {
         let allow = allowed.join(", ");
-        let mut problem = Self::new(
-            ProblemKind::MethodNotAllowed,
-            format!("this path accepts {allow}"),
-        );
+        let mut problem = Self::new(ProblemKind::MethodNotAllowed, format!("this path accepts {allow}"));
         problem.allow = Some(allow);
         problem
     }
 
     /// The problem's kind.
-    pub fn kind(&self) -> Option<ProblemKind> {
+    pub fn kind(&self) -> ProblemKind {
         self.kind
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        self.kind.status().as_u16()
+    }
+
+    /// The wire form.
+    pub fn document(&self) -> ProblemDocument<'_> {
+        ProblemDocument {
+            kind_uri: format!("/problems/{}", self.kind.slug()),
+            title: self.kind.title(),
+            status: self.status(),
+            detail: &self.detail,
+            errors: &self.errors,
+        }
     }
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.title, self.status, self.detail)
+        write!(f, "{} ({}): {}", self.kind.title(), self.status(), self.detail)
     }
 }
 
 impl ResponseError for Problem {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        self.kind.status()
     }
 
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::build(self.status_code());
         response.content_type("application/problem+json");
-        if self.kind == Some(ProblemKind::Unauthorized) {
+        if self.kind == ProblemKind::Unauthorized {
             response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         if let Some(allow) = &self.allow {
             response.insert_header((header::ALLOW, allow.as_str()));
         }
-        response.body(serde_json::to_string(self).unwrap_or_default())
+        response.body(serde_json::to_string(&self.document()).unwrap_or_default())
     }
 }
 
@@ -293,5 +299,22 @@ impl Problem {
             ProblemKind::Internal,
             "an unexpected error occurred; it has been logged",
         )
+    }
+}
+
+// Handlers document `body = Problem`; its schema is that of the wire form.
+impl utoipa::PartialSchema for Problem {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        ProblemDocument::schema()
+    }
+}
+
+impl ToSchema for Problem {
+    fn name() -> std::borrow::Cow<'static, str> {
+        ProblemDocument::name()
+    }
+
+    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+        ProblemDocument::schemas(schemas)
     }
 }
