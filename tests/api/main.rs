@@ -5,7 +5,11 @@ mod support;
 
 mod auth;
 mod cli;
+mod components;
 mod environments;
 mod errors;
+mod freeze_windows;
 mod idempotency;
 mod ops;
+mod target_groups;
+mod targets;

@@ -118,3 +118,39 @@ async fn swagger_ui_and_the_openapi_document_are_served_offline(app: TestApp) {
     assert_eq!(redirect.status(), 308);
     assert_eq!(redirect.headers()["location"], "/swagger-ui/");
 }
+
+#[tokio::test]
+async fn readiness_is_503_and_requests_get_a_problem_when_postgres_goes_away() {
+    use diesel::{Connection, RunQueryDsl};
+    let Some(app) = TestApp::spawn(crate::support::Db::Postgres).await else {
+        return;
+    };
+    app.create_env(json!({"name": "dev"})).await;
+    let database = app.database_name();
+    let mut admin =
+        diesel::PgConnection::establish(&terrane_store::testing::postgres_admin_url()).unwrap();
+    diesel::sql_query(format!("DROP DATABASE {database} WITH (FORCE)"))
+        .execute(&mut admin)
+        .unwrap();
+    let ready = app
+        .client
+        .get(format!("{}/readyz", app.base))
+        .send()
+        .await
+        .unwrap();
+    let body = crate::support::problem(ready, 503).await;
+    assert_eq!(body["type"], "/problems/unavailable");
+    let list = app.get("/api/v1/environments").await;
+    let status = list.status().as_u16();
+    assert!(
+        status == 503,
+        "a lost database is unavailable, not a 500: {status}"
+    );
+    let health = app
+        .client
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200, "the process itself is alive");
+}

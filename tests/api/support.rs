@@ -128,6 +128,15 @@ impl TestApp {
         self.token_for(self.tenant, self.user, roles)
     }
 
+    /// The PostgreSQL database this server runs on.
+    pub fn database_name(&self) -> String {
+        self._pg
+            .as_ref()
+            .expect("a PostgreSQL test")
+            .name()
+            .to_owned()
+    }
+
     /// An admin of this test's tenant.
     pub fn admin(&self) -> String {
         self.token(&[Role::Admin])

@@ -27,7 +27,13 @@ impl Environments {
 }
 
 fn store_error(error: terrane_ports::StoreError) -> ServiceError {
-    ServiceError::from_store(error, WHAT)
+    match error {
+        // A listed target group the tenant does not have.
+        terrane_ports::StoreError::MissingReference(field) => {
+            crate::target_groups::missing_reference(&field)
+        }
+        other => ServiceError::from_store(other, WHAT),
+    }
 }
 
 #[async_trait]
@@ -255,5 +261,90 @@ mod tests {
                 .await,
             Err(ServiceError::PreconditionFailed(_))
         ));
+    }
+
+    fn assign(mode: terrane_domain::AssignmentMode, groups: &[u128]) -> EnvironmentInput {
+        EnvironmentInput {
+            target_groups: Some(terrane_domain::AssignmentInput {
+                mode,
+                target_groups: groups
+                    .iter()
+                    .map(|n| terrane_domain::AssignmentRequest {
+                        target_group_id: terrane_domain::TargetGroupId(Uuid::from_u128(*n)),
+                        is_active: None,
+                    })
+                    .collect(),
+            }),
+            ..Default::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_target_group_is_a_validation_error_naming_its_place_in_the_list() {
+        let mut repo = MockEnvironmentRepository::new();
+        repo.expect_create().returning(|_, _, _, _| {
+            Err(StoreError::MissingReference(
+                "targetGroups[1].targetGroupId".into(),
+            ))
+        });
+        let input = EnvironmentInput {
+            name: Some("dev".into()),
+            ..assign(terrane_domain::AssignmentMode::Add, &[1, 2])
+        };
+        let error = service(repo)
+            .create(&actor(Role::Admin), input)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ServiceError::Validation(e) if e.errors()[0].field == "targetGroups[1].targetGroupId"),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn an_update_of_only_the_assignments_reaches_the_store_with_its_mode() {
+        let mut repo = MockEnvironmentRepository::new();
+        repo.expect_get().never();
+        repo.expect_update()
+            .withf(|_, _, _, changes, _| {
+                changes.assignments.as_ref().is_some_and(|a| {
+                    a.mode() == terrane_domain::AssignmentMode::Replace
+                        && a.target_groups().is_empty()
+                })
+            })
+            .returning(|tenant, id, _, _, now| {
+                Ok(input("dev")
+                    .into_new()
+                    .unwrap()
+                    .into_environment(id, tenant, 0, now))
+            });
+        service(repo)
+            .update(
+                &actor(Role::Admin),
+                EnvironmentId(Uuid::from_u128(3)),
+                None,
+                assign(terrane_domain::AssignmentMode::Replace, &[]),
+            )
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_group_listed_twice_is_refused_before_the_store_is_asked() {
+        let mut repo = MockEnvironmentRepository::new();
+        repo.expect_update().never();
+        let error = service(repo)
+            .update(
+                &actor(Role::Admin),
+                EnvironmentId(Uuid::from_u128(3)),
+                None,
+                assign(terrane_domain::AssignmentMode::Add, &[4, 4]),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&error, ServiceError::Validation(e) if e.errors()[0].field == "targetGroups[1].targetGroupId"),
+            "{error:?}"
+        );
     }
 }

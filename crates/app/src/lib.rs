@@ -3,9 +3,17 @@
 //! Each use case checks what the actor may do, turns raw input into validated domain values,
 //! and asks the repositories to store them. Nothing here knows HTTP or SQL.
 
+mod components;
 mod environments;
+mod freeze_windows;
+mod target_groups;
+mod targets;
 
+pub use components::Components;
 pub use environments::Environments;
+pub use freeze_windows::FreezeWindows;
+pub use target_groups::TargetGroups;
+pub use targets::Targets;
 
 use terrane_domain::{Actor, Permission};
 use terrane_ports::ServiceError;

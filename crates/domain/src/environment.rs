@@ -2,6 +2,7 @@
 
 use crate::error::{FieldError, ValidationErrors};
 use crate::ids::{EnvironmentId, TenantId};
+use crate::target_group::{AssignmentChange, AssignmentInput, AssignmentRequest};
 use chrono::{DateTime, Utc};
 use std::fmt;
 use uuid::Uuid;
@@ -197,6 +198,8 @@ pub struct EnvironmentInput {
     pub promotion_policy: Option<String>,
     /// Wire name of an [`EnvironmentStatus`].
     pub status: Option<String>,
+    /// Target groups to assign, and whether they replace the current assignments.
+    pub target_groups: Option<AssignmentInput>,
 }
 
 /// A validated environment to create; the order index is left to the store when absent
@@ -227,6 +230,8 @@ pub struct NewEnvironment {
     pub promotion_policy: PromotionPolicy,
     /// Defaults to ready.
     pub status: EnvironmentStatus,
+    /// Target groups to assign to it, in the same transaction; defaults to none.
+    pub target_groups: Vec<AssignmentRequest>,
 }
 
 /// Validated changes to an environment; `None` leaves a field as it is.
@@ -258,6 +263,8 @@ pub struct EnvironmentChanges {
     pub promotion_policy: Option<PromotionPolicy>,
     /// New lifecycle status.
     pub status: Option<EnvironmentStatus>,
+    /// A change to its target group assignments, applied in the same transaction.
+    pub assignments: Option<AssignmentChange>,
 }
 
 /// Most approvals an environment may require.
@@ -377,6 +384,15 @@ impl EnvironmentInput {
             require_separation_of_duties: self.require_separation_of_duties,
             promotion_policy: errors.take(promotion_policy).flatten(),
             status: errors.take(status).flatten(),
+            assignments: match self.target_groups.map(AssignmentChange::parse).transpose() {
+                Ok(change) => change,
+                Err(bad) => {
+                    for error in bad.errors() {
+                        errors.add(error.field.clone(), error.message.clone());
+                    }
+                    None
+                }
+            },
         };
         errors.into_result(|| changes)
     }
@@ -422,6 +438,10 @@ impl EnvironmentInput {
             require_separation_of_duties: changes.require_separation_of_duties.unwrap_or(false),
             promotion_policy: changes.promotion_policy.unwrap_or(PromotionPolicy::Default),
             status: changes.status.unwrap_or(EnvironmentStatus::Ready),
+            target_groups: changes
+                .assignments
+                .map(AssignmentChange::into_target_groups)
+                .unwrap_or_default(),
             name,
         })
     }
@@ -772,5 +792,73 @@ mod tests {
         for p in PromotionPolicy::ALL {
             assert_eq!(p.as_str().parse::<PromotionPolicy>().unwrap(), *p);
         }
+    }
+
+    #[test]
+    fn a_new_environment_carries_the_target_groups_to_assign() {
+        use crate::ids::TargetGroupId;
+        use crate::target_group::{AssignmentMode, AssignmentRequest};
+        let request = |n: u128| AssignmentRequest {
+            target_group_id: TargetGroupId(Uuid::from_u128(n)),
+            is_active: None,
+        };
+        let new = EnvironmentInput {
+            name: Some("dev".into()),
+            target_groups: Some(AssignmentInput {
+                mode: AssignmentMode::Add,
+                target_groups: vec![request(2), request(1)],
+            }),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap();
+        assert_eq!(new.target_groups, [request(2), request(1)]);
+        assert!(EnvironmentInput {
+            name: Some("dev".into()),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap()
+        .target_groups
+        .is_empty());
+    }
+
+    #[test]
+    fn a_target_group_listed_twice_is_named_with_the_other_errors_and_an_assignment_change_is_a_change(
+    ) {
+        use crate::ids::TargetGroupId;
+        use crate::target_group::{AssignmentMode, AssignmentRequest};
+        let request = AssignmentRequest {
+            target_group_id: TargetGroupId(Uuid::from_u128(5)),
+            is_active: Some(false),
+        };
+        let errors = EnvironmentInput {
+            required_approvals: Some(11),
+            target_groups: Some(AssignmentInput {
+                mode: AssignmentMode::Replace,
+                target_groups: vec![request, request],
+            }),
+            ..Default::default()
+        }
+        .into_changes()
+        .unwrap_err();
+        let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["requiredApprovals", "targetGroups[1].targetGroupId"]
+        );
+        let unassign_all = EnvironmentInput {
+            target_groups: Some(AssignmentInput {
+                mode: AssignmentMode::Replace,
+                target_groups: vec![],
+            }),
+            ..Default::default()
+        }
+        .into_changes()
+        .unwrap();
+        assert!(
+            !unassign_all.is_empty(),
+            "an empty PUT list unassigns every group"
+        );
     }
 }

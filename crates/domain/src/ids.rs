@@ -44,3 +44,23 @@ id_type!(
     /// An environment.
     EnvironmentId
 );
+id_type!(
+    /// A component of the catalog: something that is deployed.
+    ComponentId
+);
+id_type!(
+    /// A freeze window of an environment.
+    FreezeWindowId
+);
+id_type!(
+    /// A target group: a logical group of targets (an application tier, a cluster).
+    TargetGroupId
+);
+id_type!(
+    /// The assignment of a target group to an environment (FlexDeploy's "target").
+    AssignmentId
+);
+id_type!(
+    /// A target: a place things run.
+    TargetId
+);

@@ -8,19 +8,41 @@
 mod wire;
 
 pub mod auth;
+pub mod component;
 pub mod deployment;
 pub mod environment;
 pub mod error;
+pub mod freeze;
 pub mod ids;
 pub mod page;
+pub mod target;
+pub mod target_group;
 pub mod time;
 
 pub use auth::{Actor, Permission, Role};
+pub use component::{
+    Component, ComponentChanges, ComponentFilter, ComponentInput, ComponentKind,
+    ComponentLifecycle, ComponentName, NewComponent,
+};
 pub use environment::{
     Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentInput,
     EnvironmentName, EnvironmentSort, EnvironmentSortField, EnvironmentStatus, NewEnvironment,
     PromotionPolicy,
 };
 pub use error::{FieldError, ValidationErrors};
-pub use ids::{EnvironmentId, TenantId, UserId};
+pub use freeze::{
+    BlockingWindow, FreezePolicy, FreezeWindow, FreezeWindowInput, Frozen, NewFreezeWindow,
+};
+pub use ids::{
+    AssignmentId, ComponentId, EnvironmentId, FreezeWindowId, TargetGroupId, TargetId, TenantId,
+    UserId,
+};
 pub use page::Page;
+pub use target::{
+    Connection, HealthStatus, LabelSelector, Labels, NewTarget, Target, TargetChanges,
+    TargetFilter, TargetInput, TargetName, TargetType,
+};
+pub use target_group::{
+    Assignment, AssignmentChange, AssignmentInput, AssignmentMode, AssignmentRequest,
+    NewTargetGroup, TargetGroup, TargetGroupChanges, TargetGroupInput, TargetGroupName,
+};

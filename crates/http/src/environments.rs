@@ -2,9 +2,11 @@
 
 use crate::auth::Authenticated;
 use crate::extract::{etag, if_match, not_modified, path_id, JsonBody, Query};
+use crate::freeze_windows::FreezeWindowResponse;
 use crate::idempotency::idempotent;
 use crate::problem::Problem;
 use crate::schema::string_enum;
+use crate::target_groups::{AssignmentResponse, TargetGroupRef};
 use crate::AppState;
 use actix_web::http::header;
 use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
@@ -14,6 +16,7 @@ use terrane_domain::{
     Actor, Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentSort,
     EnvironmentStatus, FieldError, Page, PromotionPolicy,
 };
+use terrane_domain::{AssignmentInput, AssignmentMode};
 use terrane_ports::EnvironmentQuery;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -107,6 +110,12 @@ pub struct EnvironmentBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = status_schema)]
     pub status: Option<Option<String>>,
+    /// Target groups of your organization to assign. On create and `PATCH` they are added to
+    /// the environment's assignments; on `PUT` they become exactly its assignments (the others
+    /// are unassigned, which a group with targets in the environment refuses).
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<TargetGroupRef>>)]
+    pub target_groups: Option<Option<Vec<TargetGroupRef>>>,
 }
 
 /// How `null` in a body is read.
@@ -178,6 +187,16 @@ impl EnvironmentBody {
             },
             deployment_timeout: config.deployment_timeout,
             health_check_interval: config.health_check_interval,
+            // PUT replaces the assignments, as FlexDeploy's PUT does; create and PATCH add.
+            target_groups: required(&mut errors, nulls, self.target_groups, "targetGroups").map(
+                |groups| AssignmentInput {
+                    mode: match nulls {
+                        Nulls::Clear => AssignmentMode::Replace,
+                        Nulls::Ignore => AssignmentMode::Add,
+                    },
+                    target_groups: groups.into_iter().map(Into::into).collect(),
+                },
+            ),
         };
         if errors.is_empty() {
             Ok(input)
@@ -234,7 +253,24 @@ pub struct CurrentRelease {
     "expiresAt": null,
     "version": 1,
     "createdAt": "2026-01-10T14:23:45Z",
-    "updatedAt": "2026-01-10T14:23:45Z"
+    "updatedAt": "2026-01-10T14:23:45Z",
+    "targetGroups": [{
+        "assignmentId": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a71",
+        "targetGroupId": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a70",
+        "name": "web",
+        "isActive": true
+    }],
+    "isFrozen": true,
+    "activeFreezeWindows": [{
+        "id": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a6d",
+        "environmentId": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a6b",
+        "start": "2026-01-15T00:00:00Z",
+        "end": "2026-01-20T00:00:00Z",
+        "reason": "Holiday freeze",
+        "exceptions": ["01936f6e-0000-7000-8000-0000000000a1"],
+        "createdBy": "01936f6e-0000-7000-8000-0000000000b1",
+        "createdAt": "2026-01-10T14:23:45Z"
+    }]
 }))]
 pub struct EnvironmentResponse {
     /// Id.
@@ -277,6 +313,13 @@ pub struct EnvironmentResponse {
     pub created_at: DateTime<Utc>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// The target groups assigned to it, ordered by name.
+    pub target_groups: Vec<AssignmentResponse>,
+    /// Whether a freeze window is active now: deployments are refused, except from the
+    /// users an active window names.
+    pub is_frozen: bool,
+    /// The freeze windows active now, ordered by start.
+    pub active_freeze_windows: Vec<FreezeWindowResponse>,
     /// With `includeState=true`: the release it runs (null until a release succeeds there).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<CurrentRelease>)]
@@ -308,7 +351,10 @@ impl From<Environment> for EnvironmentResponse {
             version: env.version,
             created_at: env.created_at,
             updated_at: env.updated_at,
+            target_groups: Vec::new(),
             current_release: None,
+            is_frozen: false,
+            active_freeze_windows: Vec::new(),
         }
     }
 }
@@ -375,15 +421,26 @@ fn list_query(req: &HttpRequest) -> Result<(EnvironmentQuery, bool), Problem> {
 /// inventory that adds to the representation (freeze windows, target groups, the current
 /// release) is added in one place, loaded for the whole page at once.
 async fn represent(
-    _state: &AppState,
-    _actor: &Actor,
+    state: &AppState,
+    actor: &Actor,
     envs: Vec<Environment>,
     include_state: bool,
 ) -> Result<Vec<EnvironmentResponse>, Problem> {
+    let ids: Vec<EnvironmentId> = envs.iter().map(|env| env.id).collect();
+    let mut frozen = state.freeze_windows.active_for(actor, &ids).await?;
+    let mut assignments = state.target_groups.assignments_for(actor, &ids).await?;
     let responses = envs
         .into_iter()
         .map(|env| {
+            let windows = frozen.remove(&env.id).unwrap_or_default();
+            let assigned = assignments.remove(&env.id).unwrap_or_default();
             let mut response = EnvironmentResponse::from(env);
+            response.target_groups = assigned.into_iter().map(Into::into).collect();
+            response.is_frozen = !windows.is_empty();
+            response.active_freeze_windows = windows
+                .into_iter()
+                .map(FreezeWindowResponse::from)
+                .collect();
             if include_state {
                 // No release can have been deployed yet: deployments arrive with their own
                 // issue, which fills this from the ledger.

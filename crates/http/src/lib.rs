@@ -5,20 +5,28 @@
 //! turn the answers (or [`problem::Problem`]s) into responses. No storage type appears here.
 
 pub mod auth;
+mod components;
 mod environments;
 pub mod extract;
+mod freeze_windows;
 mod idempotency;
 pub mod observe;
 mod ops;
 pub mod problem;
 mod schema;
+mod target_groups;
+mod targets;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 use std::sync::Arc;
-use terrane_ports::{Clock, EnvironmentService, IdempotencyRepository, StoreHealth};
+use terrane_ports::{
+    Clock, ComponentService, EnvironmentService, FreezeWindowService, IdempotencyRepository,
+    StoreHealth,
+};
+use terrane_ports::{TargetGroupService, TargetService};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -33,6 +41,14 @@ pub use observe::Metrics;
 pub struct AppState {
     /// Environment use cases.
     pub environments: Arc<dyn EnvironmentService>,
+    /// Component catalog use cases.
+    pub components: Arc<dyn ComponentService>,
+    /// Freeze window use cases.
+    pub freeze_windows: Arc<dyn FreezeWindowService>,
+    /// Target group use cases.
+    pub target_groups: Arc<dyn TargetGroupService>,
+    /// Target use cases.
+    pub targets: Arc<dyn TargetService>,
     /// First answers to `Idempotency-Key`s.
     pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Readiness of storage.
@@ -52,6 +68,10 @@ pub struct AppState {
     components(schemas(problem::ProblemDocument, problem::ProblemField)),
     tags(
         (name = "environments", description = "Where things are deployed"),
+        (name = "freeze-windows", description = "Periods in which an environment takes no deployments, except from the users a window names"),
+        (name = "catalog", description = "The component catalog: the things that are deployed"),
+        (name = "target-groups", description = "Logical groups of targets (an application tier, a cluster), assigned to environments"),
+        (name = "targets", description = "The places things run: Docker and Compose hosts, ECS services, Nomad jobs"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
 )]
@@ -86,7 +106,28 @@ fn api(config: &mut ServiceConfig) {
                 .service(environments::get_environment)
                 .service(environments::put_environment)
                 .service(environments::patch_environment)
-                .service(environments::delete_environment),
+                .service(environments::delete_environment)
+                .service(freeze_windows::create_freeze_window)
+                .service(freeze_windows::list_freeze_windows)
+                .service(freeze_windows::get_freeze_window)
+                .service(freeze_windows::delete_freeze_window)
+                .service(components::create_component)
+                .service(components::list_components)
+                .service(components::get_component)
+                .service(components::patch_component)
+                .service(components::delete_component)
+                .service(target_groups::create_target_group)
+                .service(target_groups::list_environment_target_groups)
+                .service(target_groups::list_target_groups)
+                .service(target_groups::get_target_group)
+                .service(target_groups::put_target_group)
+                .service(target_groups::delete_target_group)
+                .service(targets::create_target)
+                .service(targets::list_targets)
+                .service(targets::get_target)
+                .service(targets::put_target)
+                .service(targets::patch_target)
+                .service(targets::delete_target),
         )
         .service(ops::healthz)
         .service(ops::readyz)

@@ -184,7 +184,12 @@ pub struct ProblemDocument<'a> {
 impl Problem {
     /// A problem of `kind` with `detail`.
     pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), errors: Vec::new(), allow: None }
+        Self {
+            kind,
+            detail: detail.into(),
+            errors: Vec::new(),
+            allow: None,
+        }
     }
 
     /// A 400 naming every bad field.
@@ -194,8 +199,13 @@ impl Problem {
             many => format!("{} fields are invalid", many.len()),
         };
         let mut problem = Self::new(ProblemKind::Validation, detail);
-        problem.errors =
-            errors.iter().map(|e| ProblemField { field: e.field.clone(), message: e.message.clone() }).collect();
+        problem.errors = errors
+            .iter()
+            .map(|e| ProblemField {
+                field: e.field.clone(),
+                message: e.message.clone(),
+            })
+            .collect();
         problem
     }
 
@@ -206,13 +216,19 @@ impl Problem {
 
     /// A 404 for a resource kind.
     pub fn not_found(what: &str) -> Self {
-        Self::new(ProblemKind::NotFound, format!("no {what} with that id exists in your organization"))
+        Self::new(
+            ProblemKind::NotFound,
+            format!("no {what} with that id exists in your organization"),
+        )
     }
 
     /// A 405 listing the methods the path accepts.
     pub fn method_not_allowed(allowed: &[&str]) -> Self {
         let allow = allowed.join(", ");
-        let mut problem = Self::new(ProblemKind::MethodNotAllowed, format!("this path accepts {allow}"));
+        let mut problem = Self::new(
+            ProblemKind::MethodNotAllowed,
+            format!("this path accepts {allow}"),
+        );
         problem.allow = Some(allow);
         problem
     }
@@ -241,7 +257,13 @@ impl Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.kind.title(), self.status(), self.detail)
+        write!(
+            f,
+            "{} ({}): {}",
+            self.kind.title(),
+            self.status(),
+            self.detail
+        )
     }
 }
 
@@ -314,7 +336,84 @@ impl ToSchema for Problem {
         ProblemDocument::name()
     }
 
-    fn schemas(schemas: &mut Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>)>) {
+    fn schemas(
+        schemas: &mut Vec<(
+            String,
+            utoipa::openapi::RefOr<utoipa::openapi::schema::Schema>,
+        )>,
+    ) {
         ProblemDocument::schemas(schemas)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::body::MessageBody;
+
+    fn body(problem: &Problem) -> serde_json::Value {
+        let response = problem.error_response();
+        let bytes = response.into_body().try_into_bytes().unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    }
+
+    #[test]
+    fn an_internal_error_hides_its_cause_from_the_client() {
+        let problem = Problem::from(ServiceError::Internal(
+            "password=hunter2 in a driver message".into(),
+        ));
+        let json = body(&problem);
+        assert_eq!(json["status"], 500);
+        assert!(!json.to_string().contains("hunter2"), "{json}");
+    }
+
+    #[test]
+    fn an_unavailable_database_is_a_503_without_the_drivers_words() {
+        let problem = Problem::from(ServiceError::Unavailable(
+            "connection to 10.0.0.5 refused".into(),
+        ));
+        let json = body(&problem);
+        assert_eq!(json["status"], 503);
+        assert_eq!(json["type"], "/problems/unavailable");
+        assert!(!json.to_string().contains("10.0.0.5"), "{json}");
+    }
+
+    #[test]
+    fn every_service_error_maps_to_its_status() {
+        let cases = [
+            (
+                ServiceError::Validation(ValidationErrors::single("name", "bad")),
+                400,
+            ),
+            (ServiceError::Forbidden("x".into()), 403),
+            (ServiceError::NotFound("environment".into()), 404),
+            (ServiceError::Conflict("x".into()), 409),
+            (ServiceError::PreconditionFailed("x".into()), 412),
+            (ServiceError::Unavailable("x".into()), 503),
+            (ServiceError::Internal("x".into()), 500),
+        ];
+        for (error, status) in cases {
+            assert_eq!(Problem::from(error).status(), status);
+        }
+    }
+
+    #[test]
+    fn unauthorized_problems_carry_a_bearer_challenge() {
+        let response = Problem::new(ProblemKind::Unauthorized, "no token").error_response();
+        assert_eq!(
+            response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
+            "Bearer"
+        );
+        assert_eq!(
+            response.headers().get(header::CONTENT_TYPE).unwrap(),
+            "application/problem+json"
+        );
+    }
+
+    #[test]
+    fn problem_kinds_are_found_by_their_slug() {
+        for kind in ProblemKind::ALL {
+            assert_eq!(ProblemKind::from_slug(kind.slug()), Some(*kind));
+        }
     }
 }

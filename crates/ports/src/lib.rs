@@ -12,17 +12,26 @@ pub mod system;
 
 pub use error::{ServiceError, StoreError};
 pub use repository::{
-    EnvironmentRepository, IdempotencyBegin, IdempotencyRepository, SettingsRepository,
-    StoreHealth, StoredResponse,
+    ComponentRepository, EnvironmentRepository, FreezeWindowRepository, IdempotencyBegin,
+    IdempotencyRepository, SettingsRepository, StoreHealth, StoredResponse,
 };
-pub use service::{EnvironmentQuery, EnvironmentService};
+pub use repository::{TargetGroupRepository, TargetRepository};
+pub use service::{
+    ComponentQuery, ComponentService, EnvironmentQuery, EnvironmentService, FreezeWindowService,
+};
+pub use service::{TargetGroupService, TargetQuery, TargetService};
 pub use system::{Clock, IdSource, SystemClock, UuidV7Source};
 
 #[cfg(feature = "mocks")]
 pub use repository::{
-    MockEnvironmentRepository, MockIdempotencyRepository, MockSettingsRepository, MockStoreHealth,
+    MockComponentRepository, MockEnvironmentRepository, MockFreezeWindowRepository,
+    MockIdempotencyRepository, MockSettingsRepository, MockStoreHealth,
 };
 #[cfg(feature = "mocks")]
-pub use service::MockEnvironmentService;
+pub use repository::{MockTargetGroupRepository, MockTargetRepository};
+#[cfg(feature = "mocks")]
+pub use service::{MockComponentService, MockEnvironmentService, MockFreezeWindowService};
+#[cfg(feature = "mocks")]
+pub use service::{MockTargetGroupService, MockTargetService};
 #[cfg(feature = "mocks")]
 pub use system::{MockClock, MockIdSource};

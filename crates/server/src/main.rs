@@ -9,7 +9,8 @@ use clap::Parser;
 use config::{Cli, Command, DbArgs, ServeArgs, TokenArgs};
 use rand::Rng;
 use std::sync::Arc;
-use terrane_app::Environments;
+use terrane_app::{Components, Environments, FreezeWindows};
+use terrane_app::{TargetGroups, Targets};
 use terrane_domain::{Actor, TenantId, UserId};
 use terrane_http::{AppState, Metrics, TokenKeys};
 use terrane_ports::{Clock, SettingsRepository, SystemClock, UuidV7Source};
@@ -89,7 +90,27 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let store = Arc::new(store);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let state = AppState {
+        target_groups: Arc::new(TargetGroups::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(UuidV7Source),
+        )),
+        targets: Arc::new(Targets::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(UuidV7Source),
+        )),
         environments: Arc::new(Environments::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(UuidV7Source),
+        )),
+        components: Arc::new(Components::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(UuidV7Source),
+        )),
+        freeze_windows: Arc::new(FreezeWindows::new(
             store.clone(),
             clock.clone(),
             Arc::new(UuidV7Source),

@@ -189,7 +189,7 @@ fn next_order_index(conn: &mut DbConnection, tenant: TenantId) -> Result<i32, Fa
 }
 
 /// `text` as a LIKE pattern matching itself literally, with `\` as the escape character.
-fn escape_like(text: &str) -> String {
+pub(crate) fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());
     for c in text.chars() {
         if matches!(c, '\\' | '%' | '_') {
@@ -276,11 +276,20 @@ impl EnvironmentRepository for Store {
                 Some(index) => index,
                 None => next_order_index(conn, tenant)?,
             };
+            let target_groups = new.target_groups.clone();
             let env = new.into_environment(id, tenant, order_index, now);
             diesel::insert_into(environments::table)
                 .values(EnvironmentRow::from(&env))
                 .execute(conn)
                 .map_err(Failure::writing(env.name.as_str()))?;
+            crate::target_groups::apply_assignments(
+                conn,
+                tenant,
+                id,
+                terrane_domain::AssignmentMode::Add,
+                &target_groups,
+                now,
+            )?;
             Ok(env)
         })
         .await
@@ -335,6 +344,7 @@ impl EnvironmentRepository for Store {
                 }
                 .into());
             }
+            let assignments = changes.assignments.clone();
             let next = current.apply(changes, now);
             // Compare-and-set on the version read above: on PostgreSQL a concurrent update
             // of the same row either committed before (this matches nothing) or waits.
@@ -347,6 +357,16 @@ impl EnvironmentRepository for Store {
                 .map_err(Failure::writing(next.name.as_str()))?;
             if updated == 0 {
                 return Err(unchanged(conn, tenant, id));
+            }
+            if let Some(change) = assignments {
+                crate::target_groups::apply_assignments(
+                    conn,
+                    tenant,
+                    id,
+                    change.mode(),
+                    change.target_groups(),
+                    now,
+                )?;
             }
             Ok(next)
         })

@@ -66,11 +66,7 @@ pub(crate) fn store_error(error: DieselError, name: Option<&str>) -> StoreError 
             StoreError::Conflict(conflict_message(info.as_ref(), name))
         }
         DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, info) => {
-            StoreError::MissingReference(
-                info.constraint_name()
-                    .unwrap_or("a referenced record")
-                    .to_owned(),
-            )
+            StoreError::MissingReference(reference_field(info.constraint_name()).to_owned())
         }
         DieselError::DatabaseError(
             DatabaseErrorKind::ClosedConnection
@@ -83,6 +79,20 @@ pub(crate) fn store_error(error: DieselError, name: Option<&str>) -> StoreError 
             StoreError::Unavailable(info.message().to_owned())
         }
         other => StoreError::Internal(other.to_string()),
+    }
+}
+
+/// The input field a broken foreign key points back to, where one does (PostgreSQL names
+/// the constraint; SQLite names none).
+fn reference_field(constraint: Option<&str>) -> &str {
+    match constraint {
+        // Only when an environment, a group or an assignment vanished under a concurrent
+        // transaction: the repositories check each before writing.
+        Some("targets_environment_id_fkey") => "environmentId",
+        Some("targets_assignment_fkey" | "targets_target_group_id_fkey") => "targetGroupId",
+        Some("target_group_assignments_target_group_id_fkey") => "targetGroups",
+        Some(other) => other,
+        None => "a referenced record",
     }
 }
 
@@ -103,10 +113,56 @@ fn conflict_message(
             Some(name) => format!("an environment named `{name}` already exists"),
             None => "an environment of that name already exists".to_owned(),
         }
+    } else if is(
+        "components_tenant_id_name_key",
+        "components.tenant_id, components.name",
+    ) {
+        match name {
+            Some(name) => format!("a component named `{name}` already exists"),
+            None => "a component of that name already exists".to_owned(),
+        }
+    } else if is(
+        "target_groups_tenant_id_name_key",
+        "target_groups.tenant_id, target_groups.name",
+    ) {
+        match name {
+            Some(name) => format!("a target group named `{name}` already exists"),
+            None => "a target group of that name already exists".to_owned(),
+        }
+    } else if is(
+        "targets_environment_id_name_key",
+        "targets.environment_id, targets.name",
+    ) {
+        match name {
+            Some(name) => format!("the environment already has a target named `{name}`"),
+            None => "the environment already has a target of that name".to_owned(),
+        }
     } else if is("environments_pkey", "environments.id") {
         "an environment with that id already exists".to_owned()
     } else {
         tracing::warn!(message = info.message(), "unexpected unique violation");
         "a record with the same key already exists".to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference_field;
+
+    #[test]
+    fn a_broken_foreign_key_names_the_input_field_that_holds_the_reference() {
+        assert_eq!(
+            reference_field(Some("targets_environment_id_fkey")),
+            "environmentId"
+        );
+        assert_eq!(
+            reference_field(Some("targets_assignment_fkey")),
+            "targetGroupId"
+        );
+        assert_eq!(
+            reference_field(Some("target_group_assignments_target_group_id_fkey")),
+            "targetGroups"
+        );
+        assert_eq!(reference_field(None), "a referenced record");
     }
 }

@@ -8,13 +8,17 @@
 //! PostgreSQL the tenant, so row-level security backs up the `tenant_id` filter each query
 //! carries anyway.
 
+mod components;
 mod connection;
 mod environments;
 mod error;
+mod freeze_windows;
 mod idempotency;
 mod migrations;
 mod schema;
 mod settings;
+mod target_groups;
+mod targets;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod tx;
@@ -117,7 +121,11 @@ impl Store {
                 ))
             })?;
         let permits = Arc::new(tokio::sync::Semaphore::new(max_size as usize));
-        Ok(Store { pool, permits, backend })
+        Ok(Store {
+            pool,
+            permits,
+            backend,
+        })
     }
 
     /// The backend this store talks to.

@@ -57,3 +57,103 @@ diesel::table! {
         value -> Text,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    use crate::types::sql::{UtcTimestamp, Uuid};
+
+    /// The component catalog; unique by (tenant_id, name).
+    components (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        kind -> Text,
+        owner -> Nullable<Text>,
+        lifecycle -> Text,
+        description -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> UtcTimestamp,
+        updated_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::Text;
+    use crate::types::sql::{Jsonb, UtcTimestamp, Uuid};
+
+    /// Freeze windows; each belongs to an environment and is deleted with it.
+    freeze_windows (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        environment_id -> Uuid,
+        starts_at -> UtcTimestamp,
+        ends_at -> UtcTimestamp,
+        reason -> Text,
+        /// A JSON array of user ids.
+        exceptions -> Jsonb,
+        created_by -> Uuid,
+        created_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    use crate::types::sql::{UtcTimestamp, Uuid};
+
+    /// Target groups; unique by (tenant_id, name).
+    target_groups (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> UtcTimestamp,
+        updated_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::Bool;
+    use crate::types::sql::{UtcTimestamp, Uuid};
+
+    /// Target groups assigned to environments; unique by (environment_id, target_group_id),
+    /// deleted with either.
+    target_group_assignments (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        environment_id -> Uuid,
+        target_group_id -> Uuid,
+        is_active -> Bool,
+        created_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    use crate::types::sql::{Jsonb, UtcTimestamp, Uuid};
+
+    /// Targets; unique by (environment_id, name), deleted with their environment.
+    targets (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        environment_id -> Uuid,
+        /// When set, (environment_id, target_group_id) is an assignment.
+        target_group_id -> Nullable<Uuid>,
+        name -> Text,
+        target_type -> Text,
+        /// The connection object of the type.
+        connection -> Jsonb,
+        /// A flat object of string values (GIN-indexed on PostgreSQL).
+        labels -> Jsonb,
+        deployment_directory -> Nullable<Text>,
+        health_status -> Text,
+        health_message -> Nullable<Text>,
+        last_health_check_at -> Nullable<UtcTimestamp>,
+        version -> BigInt,
+        created_at -> UtcTimestamp,
+        updated_at -> UtcTimestamp,
+    }
+}
+
+diesel::joinable!(target_group_assignments -> target_groups (target_group_id));
+diesel::allow_tables_to_appear_in_same_query!(target_group_assignments, target_groups);

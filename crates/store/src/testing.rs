@@ -77,6 +77,13 @@ impl PgTestDatabase {
     }
 }
 
+impl PgTestDatabase {
+    /// The database's name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+}
+
 impl Drop for PgTestDatabase {
     fn drop(&mut self) {
         // Best effort: a leftover database is harmless, and a panic here would hide the

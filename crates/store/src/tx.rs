@@ -31,12 +31,10 @@ impl Store {
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
     {
         let pool = self.pool.clone();
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| StoreError::Internal(format!("the connection queue is closed: {e}")))?;
+        let permit =
+            self.permits.clone().acquire_owned().await.map_err(|e| {
+                StoreError::Internal(format!("the connection queue is closed: {e}"))
+            })?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut conn = pool

@@ -1,7 +1,7 @@
 //! Column types that are native on PostgreSQL and TEXT on SQLite.
 //!
-//! diesel's `MultiBackend` only knows the SQL types both backends share, and neither `Uuid`
-//! nor `Timestamptz` is one of them. Each kind here is therefore a local SQL type that
+//! diesel's `MultiBackend` only knows the SQL types both backends share, and none of `Uuid`,
+//! `Timestamptz` or `Jsonb` is one of them. Each kind here is therefore a local SQL type that
 //! PostgreSQL sees by its real oid and SQLite sees as `Text`, plus a value newtype that knows
 //! how to cross each backend and delegates to the right one when the connection is a
 //! [`DbConnection`](crate::connection::DbConnection).
@@ -33,6 +33,12 @@ pub mod sql {
     #[diesel(postgres_type(oid = 1184, array_oid = 1185))]
     #[diesel(sqlite_type(name = "Text"))]
     pub struct UtcTimestamp;
+
+    /// `jsonb` on PostgreSQL, JSON text on SQLite.
+    #[derive(Debug, Clone, Copy, Default, SqlType, diesel::query_builder::QueryId)]
+    #[diesel(postgres_type(oid = 3802, array_oid = 3807))]
+    #[diesel(sqlite_type(name = "Text"))]
+    pub struct Jsonb;
 }
 
 /// A UUID column value.
@@ -130,3 +136,36 @@ macro_rules! multi_backend_type {
 
 multi_backend_type!(sql::Uuid, DbUuid);
 multi_backend_type!(sql::UtcTimestamp, DbTime);
+
+/// A JSON document column: `jsonb` on PostgreSQL (so it can be indexed and queried), its
+/// compact text on SQLite.
+#[derive(Debug, Clone, PartialEq, Eq, AsExpression, FromSqlRow)]
+#[diesel(sql_type = sql::Jsonb)]
+pub struct DbJson(pub serde_json::Value);
+
+impl ToSql<sql::Jsonb, Pg> for DbJson {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        <serde_json::Value as ToSql<diesel::sql_types::Jsonb, Pg>>::to_sql(&self.0, out)
+    }
+}
+
+impl FromSql<sql::Jsonb, Pg> for DbJson {
+    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
+        <serde_json::Value as FromSql<diesel::sql_types::Jsonb, Pg>>::from_sql(value).map(DbJson)
+    }
+}
+
+impl ToSql<sql::Jsonb, Sqlite> for DbJson {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Sqlite>) -> serialize::Result {
+        out.set_value(self.0.to_string());
+        Ok(IsNull::No)
+    }
+}
+
+impl FromSql<sql::Jsonb, Sqlite> for DbJson {
+    fn from_sql(mut value: SqliteValue<'_, '_, '_>) -> deserialize::Result<Self> {
+        Ok(DbJson(serde_json::from_str(value.read_text())?))
+    }
+}
+
+multi_backend_type!(sql::Jsonb, DbJson);

@@ -27,9 +27,14 @@ macro_rules! on_both_backends {
     )+};
 }
 
+mod components;
 mod environments;
+mod freeze_windows;
 mod harness;
 mod idempotency;
 mod migrations;
 mod row_level_security;
 mod settings;
+mod target_groups;
+mod targets;
+mod tenant_tables;

@@ -10,7 +10,16 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 3] = ["environments", "idempotency_keys", "settings"];
+const TABLES: [&str; 8] = [
+    "components",
+    "environments",
+    "freeze_windows",
+    "idempotency_keys",
+    "settings",
+    "target_group_assignments",
+    "target_groups",
+    "targets",
+];
 
 #[derive(QueryableByName)]
 struct Table {
@@ -120,7 +129,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 3);
+    assert_eq!(postgres.len(), 7);
 }
 
 #[tokio::test]

@@ -1,0 +1,256 @@
+//! The `components` table and the `ComponentRepository` port.
+
+use crate::connection::{DbConnection, MultiBackend};
+use crate::environments::{escape_like, lower};
+use crate::error::Failure;
+use crate::schema::components;
+use crate::tx::Access;
+use crate::types::{DbTime, DbUuid};
+use crate::Store;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use terrane_domain::{
+    Component, ComponentChanges, ComponentFilter, ComponentId, ComponentName, NewComponent, Page,
+    TenantId,
+};
+use terrane_ports::{ComponentRepository, StoreError};
+
+/// One row of `components`, read and written whole.
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = components, treat_none_as_null = true)]
+struct ComponentRow {
+    id: DbUuid,
+    tenant_id: DbUuid,
+    name: String,
+    kind: String,
+    owner: Option<String>,
+    lifecycle: String,
+    description: Option<String>,
+    version: i64,
+    created_at: DbTime,
+    updated_at: DbTime,
+}
+
+impl From<&Component> for ComponentRow {
+    fn from(component: &Component) -> Self {
+        ComponentRow {
+            id: DbUuid(component.id.0),
+            tenant_id: DbUuid(component.tenant.0),
+            name: component.name.as_str().to_owned(),
+            kind: component.kind.as_str().to_owned(),
+            owner: component.owner.clone(),
+            lifecycle: component.lifecycle.as_str().to_owned(),
+            description: component.description.clone(),
+            version: component.version,
+            created_at: DbTime(component.created_at),
+            updated_at: DbTime(component.updated_at),
+        }
+    }
+}
+
+impl TryFrom<ComponentRow> for Component {
+    type Error = Failure;
+
+    /// Fails only on a row that no version of terrane writes (edited by hand, say).
+    fn try_from(row: ComponentRow) -> Result<Self, Failure> {
+        let id = row.id.0;
+        let corrupt = |what: &str, why: String| {
+            Failure::Store(StoreError::Internal(format!(
+                "component {id} has an invalid {what} stored: {why}"
+            )))
+        };
+        Ok(Component {
+            id: ComponentId(id),
+            tenant: TenantId(row.tenant_id.0),
+            name: ComponentName::parse(&row.name).map_err(|e| corrupt("name", e.message))?,
+            kind: row.kind.parse().map_err(|e| corrupt("kind", e))?,
+            owner: row.owner,
+            lifecycle: row.lifecycle.parse().map_err(|e| corrupt("lifecycle", e))?,
+            description: row.description,
+            version: row.version,
+            created_at: row.created_at.0,
+            updated_at: row.updated_at.0,
+        })
+    }
+}
+
+/// The tenant's component `id`, if it exists.
+fn find(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    id: ComponentId,
+) -> Result<Option<Component>, Failure> {
+    components::table
+        .filter(components::id.eq(DbUuid(id.0)))
+        .filter(components::tenant_id.eq(DbUuid(tenant.0)))
+        .select(ComponentRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Component::try_from)
+        .transpose()
+}
+
+/// Locks the row on PostgreSQL, so a concurrent writer waits and then reads the new version
+/// (as for environments); SQLite's `BEGIN IMMEDIATE` already serializes writers.
+fn lock_row(conn: &mut DbConnection, tenant: TenantId, id: ComponentId) -> Result<(), Failure> {
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query(
+            "SELECT 1 FROM components WHERE id = $1::uuid AND tenant_id = $2::uuid FOR UPDATE",
+        )
+        .bind::<diesel::sql_types::Text, _>(id.to_string())
+        .bind::<diesel::sql_types::Text, _>(tenant.to_string())
+        .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Why a write filtered by `id` and a version changed nothing: the version differs (the
+/// current one is reported), or the row is gone.
+fn unchanged(conn: &mut DbConnection, tenant: TenantId, id: ComponentId) -> Failure {
+    let current = components::table
+        .filter(components::id.eq(DbUuid(id.0)))
+        .filter(components::tenant_id.eq(DbUuid(tenant.0)))
+        .select(components::version)
+        .first::<i64>(conn)
+        .optional();
+    match current {
+        Ok(Some(current)) => StoreError::VersionMismatch { current }.into(),
+        Ok(None) => StoreError::NotFound.into(),
+        Err(error) => error.into(),
+    }
+}
+
+/// The tenant's components matching `filter`, as a query to count or to page through.
+fn matching(
+    tenant: TenantId,
+    filter: &ComponentFilter,
+) -> components::BoxedQuery<'static, MultiBackend> {
+    let mut query = components::table
+        .filter(components::tenant_id.eq(DbUuid(tenant.0)))
+        .into_boxed();
+    if let Some(text) = &filter.name {
+        let pattern = format!("%{}%", escape_like(text));
+        query = query.filter(lower(components::name).like(lower(pattern)).escape('\\'));
+    }
+    if let Some(kind) = filter.kind {
+        query = query.filter(components::kind.eq(kind.as_str()));
+    }
+    if let Some(owner) = &filter.owner {
+        // A NULL owner makes the comparison NULL, so ownerless components never match.
+        query = query.filter(lower(components::owner.assume_not_null()).eq(lower(owner.clone())));
+    }
+    if let Some(lifecycle) = filter.lifecycle {
+        query = query.filter(components::lifecycle.eq(lifecycle.as_str()));
+    }
+    query
+}
+
+#[async_trait]
+impl ComponentRepository for Store {
+    async fn create(
+        &self,
+        tenant: TenantId,
+        id: ComponentId,
+        new: NewComponent,
+        now: DateTime<Utc>,
+    ) -> Result<Component, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let component = new.into_component(id, tenant, now);
+            diesel::insert_into(components::table)
+                .values(ComponentRow::from(&component))
+                .execute(conn)
+                .map_err(Failure::writing(component.name.as_str()))?;
+            Ok(component)
+        })
+        .await
+    }
+
+    async fn get(&self, tenant: TenantId, id: ComponentId) -> Result<Component, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        filter: ComponentFilter,
+        page: Page,
+    ) -> Result<(Vec<Component>, u64), StoreError> {
+        // Both queries run in one transaction, so the total matches the page.
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            let total: i64 = matching(tenant, &filter).count().get_result(conn)?;
+            let rows = matching(tenant, &filter)
+                .order_by(components::name.asc())
+                .then_order_by(components::id.asc())
+                .limit(page.take().into())
+                .offset(page.skip().into())
+                .select(ComponentRow::as_select())
+                .load(conn)?;
+            let components = rows
+                .into_iter()
+                .map(Component::try_from)
+                .collect::<Result<_, _>>()?;
+            // COUNT(*) is never negative.
+            Ok((components, total.unsigned_abs()))
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        tenant: TenantId,
+        id: ComponentId,
+        expected_version: Option<i64>,
+        changes: ComponentChanges,
+        now: DateTime<Utc>,
+    ) -> Result<Component, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            lock_row(conn, tenant, id)?;
+            let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            if expected_version.is_some_and(|expected| expected != current.version) {
+                return Err(StoreError::VersionMismatch {
+                    current: current.version,
+                }
+                .into());
+            }
+            let next = current.apply(changes, now);
+            let updated = diesel::update(components::table)
+                .filter(components::id.eq(DbUuid(id.0)))
+                .filter(components::tenant_id.eq(DbUuid(tenant.0)))
+                .filter(components::version.eq(current.version))
+                .set(ComponentRow::from(&next))
+                .execute(conn)
+                .map_err(Failure::writing(next.name.as_str()))?;
+            if updated == 0 {
+                return Err(unchanged(conn, tenant, id));
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: ComponentId,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let mut delete = diesel::delete(components::table)
+                .filter(components::id.eq(DbUuid(id.0)))
+                .filter(components::tenant_id.eq(DbUuid(tenant.0)))
+                .into_boxed();
+            if let Some(expected) = expected_version {
+                delete = delete.filter(components::version.eq(expected));
+            }
+            if delete.execute(conn)? == 0 {
+                return Err(unchanged(conn, tenant, id));
+            }
+            Ok(())
+        })
+        .await
+    }
+}

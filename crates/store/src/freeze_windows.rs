@@ -1,0 +1,255 @@
+//! The `freeze_windows` table and the `FreezeWindowRepository` port.
+
+use crate::connection::{DbConnection, MultiBackend};
+use crate::error::Failure;
+use crate::schema::{environments, freeze_windows};
+use crate::tx::Access;
+use crate::types::{DbJson, DbTime, DbUuid};
+use crate::Store;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use std::collections::HashMap;
+use terrane_domain::{
+    EnvironmentId, FreezeWindow, FreezeWindowId, NewFreezeWindow, TenantId, UserId,
+};
+use terrane_ports::{FreezeWindowRepository, StoreError};
+use uuid::Uuid;
+
+/// One row of `freeze_windows`.
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = freeze_windows)]
+struct FreezeWindowRow {
+    id: DbUuid,
+    tenant_id: DbUuid,
+    environment_id: DbUuid,
+    starts_at: DbTime,
+    ends_at: DbTime,
+    reason: String,
+    exceptions: DbJson,
+    created_by: DbUuid,
+    created_at: DbTime,
+}
+
+impl From<&FreezeWindow> for FreezeWindowRow {
+    fn from(window: &FreezeWindow) -> Self {
+        let exceptions = window
+            .exceptions
+            .iter()
+            .map(|user| serde_json::Value::String(user.to_string()))
+            .collect();
+        FreezeWindowRow {
+            id: DbUuid(window.id.0),
+            tenant_id: DbUuid(window.tenant.0),
+            environment_id: DbUuid(window.environment_id.0),
+            starts_at: DbTime(window.start),
+            ends_at: DbTime(window.end),
+            reason: window.reason.clone(),
+            exceptions: DbJson(serde_json::Value::Array(exceptions)),
+            created_by: DbUuid(window.created_by.0),
+            created_at: DbTime(window.created_at),
+        }
+    }
+}
+
+impl TryFrom<FreezeWindowRow> for FreezeWindow {
+    type Error = Failure;
+
+    /// Fails only on a row that no version of terrane writes (edited by hand, say).
+    fn try_from(row: FreezeWindowRow) -> Result<Self, Failure> {
+        let id = row.id.0;
+        let corrupt = || {
+            Failure::Store(StoreError::Internal(format!(
+                "freeze window {id} has invalid exceptions stored: expected an array of UUIDs"
+            )))
+        };
+        let exceptions = match row.exceptions.0 {
+            serde_json::Value::Array(items) => items
+                .iter()
+                .map(|item| {
+                    item.as_str()
+                        .and_then(|text| Uuid::parse_str(text).ok())
+                        .map(UserId)
+                        .ok_or_else(corrupt)
+                })
+                .collect::<Result<Vec<_>, _>>()?,
+            _ => return Err(corrupt()),
+        };
+        Ok(FreezeWindow {
+            id: FreezeWindowId(id),
+            tenant: TenantId(row.tenant_id.0),
+            environment_id: EnvironmentId(row.environment_id.0),
+            start: row.starts_at.0,
+            end: row.ends_at.0,
+            reason: row.reason,
+            exceptions,
+            created_by: UserId(row.created_by.0),
+            created_at: row.created_at.0,
+        })
+    }
+}
+
+/// Whether the tenant has the environment. On PostgreSQL the row is also locked against
+/// deletion (`FOR KEY SHARE`) until the transaction ends, so a window cannot be added to an
+/// environment that is being deleted; SQLite's `BEGIN IMMEDIATE` already serializes writers.
+fn environment_exists(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    environment: EnvironmentId,
+    access: Access,
+) -> Result<bool, Failure> {
+    if let (DbConnection::Pg(pg), Access::Write) = (&mut *conn, access) {
+        diesel::sql_query(
+            "SELECT 1 FROM environments WHERE id = $1::uuid AND tenant_id = $2::uuid FOR KEY SHARE",
+        )
+        .bind::<diesel::sql_types::Text, _>(environment.to_string())
+        .bind::<diesel::sql_types::Text, _>(tenant.to_string())
+        .execute(pg)?;
+    }
+    let found = environments::table
+        .filter(environments::id.eq(DbUuid(environment.0)))
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .select(environments::id)
+        .first::<DbUuid>(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// The tenant's windows, narrowed to those active at `now` (`Some(true)`) or to the others
+/// (`Some(false)`).
+fn windows(
+    tenant: TenantId,
+    active: Option<bool>,
+    now: DateTime<Utc>,
+) -> freeze_windows::BoxedQuery<'static, MultiBackend> {
+    use freeze_windows::{ends_at, starts_at};
+    let query = freeze_windows::table
+        .filter(freeze_windows::tenant_id.eq(DbUuid(tenant.0)))
+        .into_boxed();
+    let now = DbTime(now);
+    match active {
+        None => query,
+        Some(true) => query.filter(starts_at.le(now).and(ends_at.gt(now))),
+        Some(false) => query.filter(starts_at.gt(now).or(ends_at.le(now))),
+    }
+}
+
+/// Loads `query` ordered by start, then id.
+fn load(
+    conn: &mut DbConnection,
+    query: freeze_windows::BoxedQuery<'static, MultiBackend>,
+) -> Result<Vec<FreezeWindow>, Failure> {
+    query
+        .order_by(freeze_windows::starts_at.asc())
+        .then_order_by(freeze_windows::id.asc())
+        .select(FreezeWindowRow::as_select())
+        .load(conn)?
+        .into_iter()
+        .map(FreezeWindow::try_from)
+        .collect()
+}
+
+#[async_trait]
+impl FreezeWindowRepository for Store {
+    async fn create(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+        id: FreezeWindowId,
+        new: NewFreezeWindow,
+        created_by: UserId,
+        now: DateTime<Utc>,
+    ) -> Result<FreezeWindow, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            if !environment_exists(conn, tenant, environment, Access::Write)? {
+                return Err(StoreError::NotFound.into());
+            }
+            let window = new.into_window(id, tenant, environment, created_by, now);
+            diesel::insert_into(freeze_windows::table)
+                .values(FreezeWindowRow::from(&window))
+                .execute(conn)?;
+            Ok(window)
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+        active: Option<bool>,
+        now: DateTime<Utc>,
+    ) -> Result<Vec<FreezeWindow>, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            if !environment_exists(conn, tenant, environment, Access::Read)? {
+                return Err(StoreError::NotFound.into());
+            }
+            let query = windows(tenant, active, now)
+                .filter(freeze_windows::environment_id.eq(DbUuid(environment.0)));
+            load(conn, query)
+        })
+        .await
+    }
+
+    async fn get(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+        id: FreezeWindowId,
+    ) -> Result<FreezeWindow, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            freeze_windows::table
+                .filter(freeze_windows::id.eq(DbUuid(id.0)))
+                .filter(freeze_windows::environment_id.eq(DbUuid(environment.0)))
+                .filter(freeze_windows::tenant_id.eq(DbUuid(tenant.0)))
+                .select(FreezeWindowRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(Failure::Store(StoreError::NotFound))
+                .and_then(FreezeWindow::try_from)
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+        id: FreezeWindowId,
+    ) -> Result<(), StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let deleted = diesel::delete(freeze_windows::table)
+                .filter(freeze_windows::id.eq(DbUuid(id.0)))
+                .filter(freeze_windows::environment_id.eq(DbUuid(environment.0)))
+                .filter(freeze_windows::tenant_id.eq(DbUuid(tenant.0)))
+                .execute(conn)?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn active_for(
+        &self,
+        tenant: TenantId,
+        environments: Vec<EnvironmentId>,
+        now: DateTime<Utc>,
+    ) -> Result<HashMap<EnvironmentId, Vec<FreezeWindow>>, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            let ids: Vec<DbUuid> = environments.iter().map(|e| DbUuid(e.0)).collect();
+            let query =
+                windows(tenant, Some(true), now).filter(freeze_windows::environment_id.eq_any(ids));
+            let mut by_environment: HashMap<EnvironmentId, Vec<FreezeWindow>> = HashMap::new();
+            for window in load(conn, query)? {
+                by_environment
+                    .entry(window.environment_id)
+                    .or_default()
+                    .push(window);
+            }
+            Ok(by_environment)
+        })
+        .await
+    }
+}

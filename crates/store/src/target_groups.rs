@@ -1,0 +1,554 @@
+//! The `target_groups` and `target_group_assignments` tables, the `TargetGroupRepository`
+//! port, and the assignment changes the environment repository applies in its own
+//! transactions.
+
+use crate::connection::{DbConnection, MultiBackend};
+use crate::error::Failure;
+use crate::schema::{environments, target_group_assignments, target_groups, targets};
+use crate::tx::Access;
+use crate::types::{DbTime, DbUuid};
+use crate::Store;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use std::collections::{HashMap, HashSet};
+use terrane_domain::{
+    Assignment, AssignmentChange, AssignmentId, AssignmentMode, AssignmentRequest, EnvironmentId,
+    NewTargetGroup, Page, TargetGroup, TargetGroupChanges, TargetGroupId, TargetGroupName,
+    TenantId,
+};
+use terrane_ports::{StoreError, TargetGroupRepository};
+use uuid::Uuid;
+
+/// How many target names a conflict message lists before summing up the rest.
+const NAMES_SHOWN: usize = 10;
+
+/// One row of `target_groups`, read and written whole.
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = target_groups, treat_none_as_null = true)]
+struct TargetGroupRow {
+    id: DbUuid,
+    tenant_id: DbUuid,
+    name: String,
+    description: Option<String>,
+    version: i64,
+    created_at: DbTime,
+    updated_at: DbTime,
+}
+
+impl From<&TargetGroup> for TargetGroupRow {
+    fn from(group: &TargetGroup) -> Self {
+        TargetGroupRow {
+            id: DbUuid(group.id.0),
+            tenant_id: DbUuid(group.tenant.0),
+            name: group.name.as_str().to_owned(),
+            description: group.description.clone(),
+            version: group.version,
+            created_at: DbTime(group.created_at),
+            updated_at: DbTime(group.updated_at),
+        }
+    }
+}
+
+/// A stored group name that no version of terrane writes (edited by hand, say).
+fn corrupt_name(id: Uuid, name: &str) -> impl FnOnce(terrane_domain::FieldError) -> Failure + '_ {
+    move |error| {
+        Failure::Store(StoreError::Internal(format!(
+            "target group {id} has an invalid name stored ({name}): {}",
+            error.message
+        )))
+    }
+}
+
+impl TryFrom<TargetGroupRow> for TargetGroup {
+    type Error = Failure;
+
+    fn try_from(row: TargetGroupRow) -> Result<Self, Failure> {
+        Ok(TargetGroup {
+            id: TargetGroupId(row.id.0),
+            tenant: TenantId(row.tenant_id.0),
+            name: TargetGroupName::parse(&row.name).map_err(corrupt_name(row.id.0, &row.name))?,
+            description: row.description,
+            version: row.version,
+            created_at: row.created_at.0,
+            updated_at: row.updated_at.0,
+        })
+    }
+}
+
+/// One row of `target_group_assignments`.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = target_group_assignments)]
+struct AssignmentRow {
+    id: DbUuid,
+    tenant_id: DbUuid,
+    environment_id: DbUuid,
+    target_group_id: DbUuid,
+    is_active: bool,
+    created_at: DbTime,
+}
+
+/// The tenant's group `id`, if it exists.
+fn find(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    id: TargetGroupId,
+) -> Result<Option<TargetGroup>, Failure> {
+    target_groups::table
+        .filter(target_groups::id.eq(DbUuid(id.0)))
+        .filter(target_groups::tenant_id.eq(DbUuid(tenant.0)))
+        .select(TargetGroupRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(TargetGroup::try_from)
+        .transpose()
+}
+
+/// Locks the group's row on PostgreSQL for the rest of the transaction: a concurrent update
+/// waits and then reads the new version, and a concurrent target insert (whose foreign key
+/// check shares the row) waits until a delete has decided. SQLite's `BEGIN IMMEDIATE` already
+/// serializes writers.
+fn lock_row(conn: &mut DbConnection, tenant: TenantId, id: TargetGroupId) -> Result<(), Failure> {
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query(
+            "SELECT 1 FROM target_groups WHERE id = $1::uuid AND tenant_id = $2::uuid FOR UPDATE",
+        )
+        .bind::<diesel::sql_types::Text, _>(id.to_string())
+        .bind::<diesel::sql_types::Text, _>(tenant.to_string())
+        .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// Why a write filtered by `id` and a version changed nothing.
+fn unchanged(conn: &mut DbConnection, tenant: TenantId, id: TargetGroupId) -> Failure {
+    let current = target_groups::table
+        .filter(target_groups::id.eq(DbUuid(id.0)))
+        .filter(target_groups::tenant_id.eq(DbUuid(tenant.0)))
+        .select(target_groups::version)
+        .first::<i64>(conn)
+        .optional();
+    match current {
+        Ok(Some(current)) => StoreError::VersionMismatch { current }.into(),
+        Ok(None) => StoreError::NotFound.into(),
+        Err(error) => error.into(),
+    }
+}
+
+/// Bumps the version of the tenant's `environments` and sets their `updated_at`: their
+/// representation lists their assignments, so a client holding an old ETag must not overwrite
+/// an assignment it has not seen. Answers how many environments were touched.
+fn touch_environments(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    ids: Vec<DbUuid>,
+    now: DateTime<Utc>,
+) -> Result<usize, Failure> {
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    Ok(diesel::update(environments::table)
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .filter(environments::id.eq_any(ids))
+        .set((
+            environments::version.eq(environments::version + 1),
+            environments::updated_at.eq(DbTime(terrane_domain::time::truncate(now))),
+        ))
+        .execute(conn)?)
+}
+
+/// `names` for a message: the first few, then how many more.
+fn listed(names: &[String]) -> String {
+    let shown = names
+        .iter()
+        .take(NAMES_SHOWN)
+        .map(|n| format!("`{n}`"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    match names.len().saturating_sub(NAMES_SHOWN) {
+        0 => shown,
+        more => format!("{shown} and {more} more"),
+    }
+}
+
+/// The names of the targets in `group`, only those of `environment` when given, sorted.
+fn target_names(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    group: TargetGroupId,
+    environment: Option<EnvironmentId>,
+) -> Result<Vec<String>, Failure> {
+    let mut query = targets::table
+        .filter(targets::tenant_id.eq(DbUuid(tenant.0)))
+        .filter(targets::target_group_id.eq(DbUuid(group.0)))
+        .into_boxed::<MultiBackend>();
+    if let Some(environment) = environment {
+        query = query.filter(targets::environment_id.eq(DbUuid(environment.0)));
+    }
+    Ok(query
+        .select(targets::name)
+        .order_by(targets::name.asc())
+        .load(conn)?)
+}
+
+/// Applies an assignment change to `environment`, which the caller has already found (and,
+/// for an update, locked) in this transaction.
+///
+/// Every listed group must be the tenant's; a group that `Replace` would unassign must have
+/// no targets in the environment. New assignments are active unless the request says
+/// otherwise; existing ones keep their id and change only the flag a request gives.
+pub(crate) fn apply_assignments(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    environment: EnvironmentId,
+    mode: AssignmentMode,
+    requests: &[AssignmentRequest],
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
+    if mode == AssignmentMode::Add && requests.is_empty() {
+        // Nothing to add: most environment writes name no groups and need not read any.
+        return Ok(());
+    }
+    let listed_ids: Vec<DbUuid> = requests
+        .iter()
+        .map(|r| DbUuid(r.target_group_id.0))
+        .collect();
+    let known: HashSet<Uuid> = target_groups::table
+        .filter(target_groups::tenant_id.eq(DbUuid(tenant.0)))
+        .filter(target_groups::id.eq_any(listed_ids))
+        .select(target_groups::id)
+        .load::<DbUuid>(conn)?
+        .into_iter()
+        .map(|id| id.0)
+        .collect();
+    if let Some(index) = requests
+        .iter()
+        .position(|r| !known.contains(&r.target_group_id.0))
+    {
+        return Err(StoreError::MissingReference(AssignmentChange::field(index)).into());
+    }
+
+    let current: HashMap<Uuid, bool> = target_group_assignments::table
+        .filter(target_group_assignments::tenant_id.eq(DbUuid(tenant.0)))
+        .filter(target_group_assignments::environment_id.eq(DbUuid(environment.0)))
+        .select((
+            target_group_assignments::target_group_id,
+            target_group_assignments::is_active,
+        ))
+        .load::<(DbUuid, bool)>(conn)?
+        .into_iter()
+        .map(|(id, active)| (id.0, active))
+        .collect();
+
+    if mode == AssignmentMode::Replace {
+        let wanted: HashSet<Uuid> = requests.iter().map(|r| r.target_group_id.0).collect();
+        let mut dropped: Vec<Uuid> = current
+            .keys()
+            .filter(|id| !wanted.contains(id))
+            .copied()
+            .collect();
+        dropped.sort_unstable();
+        for group in &dropped {
+            let names = target_names(conn, tenant, TargetGroupId(*group), Some(environment))?;
+            if !names.is_empty() {
+                let group_name: String = target_groups::table
+                    .filter(target_groups::id.eq(DbUuid(*group)))
+                    .select(target_groups::name)
+                    .first(conn)?;
+                return Err(StoreError::Conflict(format!(
+                    "target group `{group_name}` cannot be unassigned: it still has targets in \
+                     this environment ({}); move or delete them first",
+                    listed(&names)
+                ))
+                .into());
+            }
+        }
+        if !dropped.is_empty() {
+            diesel::delete(target_group_assignments::table)
+                .filter(target_group_assignments::tenant_id.eq(DbUuid(tenant.0)))
+                .filter(target_group_assignments::environment_id.eq(DbUuid(environment.0)))
+                .filter(
+                    target_group_assignments::target_group_id
+                        .eq_any(dropped.into_iter().map(DbUuid).collect::<Vec<_>>()),
+                )
+                .execute(conn)?;
+        }
+    }
+
+    let created_at = DbTime(terrane_domain::time::truncate(now));
+    let mut new_rows = Vec::new();
+    for request in requests {
+        let group = request.target_group_id.0;
+        match (current.get(&group), request.is_active) {
+            (None, active) => new_rows.push(AssignmentRow {
+                // Assignments are made in bulk by environment writes; their ids are the
+                // store's to choose, time-ordered like every other id.
+                id: DbUuid(Uuid::now_v7()),
+                tenant_id: DbUuid(tenant.0),
+                environment_id: DbUuid(environment.0),
+                target_group_id: DbUuid(group),
+                is_active: active.unwrap_or(true),
+                created_at,
+            }),
+            (Some(was), Some(active)) if *was != active => {
+                diesel::update(target_group_assignments::table)
+                    .filter(target_group_assignments::tenant_id.eq(DbUuid(tenant.0)))
+                    .filter(target_group_assignments::environment_id.eq(DbUuid(environment.0)))
+                    .filter(target_group_assignments::target_group_id.eq(DbUuid(group)))
+                    .set(target_group_assignments::is_active.eq(active))
+                    .execute(conn)?;
+            }
+            (Some(_), _) => {}
+        }
+    }
+    // One statement per row: diesel's multi-backend connection has no batch insert, and a
+    // request lists at most a hundred groups.
+    for row in new_rows {
+        diesel::insert_into(target_group_assignments::table)
+            .values(row)
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// The tenant's groups, only those assigned to `environment` when given.
+fn matching(
+    tenant: TenantId,
+    environment: Option<EnvironmentId>,
+) -> target_groups::BoxedQuery<'static, MultiBackend> {
+    let query = target_groups::table
+        .filter(target_groups::tenant_id.eq(DbUuid(tenant.0)))
+        .into_boxed();
+    match environment {
+        None => query,
+        Some(environment) => query.filter(
+            target_groups::id.eq_any(
+                target_group_assignments::table
+                    .filter(target_group_assignments::tenant_id.eq(DbUuid(tenant.0)))
+                    .filter(target_group_assignments::environment_id.eq(DbUuid(environment.0)))
+                    .select(target_group_assignments::target_group_id),
+            ),
+        ),
+    }
+}
+
+/// Whether the tenant has the environment.
+fn environment_exists(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    environment: EnvironmentId,
+) -> Result<bool, Failure> {
+    Ok(environments::table
+        .filter(environments::id.eq(DbUuid(environment.0)))
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .select(environments::id)
+        .first::<DbUuid>(conn)
+        .optional()?
+        .is_some())
+}
+
+#[async_trait]
+impl TargetGroupRepository for Store {
+    async fn create_in_environment(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+        id: TargetGroupId,
+        new: NewTargetGroup,
+        now: DateTime<Utc>,
+    ) -> Result<TargetGroup, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            // Bumping the environment's version also finds it and, on PostgreSQL, locks it
+            // against a concurrent delete until this transaction ends.
+            if touch_environments(conn, tenant, vec![DbUuid(environment.0)], now)? == 0 {
+                return Err(StoreError::NotFound.into());
+            }
+            let group = new.into_target_group(id, tenant, now);
+            diesel::insert_into(target_groups::table)
+                .values(TargetGroupRow::from(&group))
+                .execute(conn)
+                .map_err(Failure::writing(group.name.as_str()))?;
+            let request = AssignmentRequest {
+                target_group_id: id,
+                is_active: None,
+            };
+            apply_assignments(
+                conn,
+                tenant,
+                environment,
+                AssignmentMode::Add,
+                &[request],
+                now,
+            )?;
+            Ok(group)
+        })
+        .await
+    }
+
+    async fn get(&self, tenant: TenantId, id: TargetGroupId) -> Result<TargetGroup, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        environment: Option<EnvironmentId>,
+        page: Page,
+    ) -> Result<(Vec<TargetGroup>, u64), StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            if let Some(environment) = environment {
+                if !environment_exists(conn, tenant, environment)? {
+                    return Err(StoreError::NotFound.into());
+                }
+            }
+            let total: i64 = matching(tenant, environment).count().get_result(conn)?;
+            let groups = matching(tenant, environment)
+                .order_by(target_groups::name.asc())
+                .then_order_by(target_groups::id.asc())
+                .limit(page.take().into())
+                .offset(page.skip().into())
+                .select(TargetGroupRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(TargetGroup::try_from)
+                .collect::<Result<_, _>>()?;
+            // COUNT(*) is never negative.
+            Ok((groups, total.unsigned_abs()))
+        })
+        .await
+    }
+
+    async fn update(
+        &self,
+        tenant: TenantId,
+        id: TargetGroupId,
+        expected_version: Option<i64>,
+        changes: TargetGroupChanges,
+        now: DateTime<Utc>,
+    ) -> Result<TargetGroup, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            lock_row(conn, tenant, id)?;
+            let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            if expected_version.is_some_and(|expected| expected != current.version) {
+                return Err(StoreError::VersionMismatch {
+                    current: current.version,
+                }
+                .into());
+            }
+            let next = current.apply(changes, now);
+            let updated = diesel::update(target_groups::table)
+                .filter(target_groups::id.eq(DbUuid(id.0)))
+                .filter(target_groups::tenant_id.eq(DbUuid(tenant.0)))
+                .filter(target_groups::version.eq(current.version))
+                .set(TargetGroupRow::from(&next))
+                .execute(conn)
+                .map_err(Failure::writing(next.name.as_str()))?;
+            if updated == 0 {
+                return Err(unchanged(conn, tenant, id));
+            }
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: TargetGroupId,
+        expected_version: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            lock_row(conn, tenant, id)?;
+            let group = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            if expected_version.is_some_and(|expected| expected != group.version) {
+                return Err(StoreError::VersionMismatch {
+                    current: group.version,
+                }
+                .into());
+            }
+            let names = target_names(conn, tenant, id, None)?;
+            if !names.is_empty() {
+                return Err(StoreError::Conflict(format!(
+                    "target group `{}` still has {} target{} ({}); move or delete them first",
+                    group.name,
+                    names.len(),
+                    if names.len() == 1 { "" } else { "s" },
+                    listed(&names)
+                ))
+                .into());
+            }
+            let assigned: Vec<DbUuid> = target_group_assignments::table
+                .filter(target_group_assignments::tenant_id.eq(DbUuid(tenant.0)))
+                .filter(target_group_assignments::target_group_id.eq(DbUuid(id.0)))
+                .select(target_group_assignments::environment_id)
+                .load(conn)?;
+            touch_environments(conn, tenant, assigned, now)?;
+            // The assignments go with the group (ON DELETE CASCADE).
+            diesel::delete(target_groups::table)
+                .filter(target_groups::id.eq(DbUuid(id.0)))
+                .filter(target_groups::tenant_id.eq(DbUuid(tenant.0)))
+                .execute(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn assignments_for(
+        &self,
+        tenant: TenantId,
+        environments: Vec<EnvironmentId>,
+    ) -> Result<HashMap<EnvironmentId, Vec<Assignment>>, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            let ids: Vec<DbUuid> = environments.iter().map(|e| DbUuid(e.0)).collect();
+            let rows: Vec<(DbUuid, DbUuid, DbUuid, String, bool)> = target_group_assignments::table
+                .inner_join(target_groups::table)
+                .filter(target_group_assignments::tenant_id.eq(DbUuid(tenant.0)))
+                .filter(target_group_assignments::environment_id.eq_any(ids))
+                .order_by(target_groups::name.asc())
+                .then_order_by(target_group_assignments::id.asc())
+                .select((
+                    target_group_assignments::id,
+                    target_group_assignments::environment_id,
+                    target_group_assignments::target_group_id,
+                    target_groups::name,
+                    target_group_assignments::is_active,
+                ))
+                .load(conn)?;
+            let mut found: HashMap<EnvironmentId, Vec<Assignment>> = HashMap::new();
+            for (id, environment, group, name, is_active) in rows {
+                let assignment = Assignment {
+                    id: AssignmentId(id.0),
+                    environment_id: EnvironmentId(environment.0),
+                    target_group_id: TargetGroupId(group.0),
+                    target_group_name: TargetGroupName::parse(&name)
+                        .map_err(corrupt_name(group.0, &name))?,
+                    is_active,
+                };
+                found
+                    .entry(assignment.environment_id)
+                    .or_default()
+                    .push(assignment);
+            }
+            Ok(found)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listed;
+
+    #[test]
+    fn a_long_list_of_names_shows_the_first_ten_and_counts_the_rest() {
+        let names: Vec<String> = (1..=12).map(|i| format!("t{i:02}")).collect();
+        let text = listed(&names);
+        assert!(text.starts_with("`t01`, `t02`"), "{text}");
+        assert!(text.ends_with("`t10` and 2 more"), "{text}");
+        assert_eq!(listed(&names[..1]), "`t01`");
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE target_group_assignments;
+DROP TABLE target_groups;
