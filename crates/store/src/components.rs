@@ -1,5 +1,6 @@
 //! The `components` table and the `ComponentRepository` port.
 
+use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::environments::{escape_like, lower};
 use crate::error::Failure;
@@ -91,36 +92,6 @@ fn find(
         .transpose()
 }
 
-/// Locks the row on PostgreSQL, so a concurrent writer waits and then reads the new version
-/// (as for environments); SQLite's `BEGIN IMMEDIATE` already serializes writers.
-fn lock_row(conn: &mut DbConnection, tenant: TenantId, id: ComponentId) -> Result<(), Failure> {
-    if let DbConnection::Pg(pg) = conn {
-        diesel::sql_query(
-            "SELECT 1 FROM components WHERE id = $1::uuid AND tenant_id = $2::uuid FOR UPDATE",
-        )
-        .bind::<diesel::sql_types::Text, _>(id.to_string())
-        .bind::<diesel::sql_types::Text, _>(tenant.to_string())
-        .execute(pg)?;
-    }
-    Ok(())
-}
-
-/// Why a write filtered by `id` and a version changed nothing: the version differs (the
-/// current one is reported), or the row is gone.
-fn unchanged(conn: &mut DbConnection, tenant: TenantId, id: ComponentId) -> Failure {
-    let current = components::table
-        .filter(components::id.eq(DbUuid(id.0)))
-        .filter(components::tenant_id.eq(DbUuid(tenant.0)))
-        .select(components::version)
-        .first::<i64>(conn)
-        .optional();
-    match current {
-        Ok(Some(current)) => StoreError::VersionMismatch { current }.into(),
-        Ok(None) => StoreError::NotFound.into(),
-        Err(error) => error.into(),
-    }
-}
-
 /// The tenant's components matching `filter`, as a query to count or to page through.
 fn matching(
     tenant: TenantId,
@@ -208,7 +179,7 @@ impl ComponentRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<Component, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            lock_row(conn, tenant, id)?;
+            lock_row(conn, Versioned::Components, tenant, id.0)?;
             let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
             if expected_version.is_some_and(|expected| expected != current.version) {
                 return Err(StoreError::VersionMismatch {
@@ -225,7 +196,7 @@ impl ComponentRepository for Store {
                 .execute(conn)
                 .map_err(Failure::writing(next.name.as_str()))?;
             if updated == 0 {
-                return Err(unchanged(conn, tenant, id));
+                return Err(unchanged(conn, Versioned::Components, tenant, id.0));
             }
             Ok(next)
         })
@@ -247,7 +218,7 @@ impl ComponentRepository for Store {
                 delete = delete.filter(components::version.eq(expected));
             }
             if delete.execute(conn)? == 0 {
-                return Err(unchanged(conn, tenant, id));
+                return Err(unchanged(conn, Versioned::Components, tenant, id.0));
             }
             Ok(())
         })

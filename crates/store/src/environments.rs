@@ -1,5 +1,6 @@
 //! The `environments` table and the `EnvironmentRepository` port.
 
+use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::error::Failure;
 use crate::schema::environments;
@@ -133,37 +134,6 @@ fn find(
         .optional()?
         .map(Environment::try_from)
         .transpose()
-}
-
-/// Locks the row on PostgreSQL, so a concurrent writer waits and then reads the new version
-/// instead of losing its compare-and-set; an update without `If-Match` then applies on top
-/// rather than failing. SQLite's `BEGIN IMMEDIATE` already serializes writers.
-fn lock_row(conn: &mut DbConnection, tenant: TenantId, id: EnvironmentId) -> Result<(), Failure> {
-    if let DbConnection::Pg(pg) = conn {
-        diesel::sql_query(
-            "SELECT 1 FROM environments WHERE id = $1::uuid AND tenant_id = $2::uuid FOR UPDATE",
-        )
-        .bind::<diesel::sql_types::Text, _>(id.to_string())
-        .bind::<diesel::sql_types::Text, _>(tenant.to_string())
-        .execute(pg)?;
-    }
-    Ok(())
-}
-
-/// Why a write filtered by `id` and a version changed nothing: the version differs (the
-/// current one is reported), or the row is gone.
-fn unchanged(conn: &mut DbConnection, tenant: TenantId, id: EnvironmentId) -> Failure {
-    let current = environments::table
-        .filter(environments::id.eq(DbUuid(id.0)))
-        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
-        .select(environments::version)
-        .first::<i64>(conn)
-        .optional();
-    match current {
-        Ok(Some(current)) => StoreError::VersionMismatch { current }.into(),
-        Ok(None) => StoreError::NotFound.into(),
-        Err(error) => error.into(),
-    }
 }
 
 /// The next free order index of the tenant: its highest plus one, 0 for its first.
@@ -336,7 +306,7 @@ impl EnvironmentRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<Environment, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            lock_row(conn, tenant, id)?;
+            lock_row(conn, Versioned::Environments, tenant, id.0)?;
             let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
             if expected_version.is_some_and(|expected| expected != current.version) {
                 return Err(StoreError::VersionMismatch {
@@ -356,7 +326,7 @@ impl EnvironmentRepository for Store {
                 .execute(conn)
                 .map_err(Failure::writing(next.name.as_str()))?;
             if updated == 0 {
-                return Err(unchanged(conn, tenant, id));
+                return Err(unchanged(conn, Versioned::Environments, tenant, id.0));
             }
             if let Some(change) = assignments {
                 crate::target_groups::apply_assignments(
@@ -388,7 +358,7 @@ impl EnvironmentRepository for Store {
                 delete = delete.filter(environments::version.eq(expected));
             }
             if delete.execute(conn)? == 0 {
-                return Err(unchanged(conn, tenant, id));
+                return Err(unchanged(conn, Versioned::Environments, tenant, id.0));
             }
             Ok(())
         })

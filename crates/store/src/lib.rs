@@ -23,6 +23,7 @@ mod targets;
 pub mod testing;
 mod tx;
 mod types;
+mod versioned;
 
 pub use migrations::migrations;
 

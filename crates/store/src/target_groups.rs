@@ -2,6 +2,7 @@
 //! port, and the assignment changes the environment repository applies in its own
 //! transactions.
 
+use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::error::Failure;
 use crate::schema::{environments, target_group_assignments, target_groups, targets};
@@ -102,37 +103,6 @@ fn find(
         .optional()?
         .map(TargetGroup::try_from)
         .transpose()
-}
-
-/// Locks the group's row on PostgreSQL for the rest of the transaction: a concurrent update
-/// waits and then reads the new version, and a concurrent target insert (whose foreign key
-/// check shares the row) waits until a delete has decided. SQLite's `BEGIN IMMEDIATE` already
-/// serializes writers.
-fn lock_row(conn: &mut DbConnection, tenant: TenantId, id: TargetGroupId) -> Result<(), Failure> {
-    if let DbConnection::Pg(pg) = conn {
-        diesel::sql_query(
-            "SELECT 1 FROM target_groups WHERE id = $1::uuid AND tenant_id = $2::uuid FOR UPDATE",
-        )
-        .bind::<diesel::sql_types::Text, _>(id.to_string())
-        .bind::<diesel::sql_types::Text, _>(tenant.to_string())
-        .execute(pg)?;
-    }
-    Ok(())
-}
-
-/// Why a write filtered by `id` and a version changed nothing.
-fn unchanged(conn: &mut DbConnection, tenant: TenantId, id: TargetGroupId) -> Failure {
-    let current = target_groups::table
-        .filter(target_groups::id.eq(DbUuid(id.0)))
-        .filter(target_groups::tenant_id.eq(DbUuid(tenant.0)))
-        .select(target_groups::version)
-        .first::<i64>(conn)
-        .optional();
-    match current {
-        Ok(Some(current)) => StoreError::VersionMismatch { current }.into(),
-        Ok(None) => StoreError::NotFound.into(),
-        Err(error) => error.into(),
-    }
 }
 
 /// Bumps the version of the tenant's `environments` and sets their `updated_at`: their
@@ -430,7 +400,7 @@ impl TargetGroupRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<TargetGroup, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            lock_row(conn, tenant, id)?;
+            lock_row(conn, Versioned::TargetGroups, tenant, id.0)?;
             let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
             if expected_version.is_some_and(|expected| expected != current.version) {
                 return Err(StoreError::VersionMismatch {
@@ -447,7 +417,7 @@ impl TargetGroupRepository for Store {
                 .execute(conn)
                 .map_err(Failure::writing(next.name.as_str()))?;
             if updated == 0 {
-                return Err(unchanged(conn, tenant, id));
+                return Err(unchanged(conn, Versioned::TargetGroups, tenant, id.0));
             }
             Ok(next)
         })
@@ -462,7 +432,7 @@ impl TargetGroupRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            lock_row(conn, tenant, id)?;
+            lock_row(conn, Versioned::TargetGroups, tenant, id.0)?;
             let group = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
             if expected_version.is_some_and(|expected| expected != group.version) {
                 return Err(StoreError::VersionMismatch {

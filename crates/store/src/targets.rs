@@ -1,5 +1,6 @@
 //! The `targets` table and the `TargetRepository` port.
 
+use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::error::Failure;
 use crate::schema::{environments, target_group_assignments, targets};
@@ -120,36 +121,6 @@ fn find(
         .optional()?
         .map(Target::try_from)
         .transpose()
-}
-
-/// Locks the row on PostgreSQL, so a concurrent writer waits and then reads the new version
-/// instead of losing its compare-and-set. SQLite's `BEGIN IMMEDIATE` already serializes
-/// writers.
-fn lock_row(conn: &mut DbConnection, tenant: TenantId, id: TargetId) -> Result<(), Failure> {
-    if let DbConnection::Pg(pg) = conn {
-        diesel::sql_query(
-            "SELECT 1 FROM targets WHERE id = $1::uuid AND tenant_id = $2::uuid FOR UPDATE",
-        )
-        .bind::<Text, _>(id.to_string())
-        .bind::<Text, _>(tenant.to_string())
-        .execute(pg)?;
-    }
-    Ok(())
-}
-
-/// Why a write filtered by `id` and a version changed nothing.
-fn unchanged(conn: &mut DbConnection, tenant: TenantId, id: TargetId) -> Failure {
-    let current = targets::table
-        .filter(targets::id.eq(DbUuid(id.0)))
-        .filter(targets::tenant_id.eq(DbUuid(tenant.0)))
-        .select(targets::version)
-        .first::<i64>(conn)
-        .optional();
-    match current {
-        Ok(Some(current)) => StoreError::VersionMismatch { current }.into(),
-        Ok(None) => StoreError::NotFound.into(),
-        Err(error) => error.into(),
-    }
 }
 
 /// Checks what a target points at: its environment must be the tenant's, and its group,
@@ -302,7 +273,7 @@ impl TargetRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<Target, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            lock_row(conn, tenant, id)?;
+            lock_row(conn, Versioned::Targets, tenant, id.0)?;
             let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
             if expected_version.is_some_and(|expected| expected != current.version) {
                 return Err(StoreError::VersionMismatch {
@@ -323,7 +294,7 @@ impl TargetRepository for Store {
                 .execute(conn)
                 .map_err(Failure::writing(next.name.as_str()))?;
             if updated == 0 {
-                return Err(unchanged(conn, tenant, id));
+                return Err(unchanged(conn, Versioned::Targets, tenant, id.0));
             }
             Ok(next)
         })
@@ -345,7 +316,7 @@ impl TargetRepository for Store {
                 delete = delete.filter(targets::version.eq(expected));
             }
             if delete.execute(conn)? == 0 {
-                return Err(unchanged(conn, tenant, id));
+                return Err(unchanged(conn, Versioned::Targets, tenant, id.0));
             }
             Ok(())
         })
