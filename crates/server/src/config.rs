@@ -55,7 +55,7 @@ pub struct DbArgs {
 impl DbArgs {
     /// The pool size asked for, or twice the number of cores. More connections than that
     /// only add database processes competing for the same cores: on two cores, 16
-    /// connections served reads at the same rate as 4 with a p99 thirty times worse.
+    /// connections served a fifth more reads than 4, with a p99 thirty times worse.
     pub fn pool_size(&self) -> u32 {
         self.db_pool_size.unwrap_or_else(|| {
             let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
