@@ -13,12 +13,30 @@
 #   POST /api/v1/environments             a unique name per request
 # and print req/s, p50/p99 latency, non-2xx counts and the server's peak RSS (VmHWM).
 #
+# Then, per backend on another fresh database, the deployments phase: `terrane seed` loads
+# BENCH_COMPONENTS components, BENCH_DEPLOY_ENVS environments and BENCH_DEPLOYMENTS
+# deployments (with their latest_deployments rows) into one tenant, and wrk measures
+#   GET  /api/v1/deployments/matrix
+#   GET  /api/v1/deployments/latest?componentId=...
+#   GET  /api/v1/deployments?environmentId=...&take=20
+#   the sequence POST /api/v1/deployments, PATCH in_progress, PATCH succeeded
+#        (its req/s column is sequences per second; p50/p99 are per request)
+# against the targets matrix p99 < 50 ms, list p99 < 20 ms, >= 1000 sequences/s.
+#
 # Settings (environment):
 #   BENCH_DURATION     wrk duration per endpoint, wrk syntax (default 10s)
 #   BENCH_THREADS      wrk threads (default 2)
 #   BENCH_CONNECTIONS  wrk connections (default 64)
 #   BENCH_BACKENDS     backends to run (default "sqlite postgres")
 #   BENCH_ENVS         environments created before measuring (default 50, at most 100)
+#   BENCH_PHASES       phases to run (default "inventory deployments")
+#   BENCH_DEPLOYMENTS  deployments seeded for the deployments phase (default 1000000)
+#   BENCH_COMPONENTS   components seeded (default 200)
+#   BENCH_DEPLOY_ENVS  environments seeded (default 20)
+#   BENCH_VIEW_CONNECTIONS    wrk connections for the matrix, latest and list (default 4: a
+#                      dashboard's concurrency; with N connections a closed loop's p99 is at
+#                      least N / throughput, so 64 measures queueing, not the request)
+#   BENCH_SEQUENCE_CONNECTIONS  wrk connections for the sequences (default BENCH_CONNECTIONS)
 #   BENCH_DB_POOL_SIZE passed as --db-pool-size when set
 #   BENCH_PG_URL_BASE  PostgreSQL server URL without database
 #                      (default postgres://postgres@127.0.0.1:5432)
@@ -43,6 +61,12 @@ THREADS=${BENCH_THREADS:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 BACKENDS=${BENCH_BACKENDS:-sqlite postgres}
 ENVS=${BENCH_ENVS:-50}
+PHASES=${BENCH_PHASES:-inventory deployments}
+DEPLOYMENTS=${BENCH_DEPLOYMENTS:-1000000}
+COMPONENTS=${BENCH_COMPONENTS:-200}
+DEPLOY_ENVS=${BENCH_DEPLOY_ENVS:-20}
+VIEW_CONNECTIONS=${BENCH_VIEW_CONNECTIONS:-4}
+SEQUENCE_CONNECTIONS=${BENCH_SEQUENCE_CONNECTIONS:-$CONNECTIONS}
 PG_URL_BASE=${BENCH_PG_URL_BASE:-postgres://postgres@127.0.0.1:5432}
 TERRANE_BIN=${TERRANE_BIN:-$REPO_ROOT/target/release/terrane}
 WRK_LUA=$REPO_ROOT/scripts/bench/wrk.lua
@@ -56,6 +80,14 @@ if [[ ! $ENVS =~ ^[0-9]+$ ]] || ((ENVS < 1 || ENVS > 100)); then
     echo "BENCH_ENVS must be between 1 and 100 (the list's maximum take)" >&2
     exit 2
 fi
+
+for setting in DEPLOYMENTS COMPONENTS DEPLOY_ENVS VIEW_CONNECTIONS SEQUENCE_CONNECTIONS; do
+    [[ ${!setting} =~ ^[0-9]+$ ]] || { echo "BENCH_$setting must be a whole number" >&2; exit 2; }
+done
+for phase in $PHASES; do
+    [[ $phase == inventory || $phase == deployments ]] \
+        || { echo "unknown phase '$phase' in BENCH_PHASES (inventory, deployments)" >&2; exit 2; }
+done
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bench: %s\n' "$*" >&2; exit 1; }
@@ -162,6 +194,9 @@ for tool in curl od; do
     command -v "$tool" >/dev/null || die "$tool not found"
 done
 ensure_wrk
+if [[ " $PHASES " == *" deployments "* ]]; then
+    command -v jq >/dev/null || die "jq not found (needed for the deployments phase)"
+fi
 [[ " $BACKENDS " == *" postgres "* ]] && ensure_postgres
 
 if [[ ${BENCH_SKIP_BUILD:-0} != 1 ]]; then
@@ -248,15 +283,17 @@ peak_rss_kib() {
 
 RESULTS=()       # "backend<TAB>endpoint<TAB>rps<TAB>p50<TAB>p99<TAB>non2xx<TAB>sockerr"
 RSS=()           # "backend<TAB>KiB"
+SEEDS=()         # "backend<TAB>deployments<TAB>seconds<TAB>deployments per second"
 ERRORS_SEEN=0
 
-# run_wrk BACKEND LABEL MODE URL [AUTH]
+# run_wrk BACKEND LABEL MODE URL [AUTH]   (RUN_CONNECTIONS overrides BENCH_CONNECTIONS)
 run_wrk() {
     local backend=$1 label=$2 mode=$3 url=$4 auth=${5:-}
     local out="$WORK_DIR/wrk-$backend-${label//[^a-zA-Z0-9]/_}.txt"
-    local args=(-t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" --latency -s "$WRK_LUA")
+    local connections=${RUN_CONNECTIONS:-$CONNECTIONS}
+    local args=(-t "$THREADS" -c "$connections" -d "$DURATION" --latency -s "$WRK_LUA")
     [[ -n $auth ]] && args+=(-H "Authorization: Bearer $TOKEN")
-    log "$backend: wrk $label (${DURATION}, ${THREADS} threads, ${CONNECTIONS} connections)"
+    log "$backend: wrk $label (${DURATION}, ${THREADS} threads, ${connections} connections)"
     BENCH_MODE=$mode BENCH_RUN_ID=$RUN_ID wrk "${args[@]}" "$url" >"$out" 2>&1 \
         || { cat "$out" >&2; die "wrk failed for $backend $label"; }
     kill -0 "$SERVER_PID" 2>/dev/null || die "$backend: server died during $label"
@@ -270,6 +307,13 @@ run_wrk() {
     connect=$(field connect "$line");   read=$(field read "$line")
     write=$(field write "$line");       timeout=$(field timeout "$line")
     local sockerr=$((connect + read + write + timeout))
+    if [[ $mode == sequence ]]; then
+        # Sequences per second take the place of requests per second.
+        local sequences seconds
+        sequences=$(sed -n 's/^BENCH_SEQUENCES sequences=\([0-9]*\).*/\1/p' "$out" | tail -n1)
+        seconds=$(field duration_us "$line")
+        rps=$(awk -v n="${sequences:-0}" -v us="$seconds" 'BEGIN { printf "%.2f", (us > 0 ? n / (us / 1e6) : 0) }')
+    fi
     if ((non2xx > 0 || sockerr > 0 || requests == 0)); then
         ERRORS_SEEN=1
     fi
@@ -337,11 +381,79 @@ bench_backend() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# The deployments phase of one backend
+
+bench_deployments() {
+    local backend=$1 url
+    case $backend in
+        sqlite)
+            mkdir -p "$WORK_DIR/sqlite-deployments"
+            url="sqlite://$WORK_DIR/sqlite-deployments/terrane.db"
+            ;;
+        postgres)
+            PG_DB="terrane_bench_$(random_hex 4)"
+            log "postgres: creating database $PG_DB"
+            psql "$PG_URL_BASE/postgres" -qAt -v ON_ERROR_STOP=1 \
+                -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+            url="$PG_URL_BASE/$PG_DB"
+            ;;
+        *) die "unknown backend '$backend' (expected sqlite or postgres)" ;;
+    esac
+
+    local tenant subject seed=$WORK_DIR/seed-$backend.json
+    tenant=$(new_uuid)
+    subject=$(new_uuid)
+    log "$backend: terrane seed $COMPONENTS components x $DEPLOY_ENVS environments x $DEPLOYMENTS deployments"
+    "$TERRANE_BIN" seed --database-url "$url" --tenant "$tenant" --components "$COMPONENTS" \
+        --environments "$DEPLOY_ENVS" --deployments "$DEPLOYMENTS" \
+        >"$seed" 2>"$WORK_DIR/seed-$backend.log" \
+        || { tail -n 30 "$WORK_DIR/seed-$backend.log" >&2; die "$backend: terrane seed failed"; }
+    local seconds rate component environment components environments
+    seconds=$(jq -r '.totalSeconds' "$seed")
+    rate=$(jq -r '.deploymentsPerSecond' "$seed")
+    SEEDS+=("$backend"$'\t'"$DEPLOYMENTS"$'\t'"$seconds"$'\t'"$rate")
+    component=$(jq -r '.components[0]' "$seed")
+    environment=$(jq -r '.environments[0]' "$seed")
+    components=$(jq -r '.components | join(",")' "$seed")
+    environments=$(jq -r '.environments | join(",")' "$seed")
+
+    start_server "$backend" "$url"
+    TOKEN=$("$TERRANE_BIN" token --database-url "$url" --tenant "$tenant" --subject "$subject" \
+        --role admin --expires-in 24h) || die "$backend: terrane token failed"
+    TOKEN=${TOKEN//[[:space:]]/}
+
+    local matrix="/api/v1/deployments/matrix"
+    local latest="/api/v1/deployments/latest?componentId=$component"
+    local list="/api/v1/deployments?environmentId=$environment&take=20"
+    # Sanity checks before measuring.
+    local rows
+    rows=$(api GET "$matrix" | jq 'length') || die "$backend: GET $matrix failed"
+    [[ $rows == "$COMPONENTS" ]] || echo "bench: warning: the matrix has $rows rows, expected $COMPONENTS" >&2
+    api GET "$latest" >/dev/null || die "$backend: GET latest failed"
+    api GET "$list" >/dev/null || die "$backend: GET the list failed"
+
+    RUN_CONNECTIONS=$VIEW_CONNECTIONS run_wrk "$backend" "GET /api/v1/deployments/matrix c=$VIEW_CONNECTIONS" get "$BASE_URL$matrix" auth
+    RUN_CONNECTIONS=$VIEW_CONNECTIONS run_wrk "$backend" "GET /api/v1/deployments/latest c=$VIEW_CONNECTIONS" get "$BASE_URL$latest" auth
+    RUN_CONNECTIONS=$VIEW_CONNECTIONS run_wrk "$backend" "GET /api/v1/deployments?envId c=$VIEW_CONNECTIONS" get "$BASE_URL$list" auth
+    RUN_CONNECTIONS=$SEQUENCE_CONNECTIONS BENCH_COMPONENT_IDS=$components BENCH_ENVIRONMENT_IDS=$environments \
+        run_wrk "$backend" "sequences/s c=$SEQUENCE_CONNECTIONS" sequence "$BASE_URL/api/v1/deployments" auth
+
+    RSS+=("$backend deployments"$'\t'"$(peak_rss_kib "$SERVER_PID")")
+    stop_server
+    drop_pg_db
+}
+
+# ---------------------------------------------------------------------------------------------
 # Main
 
 log "terrane $("$TERRANE_BIN" --version 2>/dev/null || echo '(version unknown)'), $(git rev-parse --short HEAD 2>/dev/null || echo 'no git'), $(nproc) cores"
 for backend in $BACKENDS; do
-    bench_backend "$backend"
+    if [[ " $PHASES " == *" inventory "* ]]; then
+        bench_backend "$backend"
+    fi
+    if [[ " $PHASES " == *" deployments "* ]]; then
+        bench_deployments "$backend"
+    fi
 done
 
 # Table
@@ -377,6 +489,10 @@ for row in "${RSS[@]}"; do
     else
         printf 'peak RSS %-8s unknown\n' "$backend"
     fi
+done
+for row in "${SEEDS[@]}"; do
+    IFS=$'\t' read -r backend count seconds rate <<<"$row"
+    printf 'seed     %-8s %d deployments in %.1f s (%.0f deployments/s)\n' "$backend" "$count" "$seconds" "$rate"
 done
 echo
 echo "results: ${TSV#"$REPO_ROOT"/}"

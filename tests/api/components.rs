@@ -21,6 +21,7 @@ on_both_backends!(
     viewers_and_deployers_read_the_catalog_but_only_admins_change_it,
     another_tenants_components_are_not_found_and_not_listed,
     a_create_retried_with_the_same_idempotency_key_adds_one_component,
+    a_component_with_deployments_cannot_be_deleted,
 );
 
 async fn create(app: &TestApp, body: Value) -> Value {
@@ -528,4 +529,33 @@ async fn a_create_retried_with_the_same_idempotency_key_adds_one_component(app: 
     assert_eq!(retry.headers()["idempotent-replayed"], "true");
     assert_eq!(retry.json::<Value>().await.unwrap(), first_body);
     assert_eq!(list(&app, "").await["total"], 1);
+}
+
+async fn a_component_with_deployments_cannot_be_deleted(app: TestApp) {
+    let component = create(&app, json!({"name": "api", "kind": "service"})).await;
+    let env = app.create_env(json!({"name": "dev"})).await;
+    let deployment = app
+        .send_json(
+            Method::POST,
+            "/api/v1/deployments",
+            json!({"componentId": component["id"], "environmentId": env["id"], "version": "v1"}),
+        )
+        .await;
+    assert_eq!(deployment.status(), 201);
+    let path = format!("{COMPONENTS}/{}", component["id"].as_str().unwrap());
+    let refused = app
+        .request(Method::DELETE, &path, &app.admin())
+        .send()
+        .await
+        .unwrap();
+    let body = crate::support::problem(refused, 409).await;
+    assert!(
+        body["detail"].as_str().unwrap().contains("deprecated"),
+        "{body}"
+    );
+    assert_eq!(
+        app.get(&path).await.status(),
+        200,
+        "the component is still there"
+    );
 }

@@ -3,13 +3,21 @@
 
 mod support;
 
+mod agents;
 mod auth;
 mod cli;
 mod components;
+mod deployments;
+mod drift;
+mod environment_requests;
 mod environments;
 mod errors;
 mod freeze_windows;
+mod health;
 mod idempotency;
 mod ops;
+mod releases;
+mod stuck_deployments;
 mod target_groups;
 mod targets;
+mod views;

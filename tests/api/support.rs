@@ -28,6 +28,8 @@ pub struct TestApp {
     pub client: Client,
     pub tenant: Uuid,
     pub user: Uuid,
+    /// The database this server runs on, for starting another replica beside it.
+    pub database_url: String,
     keys: TokenKeys,
     child: Child,
     _dir: TempDir,
@@ -59,6 +61,9 @@ pub fn start_server(database_url: &str, envs: &[(&str, &str)]) -> (Child, String
             database_url,
         ])
         .env_remove("TERRANE_JWT_SECRET")
+        // Scheduled probes would reach the made-up addresses of other tests' targets; the
+        // health tests turn them on.
+        .env("TERRANE_HEALTH_SCHEDULER_INTERVAL_SECS", "0")
         .env("RUST_LOG", "info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -95,14 +100,22 @@ pub fn start_server(database_url: &str, envs: &[(&str, &str)]) -> (Child, String
 impl TestApp {
     /// A server on a fresh database; `None` when PostgreSQL is skipped outside CI.
     pub async fn spawn(db: Db) -> Option<TestApp> {
+        Self::spawn_with(db, &[]).await
+    }
+
+    /// A server on a fresh database with more environment variables set.
+    pub async fn spawn_with(db: Db, envs: &[(&str, &str)]) -> Option<TestApp> {
         let dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg) = database(db, &dir)?;
-        let (child, base) = start_server(&database_url, &[("TERRANE_JWT_SECRET", SECRET)]);
+        let mut all = vec![("TERRANE_JWT_SECRET", SECRET)];
+        all.extend_from_slice(envs);
+        let (child, base) = start_server(&database_url, &all);
         Some(TestApp {
             base,
             client: Client::new(),
             tenant: Uuid::now_v7(),
             user: Uuid::now_v7(),
+            database_url,
             keys: TokenKeys::new(SECRET.as_bytes()).expect("keys"),
             child,
             _dir: dir,

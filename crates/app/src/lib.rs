@@ -3,17 +3,33 @@
 //! Each use case checks what the actor may do, turns raw input into validated domain values,
 //! and asks the repositories to store them. Nothing here knows HTTP or SQL.
 
+mod agents;
 mod components;
+mod deployments;
+mod drift;
 mod environments;
 mod freeze_windows;
+mod health;
+mod provisioning;
+mod releases;
+mod requests;
 mod target_groups;
 mod targets;
+mod views;
 
+pub use agents::{token_hash, Agents};
 pub use components::Components;
+pub use deployments::Deployments;
+pub use drift::Drift;
 pub use environments::Environments;
 pub use freeze_windows::FreezeWindows;
+pub use health::HealthChecks;
+pub use provisioning::{BuiltinProvisioner, RequestJobs};
+pub use releases::Releases;
+pub use requests::{EnvironmentRequests, RequestPorts, RequestSettings};
 pub use target_groups::TargetGroups;
 pub use targets::Targets;
+pub use views::Views;
 
 use terrane_domain::{Actor, Permission};
 use terrane_ports::ServiceError;

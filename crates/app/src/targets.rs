@@ -2,7 +2,7 @@ use crate::authorize;
 use crate::target_groups::missing_reference;
 use async_trait::async_trait;
 use std::sync::Arc;
-use terrane_domain::{Actor, Permission, Target, TargetId, TargetInput};
+use terrane_domain::{Actor, AddressPolicy, Permission, Target, TargetId, TargetInput};
 use terrane_ports::{
     Clock, IdSource, ServiceError, StoreError, TargetQuery, TargetRepository, TargetService,
 };
@@ -19,6 +19,8 @@ pub struct Targets {
     repo: Arc<dyn TargetRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
+    /// Refuses connections to addresses a health probe may never reach.
+    addresses: AddressPolicy,
 }
 
 impl Targets {
@@ -28,7 +30,19 @@ impl Targets {
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdSource>,
     ) -> Self {
-        Self { repo, clock, ids }
+        Self {
+            repo,
+            clock,
+            ids,
+            addresses: AddressPolicy::default(),
+        }
+    }
+
+    /// The same use cases refusing connections to what `addresses` refuses (by default
+    /// link-local and cloud metadata addresses).
+    pub fn with_address_policy(mut self, addresses: AddressPolicy) -> Self {
+        self.addresses = addresses;
+        self
     }
 }
 
@@ -44,6 +58,7 @@ impl TargetService for Targets {
     async fn create(&self, actor: &Actor, input: TargetInput) -> Result<Target, ServiceError> {
         authorize(actor, Permission::Administer, "creating a target")?;
         let new = input.into_new()?;
+        self.addresses.check_connection(&new.connection)?;
         let id = TargetId(self.ids.new_id());
         self.repo
             .create(actor.tenant, id, new, self.clock.now())
@@ -85,6 +100,9 @@ impl TargetService for Targets {
                 }));
             }
             let changes = input.clone().into_changes(&current)?;
+            if let Some(connection) = &changes.connection {
+                self.addresses.check_connection(connection)?;
+            }
             if changes.is_empty() {
                 // Nothing to write: an empty PATCH neither bumps the version nor fails.
                 return Ok(current);

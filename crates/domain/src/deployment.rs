@@ -313,6 +313,8 @@ pub struct Deployment {
     pub status: DeploymentStatus,
     /// Bumped by every change; the ETag.
     pub version_number: i64,
+    /// Bumped by every retry (`-> pending`): only approvals of the current round count.
+    pub approval_round: u32,
     /// When it was recorded.
     pub created_at: DateTime<Utc>,
     /// When it last entered `in_progress`.
@@ -478,6 +480,7 @@ impl NewDeployment {
             metadata: self.metadata,
             status: DeploymentStatus::Pending,
             version_number: 1,
+            approval_round: 0,
             created_at: now,
             started_at: None,
             finished_at: None,
@@ -590,6 +593,7 @@ impl Deployment {
             DeploymentStatus::Pending => {
                 next.started_at = None;
                 next.finished_at = None;
+                next.approval_round += 1;
             }
             DeploymentStatus::RolledBack => {}
         }
@@ -820,6 +824,11 @@ mod tests {
             .transition(to("pending"), Some(user(2)), None, t2)
             .unwrap();
         assert_eq!((retry.started_at, retry.finished_at), (None, None));
+        assert_eq!((d.approval_round, done.approval_round), (0, 0));
+        assert_eq!(
+            retry.approval_round, 1,
+            "a retry starts a new approval round"
+        );
     }
 
     #[test]

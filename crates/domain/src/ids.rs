@@ -64,3 +64,7 @@ id_type!(
     /// A target: a place things run.
     TargetId
 );
+id_type!(
+    /// A self-service request for an environment.
+    EnvironmentRequestId
+);

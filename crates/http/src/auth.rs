@@ -4,10 +4,11 @@ use crate::problem::{Problem, ProblemKind};
 use actix_web::dev::Payload;
 use actix_web::{web, FromRequest, HttpRequest};
 use chrono::{DateTime, Utc};
+use futures_util::future::LocalBoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::future::{ready, Ready};
-use terrane_domain::{Actor, Role, TenantId, UserId};
+use terrane_domain::{Actor, Agent, Role, TenantId, UserId, AGENT_TOKEN_PREFIX};
 use uuid::Uuid;
 
 /// Shortest signing secret accepted, in bytes (the HS256 key length).
@@ -125,6 +126,18 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
     let keys = req
         .app_data::<web::Data<TokenKeys>>()
         .ok_or_else(|| Problem::internal("token keys are not configured"))?;
+    let token = bearer(req)?;
+    if token.starts_with(AGENT_TOKEN_PREFIX) {
+        return Err(Problem::new(ProblemKind::Forbidden, AGENT_ONLY));
+    }
+    keys.verify(&token).map(Authenticated)
+}
+
+/// What an agent token may do, for the 403 of anything else.
+const AGENT_ONLY: &str = "an agent token may only send its own heartbeat (POST /api/v1/agents/{id}/heartbeat) and inventories of the targets it serves (POST /api/v1/targets/{id}/inventory)";
+
+/// The token of an `Authorization: Bearer <token>` header.
+fn bearer(req: &HttpRequest) -> Result<String, Problem> {
     let value = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)
@@ -134,7 +147,7 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
                 "send an `Authorization: Bearer <token>` header",
             )
         })?;
-    let token = value
+    value
         .to_str()
         .ok()
         .and_then(|v| {
@@ -143,13 +156,46 @@ fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
         })
         .map(str::trim)
         .filter(|t| !t.is_empty())
+        .map(str::to_owned)
         .ok_or_else(|| {
             Problem::new(
                 ProblemKind::Unauthorized,
                 "the Authorization header must be `Bearer <token>`",
             )
-        })?;
-    keys.verify(token).map(Authenticated)
+        })
+}
+
+/// The agent behind an agent token (`Authorization: Bearer trn_agent_...`): extracting it
+/// answers 401 for an unknown or revoked agent token and 403 for a person's token.
+#[derive(Debug, Clone)]
+pub struct AgentAuthenticated(pub Agent);
+
+impl FromRequest for AgentAuthenticated {
+    type Error = Problem;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let token = bearer(req);
+        let state = req.app_data::<web::Data<crate::AppState>>().cloned();
+        Box::pin(async move {
+            let token = token?;
+            if !token.starts_with(AGENT_TOKEN_PREFIX) {
+                return Err(Problem::new(
+                    ProblemKind::Forbidden,
+                    "this route is for agents: send the agent's token (trn_agent_...)",
+                ));
+            }
+            let state =
+                state.ok_or_else(|| Problem::internal("the application state is missing"))?;
+            match state.agents.authenticate(&token).await? {
+                Some(agent) => Ok(AgentAuthenticated(agent)),
+                None => Err(Problem::new(
+                    ProblemKind::Unauthorized,
+                    "the agent token is not valid: unknown, or the agent was revoked",
+                )),
+            }
+        })
+    }
 }
 
 #[cfg(test)]

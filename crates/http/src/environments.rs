@@ -12,6 +12,7 @@ use actix_web::http::header;
 use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
+use std::collections::HashMap;
 use terrane_domain::{
     Actor, Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentSort,
     EnvironmentStatus, FieldError, Page, PromotionPolicy,
@@ -320,7 +321,9 @@ pub struct EnvironmentResponse {
     pub is_frozen: bool,
     /// The freeze windows active now, ordered by start.
     pub active_freeze_windows: Vec<FreezeWindowResponse>,
-    /// With `includeState=true`: the release it runs (null until a release succeeds there).
+    /// The release it runs: that of its latest succeeded deployment that belongs to a
+    /// release (null until one succeeds there). Always on one environment; on lists with
+    /// `includeState=true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<CurrentRelease>)]
     pub current_release: Option<Option<CurrentRelease>>,
@@ -429,9 +432,15 @@ async fn represent(
     let ids: Vec<EnvironmentId> = envs.iter().map(|env| env.id).collect();
     let mut frozen = state.freeze_windows.active_for(actor, &ids).await?;
     let mut assignments = state.target_groups.assignments_for(actor, &ids).await?;
+    let mut releases = if include_state {
+        state.views.current_releases(actor, &ids).await?
+    } else {
+        HashMap::new()
+    };
     let responses = envs
         .into_iter()
         .map(|env| {
+            let release = releases.remove(&env.id);
             let windows = frozen.remove(&env.id).unwrap_or_default();
             let assigned = assignments.remove(&env.id).unwrap_or_default();
             let mut response = EnvironmentResponse::from(env);
@@ -442,9 +451,11 @@ async fn represent(
                 .map(FreezeWindowResponse::from)
                 .collect();
             if include_state {
-                // No release can have been deployed yet: deployments arrive with their own
-                // issue, which fills this from the ledger.
-                response.current_release = Some(None);
+                response.current_release = Some(release.map(|release| CurrentRelease {
+                    id: release.id,
+                    name: release.name,
+                    deployed_at: release.deployed_at,
+                }));
             }
             response
         })
@@ -453,14 +464,15 @@ async fn represent(
 }
 
 /// One environment's response with its ETag.
-async fn one(
+pub(crate) async fn one(
     state: &AppState,
     actor: &Actor,
     status: actix_web::http::StatusCode,
     env: Environment,
 ) -> Result<HttpResponse, Problem> {
     let version = env.version;
-    let body = represent(state, actor, vec![env], false)
+    // One environment always carries its current release: one small query.
+    let body = represent(state, actor, vec![env], true)
         .await?
         .pop()
         .ok_or_else(|| Problem::internal("empty representation"))?;

@@ -4,29 +4,41 @@
 //! Handlers turn requests into domain input, call the driving ports of `terrane-ports`, and
 //! turn the answers (or [`problem::Problem`]s) into responses. No storage type appears here.
 
+mod agents;
 pub mod auth;
 mod components;
+mod deployments;
+mod drift;
 mod environments;
 pub mod extract;
 mod freeze_windows;
+mod health;
 mod idempotency;
 pub mod observe;
 mod ops;
 pub mod problem;
+mod releases;
+mod requests;
 mod schema;
 mod target_groups;
 mod targets;
+mod views;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::from_fn;
 use actix_web::{web, App};
 use std::sync::Arc;
+use terrane_ports::AgentService;
+use terrane_ports::DriftService;
+use terrane_ports::EnvironmentRequestService;
+use terrane_ports::HealthService;
 use terrane_ports::{
     Clock, ComponentService, EnvironmentService, FreezeWindowService, IdempotencyRepository,
     StoreHealth,
 };
-use terrane_ports::{TargetGroupService, TargetService};
+use terrane_ports::{DeploymentService, ReleaseService};
+use terrane_ports::{DeploymentViewService, TargetGroupService, TargetService};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -49,6 +61,20 @@ pub struct AppState {
     pub target_groups: Arc<dyn TargetGroupService>,
     /// Target use cases.
     pub targets: Arc<dyn TargetService>,
+    /// Health checks of targets.
+    pub health_checks: Arc<dyn HealthService>,
+    /// Agents and the inventories they report.
+    pub agents: Arc<dyn AgentService>,
+    /// Drift: the ledger against the inventories.
+    pub drift: Arc<dyn DriftService>,
+    /// The deployment ledger use cases.
+    pub deployments: Arc<dyn DeploymentService>,
+    /// Release use cases.
+    pub releases: Arc<dyn ReleaseService>,
+    /// What is deployed where: matrix, latest, current releases, stickers.
+    pub views: Arc<dyn DeploymentViewService>,
+    /// Environment request use cases.
+    pub requests: Arc<dyn EnvironmentRequestService>,
     /// First answers to `Idempotency-Key`s.
     pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Readiness of storage.
@@ -72,6 +98,11 @@ pub struct AppState {
         (name = "catalog", description = "The component catalog: the things that are deployed"),
         (name = "target-groups", description = "Logical groups of targets (an application tier, a cluster), assigned to environments"),
         (name = "targets", description = "The places things run: Docker and Compose hosts, ECS services, Nomad jobs"),
+        (name = "deployments", description = "The deployment ledger and what it says is deployed where"),
+        (name = "releases", description = "Named sets of component versions, deployed together"),
+        (name = "health", description = "Health checks of targets: on demand, on schedule, and their history"),
+        (name = "environment-requests", description = "Self-service environments: requested, reviewed by an admin, provisioned, and expired when their time to live has passed"),
+        (name = "agents", description = "Agents beside targets: registration, heartbeats (the health of ECS services) and inventories"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
 )]
@@ -101,6 +132,21 @@ fn api(config: &mut ServiceConfig) {
     config
         .service(
             utoipa_actix_web::scope("/api/v1")
+                // Before any `/deployments/{id}`, which would take `matrix` for an id.
+                .service(views::deployment_matrix)
+                .service(views::latest_deployments)
+                .service(deployments::create_deployment)
+                .service(deployments::list_deployments)
+                .service(deployments::get_deployment)
+                .service(deployments::patch_deployment)
+                .service(deployments::deployment_history)
+                .service(deployments::approve_deployment)
+                .service(deployments::list_deployment_approvals)
+                .service(deployments::deployment_gates)
+                .service(releases::create_release)
+                .service(releases::list_releases)
+                .service(releases::get_release)
+                .service(releases::deploy_release)
                 .service(environments::create_environment)
                 .service(environments::list_environments)
                 .service(environments::get_environment)
@@ -127,7 +173,31 @@ fn api(config: &mut ServiceConfig) {
                 .service(targets::get_target)
                 .service(targets::put_target)
                 .service(targets::patch_target)
-                .service(targets::delete_target),
+                .service(targets::delete_target)
+                .service(targets::get_target_sticker)
+                .service(health::check_target_health)
+                .service(health::list_target_health_checks)
+                .service(agents::create_agent)
+                .service(agents::list_agents)
+                .service(agents::get_agent)
+                .service(agents::delete_agent)
+                .service(agents::agent_heartbeat)
+                .service(agents::report_inventory)
+                .service(agents::get_inventory)
+                .service(drift::get_target_drift)
+                .service(drift::get_environment_drift)
+                .service(requests::create_request)
+                .service(requests::list_requests)
+                .service(requests::get_request)
+                .service(requests::patch_request)
+                .service(requests::delete_request)
+                .service(requests::approve_request)
+                .service(requests::reject_request)
+                .service(requests::expire_request)
+                .service(requests::retry_request)
+                .service(requests::request_history)
+                .service(requests::set_environment_ttl)
+                .service(requests::remove_environment_ttl),
         )
         .service(ops::healthz)
         .service(ops::readyz)

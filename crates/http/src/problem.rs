@@ -4,7 +4,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use std::fmt;
-use terrane_domain::{FieldError, ValidationErrors};
+use terrane_domain::{FieldError, GateKind, ValidationErrors};
 use terrane_ports::ServiceError;
 use utoipa::ToSchema;
 
@@ -25,6 +25,12 @@ pub enum ProblemKind {
     Conflict,
     /// 412: `If-Match` names a stale version.
     PreconditionFailed,
+    /// 409: an active freeze window keeps the deployment from starting.
+    GateFreeze,
+    /// 409: the deployment lacks required approvals.
+    GateApprovals,
+    /// 409: the version has not succeeded in the previous environment yet.
+    GatePromotion,
     /// 413: body over the limit.
     PayloadTooLarge,
     /// 415: not JSON.
@@ -47,6 +53,9 @@ impl ProblemKind {
         ProblemKind::MethodNotAllowed,
         ProblemKind::Conflict,
         ProblemKind::PreconditionFailed,
+        ProblemKind::GateFreeze,
+        ProblemKind::GateApprovals,
+        ProblemKind::GatePromotion,
         ProblemKind::PayloadTooLarge,
         ProblemKind::UnsupportedMediaType,
         ProblemKind::IdempotencyKeyReused,
@@ -64,6 +73,9 @@ impl ProblemKind {
             ProblemKind::MethodNotAllowed => "method-not-allowed",
             ProblemKind::Conflict => "conflict",
             ProblemKind::PreconditionFailed => "precondition-failed",
+            ProblemKind::GateFreeze => "gate-freeze",
+            ProblemKind::GateApprovals => "gate-approvals",
+            ProblemKind::GatePromotion => "gate-promotion",
             ProblemKind::PayloadTooLarge => "payload-too-large",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::IdempotencyKeyReused => "idempotency-key-reused",
@@ -82,6 +94,9 @@ impl ProblemKind {
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::Conflict => StatusCode::CONFLICT,
             ProblemKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ProblemKind::GateFreeze | ProblemKind::GateApprovals | ProblemKind::GatePromotion => {
+                StatusCode::CONFLICT
+            }
             ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -100,6 +115,9 @@ impl ProblemKind {
             ProblemKind::MethodNotAllowed => "Method not allowed",
             ProblemKind::Conflict => "Conflict with the current state",
             ProblemKind::PreconditionFailed => "Precondition failed",
+            ProblemKind::GateFreeze => "The environment is frozen",
+            ProblemKind::GateApprovals => "Approvals missing",
+            ProblemKind::GatePromotion => "Promotion order not met",
             ProblemKind::PayloadTooLarge => "Request body too large",
             ProblemKind::UnsupportedMediaType => "Unsupported media type",
             ProblemKind::IdempotencyKeyReused => "Idempotency key reused",
@@ -118,6 +136,9 @@ impl ProblemKind {
             ProblemKind::MethodNotAllowed => "The path exists but does not accept this method; the `Allow` header lists the ones it does.",
             ProblemKind::Conflict => "The request clashes with the current state, for example a name that is already taken.",
             ProblemKind::PreconditionFailed => "The `If-Match` header names a version that is no longer current. Read the resource again and retry with its new ETag.",
+            ProblemKind::GateFreeze => "A freeze window is active on the deployment's environment and you are not one of its exceptions. Wait until the window ends (the detail says when), or ask for the window to name you as an exception.",
+            ProblemKind::GateApprovals => "The environment requires more distinct approvals before a deployment may start. Ask colleagues to `POST /api/v1/deployments/{id}/approvals`; with separation of duties the deployment's author does not count.",
+            ProblemKind::GatePromotion => "The environment promotes sequentially: the same component and version must first succeed in the nearest active environment ordered before it.",
             ProblemKind::PayloadTooLarge => "Request bodies are limited to 1 MiB.",
             ProblemKind::UnsupportedMediaType => "Send JSON bodies with `Content-Type: application/json`.",
             ProblemKind::IdempotencyKeyReused => "This `Idempotency-Key` was already used for a different request. Use a new key for a new request.",
@@ -298,6 +319,14 @@ impl From<ServiceError> for Problem {
             ServiceError::Forbidden(detail) => Problem::new(ProblemKind::Forbidden, detail),
             ServiceError::NotFound(what) => Problem::not_found(&what),
             ServiceError::Conflict(detail) => Problem::new(ProblemKind::Conflict, detail),
+            ServiceError::GateRefused { gate, detail } => {
+                let kind = match gate {
+                    GateKind::Freeze => ProblemKind::GateFreeze,
+                    GateKind::Approvals => ProblemKind::GateApprovals,
+                    GateKind::Promotion => ProblemKind::GatePromotion,
+                };
+                Problem::new(kind, detail)
+            }
             ServiceError::PreconditionFailed(detail) => {
                 Problem::new(ProblemKind::PreconditionFailed, detail)
             }
@@ -389,6 +418,13 @@ mod tests {
             (ServiceError::NotFound("environment".into()), 404),
             (ServiceError::Conflict("x".into()), 409),
             (ServiceError::PreconditionFailed("x".into()), 412),
+            (
+                ServiceError::GateRefused {
+                    gate: GateKind::Freeze,
+                    detail: "x".into(),
+                },
+                409,
+            ),
             (ServiceError::Unavailable("x".into()), 503),
             (ServiceError::Internal("x".into()), 500),
         ];

@@ -529,3 +529,32 @@ pub async fn delete_target(
     state.targets.delete(&actor, id, expected).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted: true }))
 }
+
+/// The version sticker of a target: the release its environment runs, the components of it
+/// with their digests, when and by whom the last of them was deployed.
+#[utoipa::path(
+    tag = "deployments",
+    params(("id" = Uuid, Path, description = "Target id")),
+    responses(
+        (status = 200, description = "What the target's environment runs", body = crate::views::StickerResponse),
+        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such target in your organization, or nothing was ever deployed to its environment", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/targets/{id}/sticker")]
+pub async fn get_target_sticker(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    Authenticated(actor): Authenticated,
+) -> Result<HttpResponse, Problem> {
+    let id = TargetId(path_id(&req, "id")?);
+    match state.views.sticker(&actor, id).await? {
+        Some(sticker) => Ok(HttpResponse::Ok().json(crate::views::StickerResponse::from(sticker))),
+        None => Err(Problem::new(
+            crate::problem::ProblemKind::NotFound,
+            "nothing was ever deployed to this target's environment",
+        )),
+    }
+}

@@ -45,6 +45,15 @@ pub enum ServiceError {
     /// The request clashes with the current state (409).
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A gate refused to let a deployment start (409); the detail says what would let it
+    /// pass.
+    #[error("the {gate} gate refused: {detail}")]
+    GateRefused {
+        /// Which gate.
+        gate: terrane_domain::GateKind,
+        /// Why, and what would let it pass.
+        detail: String,
+    },
     /// `If-Match` named a version that is no longer current (412).
     #[error("precondition failed: {0}")]
     PreconditionFailed(String),

@@ -5,10 +5,16 @@
 //! inbound adapter such as `terrane-http` calls; `terrane-app` implements them over the
 //! driven ports. Every method documents which error variant an implementation returns when.
 
+pub mod agents;
+pub mod deployments;
+pub mod drift;
 pub mod error;
+pub mod health;
 pub mod repository;
+pub mod requests;
 pub mod service;
 pub mod system;
+pub mod views;
 
 pub use error::{ServiceError, StoreError};
 pub use repository::{
@@ -22,6 +28,23 @@ pub use service::{
 pub use service::{TargetGroupService, TargetQuery, TargetService};
 pub use system::{Clock, IdSource, SystemClock, UuidV7Source};
 
+pub use agents::{AgentRepository, AgentService, AgentStatus};
+#[cfg(feature = "mocks")]
+pub use agents::{MockAgentRepository, MockAgentService};
+pub use deployments::{
+    Approval, DeploymentFilter, DeploymentQuery, DeploymentRepository, DeploymentService,
+    ReleaseRepository, ReleaseService, TimedOut,
+};
+#[cfg(feature = "mocks")]
+pub use deployments::{
+    MockDeploymentRepository, MockDeploymentService, MockReleaseRepository, MockReleaseService,
+};
+#[cfg(feature = "mocks")]
+pub use drift::MockDriftService;
+pub use drift::{DriftService, TargetDrift};
+pub use health::{DueCheck, HealthCheckRepository, HealthProber, HealthService};
+#[cfg(feature = "mocks")]
+pub use health::{MockHealthCheckRepository, MockHealthProber, MockHealthService};
 #[cfg(feature = "mocks")]
 pub use repository::{
     MockComponentRepository, MockEnvironmentRepository, MockFreezeWindowRepository,
@@ -29,9 +52,24 @@ pub use repository::{
 };
 #[cfg(feature = "mocks")]
 pub use repository::{MockTargetGroupRepository, MockTargetRepository};
+pub use requests::{
+    EnvironmentEffect, EnvironmentRequestRepository, EnvironmentRequestService, ExpiryClaim,
+    ProvisionError, Provisioner, ProvisioningQueue, RequestQuery,
+};
+#[cfg(feature = "mocks")]
+pub use requests::{
+    MockEnvironmentRequestRepository, MockEnvironmentRequestService, MockProvisioner,
+    MockProvisioningQueue,
+};
 #[cfg(feature = "mocks")]
 pub use service::{MockComponentService, MockEnvironmentService, MockFreezeWindowService};
 #[cfg(feature = "mocks")]
 pub use service::{MockTargetGroupService, MockTargetService};
 #[cfg(feature = "mocks")]
 pub use system::{MockClock, MockIdSource};
+pub use views::{
+    CurrentRelease, DeploymentViewService, DeploymentViews, LatestDeployment, MatrixCell,
+    MatrixRow, Sticker, StickerComponent,
+};
+#[cfg(feature = "mocks")]
+pub use views::{MockDeploymentViewService, MockDeploymentViews};

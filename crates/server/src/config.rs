@@ -35,6 +35,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the OpenAPI document.
     Openapi,
+    /// Load a synthetic inventory and ledger into a tenant, for benchmarks.
+    Seed(SeedArgs),
 }
 
 /// Where the database is.
@@ -78,6 +80,97 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TERRANE_WORKERS")]
     pub workers: Option<usize>,
+    /// Seconds between sweeps for deployments stuck `in_progress` past their environment's
+    /// deployment timeout.
+    #[arg(long, env = "TERRANE_SWEEP_INTERVAL_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub sweep_interval_secs: u64,
+    #[command(flatten)]
+    pub health: HealthArgs,
+    #[command(flatten)]
+    pub requests: RequestArgs,
+}
+
+/// Environment requests: time to live, provisioning and the TTL reaper.
+#[derive(Debug, Args)]
+pub struct RequestArgs {
+    /// Seconds between runs of the TTL reaper, which deprovisions every environment whose
+    /// expiry has passed (also how often the provisioning worker looks for requests that a
+    /// stopped replica left behind).
+    #[arg(long = "reaper-interval", env = "TERRANE_REAPER_INTERVAL_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub reaper_interval_secs: u64,
+    /// Environments the reaper claims per transaction; also the most requests one replica
+    /// provisions at once.
+    #[arg(long, env = "TERRANE_REAPER_BATCH_SIZE", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub reaper_batch_size: u32,
+    /// Hours an ephemeral environment lives when its request names no `ttlHours`.
+    #[arg(long, env = "TERRANE_DEFAULT_TTL_HOURS", default_value_t = terrane_domain::TtlPolicy::DEFAULT_HOURS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub default_ttl_hours: u32,
+    /// Most hours a request may ask for (and most minutes, times 60, a time to live set on an
+    /// environment).
+    #[arg(long, env = "TERRANE_MAX_TTL_HOURS", default_value_t = terrane_domain::TtlPolicy::MAX_HOURS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_ttl_hours: u32,
+    /// An executable that makes the environment of an approved request (request as JSON on
+    /// stdin, fields in TERRANE_REQUEST_* variables; exit 0 for success). Unset: terrane's
+    /// own inventory is the environment, and approval answers `active` at once.
+    #[arg(long, env = "TERRANE_PROVISION_COMMAND")]
+    pub provision_command: Option<std::path::PathBuf>,
+    /// An executable that tears down an expired environment (same input, plus
+    /// TERRANE_ENVIRONMENT_ID and TERRANE_ENVIRONMENT_NAME). Unset: expiring marks the
+    /// environment destroyed.
+    #[arg(long, env = "TERRANE_DEPROVISION_COMMAND")]
+    pub deprovision_command: Option<std::path::PathBuf>,
+    /// How long a provision or deprovision command may run before it is killed and fails:
+    /// `90s`, `15m`, `1h`, or plain seconds.
+    #[arg(long, env = "TERRANE_PROVISION_TIMEOUT", default_value = "15m", value_parser = parse_timeout)]
+    pub provision_timeout: std::time::Duration,
+    /// Bars the requester of an environment from approving it (`true` or `false`).
+    #[arg(long, env = "TERRANE_REQUESTS_REQUIRE_SOD", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true", value_parser = clap::builder::BoolishValueParser::new())]
+    pub requests_require_sod: bool,
+}
+
+/// Parses a timeout: `90s`, `15m`, `1h`, or a plain number of seconds.
+pub fn parse_timeout(value: &str) -> Result<std::time::Duration, String> {
+    let duration = if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        parse_duration(&format!("{value}s"))?
+    } else {
+        parse_duration(value)?
+    };
+    duration
+        .to_std()
+        .map_err(|_| format!("`{value}` is not a positive duration"))
+}
+
+/// Health probes and their scheduler.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    /// Address blocks probes may reach despite the defaults that refuse link-local and cloud
+    /// metadata addresses (169.254.0.0/16, fe80::/10, fd00:ec2::254); comma-separated CIDRs.
+    #[arg(long, env = "TERRANE_PROBE_ALLOW", value_parser = parse_cidrs, default_value = "")]
+    pub probe_allow: CidrList,
+    /// More address blocks probes may never reach, whatever the allow list says;
+    /// comma-separated CIDRs.
+    #[arg(long, env = "TERRANE_PROBE_DENY", value_parser = parse_cidrs, default_value = "")]
+    pub probe_deny: CidrList,
+    /// Longest a probe may take, connection included, in milliseconds.
+    #[arg(long, env = "TERRANE_PROBE_TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(100..=120_000))]
+    pub probe_timeout_ms: u64,
+    /// How often the scheduler looks for targets whose check is due, in seconds (each
+    /// target is checked every `config.healthCheckInterval` of its environment); 0 turns
+    /// scheduled checks off on this replica.
+    #[arg(long, env = "TERRANE_HEALTH_SCHEDULER_INTERVAL_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(0..=86_400))]
+    pub health_scheduler_interval_secs: u64,
+    /// How often agents are expected to send a heartbeat, in seconds; an agent is online
+    /// while its last one is at most three of these old.
+    #[arg(long, env = "TERRANE_AGENT_HEARTBEAT_INTERVAL_SECS", default_value_t = 30, value_parser = clap::value_parser!(i64).range(1..=86_400))]
+    pub agent_heartbeat_interval_secs: i64,
+}
+
+/// A parsed list of address blocks.
+#[derive(Debug, Clone, Default)]
+pub struct CidrList(pub Vec<terrane_domain::Cidr>);
+
+fn parse_cidrs(value: &str) -> Result<CidrList, String> {
+    terrane_domain::Cidr::parse_list(value).map(CidrList)
 }
 
 /// `terrane token`.
@@ -100,6 +193,29 @@ pub struct TokenArgs {
     /// The signing secret, when the server has one configured.
     #[arg(long, env = "TERRANE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+}
+
+/// `terrane seed`.
+#[derive(Debug, Args)]
+pub struct SeedArgs {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// The organization to fill; it must not have components named `component-NNNN` or
+    /// environments named `env-NN` yet.
+    #[arg(long)]
+    pub tenant: Uuid,
+    /// Components to create.
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub components: u32,
+    /// Environments to create.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=99))]
+    pub environments: u32,
+    /// Deployments to record, spread over the components, environments and the last `days`.
+    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u32).range(0..=100_000_000))]
+    pub deployments: u32,
+    /// How many days back the oldest deployment is.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=36_500))]
+    pub days: u32,
 }
 
 fn parse_role(value: &str) -> Result<Role, String> {
@@ -171,6 +287,15 @@ mod tests {
     }
 
     #[test]
+    fn timeouts_take_a_unit_or_plain_seconds() {
+        assert_eq!(parse_timeout("15m").unwrap().as_secs(), 900);
+        assert_eq!(parse_timeout("2s").unwrap().as_secs(), 2);
+        assert_eq!(parse_timeout("90").unwrap().as_secs(), 90);
+        assert!(parse_timeout("0").is_err());
+        assert!(parse_timeout("soon").is_err());
+    }
+
+    #[test]
     fn passwords_are_hidden_in_logged_urls() {
         assert_eq!(
             redact("postgres://u:secret@h:5432/db"),
@@ -178,6 +303,15 @@ mod tests {
         );
         assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(redact("sqlite://terrane.db"), "sqlite://terrane.db");
+    }
+
+    #[test]
+    fn probe_address_lists_are_comma_separated_cidrs() {
+        assert_eq!(parse_cidrs("10.0.0.0/8, fd00::/8").unwrap().0.len(), 2);
+        assert!(parse_cidrs("").unwrap().0.is_empty());
+        assert!(parse_cidrs("10.0.0.0/40")
+            .unwrap_err()
+            .contains("10.0.0.0/40"));
     }
 
     #[test]

@@ -2,6 +2,11 @@
 //! and serves, migrates, mints tokens or prints the OpenAPI document.
 
 mod config;
+mod health_scheduler;
+mod jobs;
+mod provisioner;
+mod seed;
+mod sweep;
 
 use actix_web::{web, HttpServer};
 use anyhow::Context;
@@ -9,11 +14,18 @@ use clap::Parser;
 use config::{Cli, Command, DbArgs, ServeArgs, TokenArgs};
 use rand::Rng;
 use std::sync::Arc;
-use terrane_app::{Components, Environments, FreezeWindows};
+use terrane_app::Agents;
+use terrane_app::Drift;
+use terrane_app::HealthChecks;
+use terrane_app::Views;
+use terrane_app::{Components, Deployments, Environments, FreezeWindows, Releases};
+use terrane_app::{EnvironmentRequests, RequestJobs, RequestPorts, RequestSettings};
 use terrane_app::{TargetGroups, Targets};
+use terrane_domain::AddressPolicy;
 use terrane_domain::{Actor, TenantId, UserId};
 use terrane_http::{AppState, Metrics, TokenKeys};
 use terrane_ports::{Clock, SettingsRepository, SystemClock, UuidV7Source};
+use terrane_probe::HttpProber;
 use terrane_store::Store;
 
 /// Where the generated signing secret is kept when `TERRANE_JWT_SECRET` is unset.
@@ -42,6 +54,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Token(args) => token(args).await,
+        Command::Seed(args) => seed::seed(args).await,
         Command::Openapi => {
             let document = terrane_http::openapi()
                 .to_pretty_json()
@@ -89,17 +102,67 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let keys = web::Data::new(signing_keys(&store, args.jwt_secret.as_deref()).await?);
     let store = Arc::new(store);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let deployments = Arc::new(Deployments::new(
+        store.clone(),
+        store.clone(),
+        store.clone(),
+        clock.clone(),
+        Arc::new(UuidV7Source),
+    ));
+    let addresses = AddressPolicy::new(
+        args.health.probe_allow.0.clone(),
+        args.health.probe_deny.0.clone(),
+    );
+    let probe_timeout = std::time::Duration::from_millis(args.health.probe_timeout_ms);
+    let prober = HttpProber::new(addresses.clone()).with_timeouts(
+        probe_timeout.min(terrane_probe::DEFAULT_CONNECT_TIMEOUT),
+        probe_timeout,
+    );
+    let health_checks = Arc::new(HealthChecks::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(prober),
+        clock.clone(),
+        Arc::new(UuidV7Source),
+    ));
+    let request_ports = request_ports(&args.requests, &store, &clock)?;
+    let request_settings = RequestSettings {
+        ttl: terrane_domain::TtlPolicy::new(
+            args.requests.default_ttl_hours,
+            args.requests.max_ttl_hours,
+        )
+        .map_err(anyhow::Error::msg)?,
+        require_separation_of_duties: args.requests.requests_require_sod,
+    };
+    let agents = Arc::new(Agents::new(
+        store.clone(),
+        store.clone(),
+        clock.clone(),
+        Arc::new(UuidV7Source),
+        chrono::Duration::seconds(args.health.agent_heartbeat_interval_secs),
+    ));
     let state = AppState {
+        drift: Arc::new(Drift::new(
+            store.clone(),
+            store.clone(),
+            store.clone(),
+            store.clone(),
+        )),
+        agents,
+        requests: Arc::new(EnvironmentRequests::new(
+            request_ports.ports.clone(),
+            request_settings,
+        )),
+        health_checks: health_checks.clone(),
         target_groups: Arc::new(TargetGroups::new(
             store.clone(),
             clock.clone(),
             Arc::new(UuidV7Source),
         )),
-        targets: Arc::new(Targets::new(
-            store.clone(),
-            clock.clone(),
-            Arc::new(UuidV7Source),
-        )),
+        targets: Arc::new(
+            Targets::new(store.clone(), clock.clone(), Arc::new(UuidV7Source))
+                .with_address_policy(addresses),
+        ),
         environments: Arc::new(Environments::new(
             store.clone(),
             clock.clone(),
@@ -115,6 +178,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             clock.clone(),
             Arc::new(UuidV7Source),
         )),
+        deployments: deployments.clone(),
+        releases: Arc::new(Releases::new(
+            store.clone(),
+            store.clone(),
+            clock.clone(),
+            Arc::new(UuidV7Source),
+        )),
+        views: Arc::new(Views::new(store.clone())),
         idempotency: store.clone(),
         health: store.clone(),
         clock,
@@ -132,10 +203,90 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     for addr in server.addrs() {
         tracing::info!(%backend, "listening on http://{addr}");
     }
+    let sweeper = actix_web::rt::spawn(sweep::run(
+        deployments,
+        std::time::Duration::from_secs(args.sweep_interval_secs),
+    ));
+    let scheduler = (args.health.health_scheduler_interval_secs > 0).then(|| {
+        actix_web::rt::spawn(health_scheduler::run(
+            health_checks,
+            std::time::Duration::from_secs(args.health.health_scheduler_interval_secs),
+        ))
+    });
+    let job_settings = jobs::JobSettings {
+        interval: std::time::Duration::from_secs(args.requests.reaper_interval_secs),
+        batch_size: args.requests.reaper_batch_size,
+    };
+    let request_jobs = Arc::new(RequestJobs::new(request_ports.ports));
+    let provisioning = actix_web::rt::spawn(jobs::provisioning_worker(
+        request_jobs.clone(),
+        request_ports.queue,
+        job_settings,
+    ));
+    let reaper = actix_web::rt::spawn(jobs::reaper(request_jobs, job_settings));
     // actix drains in-flight requests on SIGTERM and Ctrl-C, then `run` returns.
-    server.run().await.context("serving")?;
+    let served = server.run().await.context("serving");
+    provisioning.abort();
+    reaper.abort();
+    if let Some(scheduler) = scheduler {
+        scheduler.abort();
+    }
+    sweeper.abort();
+    served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The ports of environment requests, with the queue that wakes this replica's
+/// provisioning worker.
+struct RequestWiring {
+    ports: RequestPorts,
+    queue: Arc<jobs::WorkerQueue>,
+}
+
+/// Wires the request use cases: the command provisioner when a command is configured, the
+/// built-in one otherwise.
+fn request_ports(
+    args: &config::RequestArgs,
+    store: &Arc<Store>,
+    clock: &Arc<dyn Clock>,
+) -> anyhow::Result<RequestWiring> {
+    let configured =
+        |path: &Option<std::path::PathBuf>| path.clone().filter(|p| !p.as_os_str().is_empty());
+    let (provision, deprovision) = (
+        configured(&args.provision_command),
+        configured(&args.deprovision_command),
+    );
+    let provisioner: Arc<dyn terrane_ports::Provisioner> =
+        if provision.is_none() && deprovision.is_none() {
+            Arc::new(terrane_app::BuiltinProvisioner)
+        } else {
+            for path in provision.iter().chain(deprovision.iter()) {
+                anyhow::ensure!(
+                    path.is_file(),
+                    "the provisioning command {} does not exist or is not a file",
+                    path.display()
+                );
+            }
+            Arc::new(provisioner::CommandProvisioner::new(
+                provision,
+                deprovision,
+                args.provision_timeout,
+            ))
+        };
+    let queue = Arc::new(jobs::WorkerQueue::default());
+    Ok(RequestWiring {
+        ports: RequestPorts {
+            requests: store.clone(),
+            environments: store.clone(),
+            components: store.clone(),
+            provisioner,
+            queue: queue.clone(),
+            clock: clock.clone(),
+            ids: Arc::new(UuidV7Source),
+        },
+        queue,
+    })
 }
 
 async fn token(args: TokenArgs) -> anyhow::Result<()> {

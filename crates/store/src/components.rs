@@ -1,12 +1,12 @@
 //! The `components` table and the `ComponentRepository` port.
 
-use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::environments::{escape_like, lower};
 use crate::error::Failure;
 use crate::schema::components;
 use crate::tx::Access;
 use crate::types::{DbTime, DbUuid};
+use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -217,7 +217,17 @@ impl ComponentRepository for Store {
             if let Some(expected) = expected_version {
                 delete = delete.filter(components::version.eq(expected));
             }
-            if delete.execute(conn)? == 0 {
+            let deleted = delete.execute(conn).map_err(|error| match error {
+                // Deployments and releases point at the component: the ledger is history.
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                ) => Failure::Store(StoreError::Conflict(
+                    "the component has deployments or releases; the ledger keeps them, so it cannot be deleted (set lifecycle: deprecated instead)".into(),
+                )),
+                other => other.into(),
+            })?;
+            if deleted == 0 {
                 return Err(unchanged(conn, Versioned::Components, tenant, id.0));
             }
             Ok(())

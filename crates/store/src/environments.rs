@@ -1,11 +1,11 @@
 //! The `environments` table and the `EnvironmentRepository` port.
 
-use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::error::Failure;
 use crate::schema::environments;
 use crate::tx::Access;
 use crate::types::{DbTime, DbUuid};
+use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -26,7 +26,7 @@ diesel::define_sql_function!(
 /// One row of `environments`, read and written whole.
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = environments, treat_none_as_null = true)]
-struct EnvironmentRow {
+pub(crate) struct EnvironmentRow {
     id: DbUuid,
     tenant_id: DbUuid,
     name: String,
@@ -121,7 +121,7 @@ impl TryFrom<EnvironmentRow> for Environment {
 }
 
 /// The tenant's environment `id`, if it exists.
-fn find(
+pub(crate) fn find(
     conn: &mut DbConnection,
     tenant: TenantId,
     id: EnvironmentId,
@@ -141,7 +141,7 @@ fn find(
 /// On SQLite the caller's write transaction already excludes every other writer. On
 /// PostgreSQL two transactions could read the same maximum, so they first take a
 /// transaction-scoped advisory lock on the tenant and run one after the other.
-fn next_order_index(conn: &mut DbConnection, tenant: TenantId) -> Result<i32, Failure> {
+pub(crate) fn next_order_index(conn: &mut DbConnection, tenant: TenantId) -> Result<i32, Failure> {
     if let DbConnection::Pg(pg) = conn {
         // Folding the UUID into the lock's 64-bit key can make two tenants share a lock,
         // which only makes them wait for each other.
@@ -350,6 +350,7 @@ impl EnvironmentRepository for Store {
         expected_version: Option<i64>,
     ) -> Result<(), StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
+            refuse_with_deployments(conn, tenant, id)?;
             let mut delete = diesel::delete(environments::table)
                 .filter(environments::id.eq(DbUuid(id.0)))
                 .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
@@ -357,13 +358,49 @@ impl EnvironmentRepository for Store {
             if let Some(expected) = expected_version {
                 delete = delete.filter(environments::version.eq(expected));
             }
-            if delete.execute(conn)? == 0 {
+            let deleted = delete.execute(conn).map_err(|error| match error {
+                // A deployment recorded after the check above, by a concurrent transaction.
+                diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                ) => Failure::Store(StoreError::Conflict(
+                    "the environment has deployments; the ledger keeps them, so it cannot be deleted".into(),
+                )),
+                other => other.into(),
+            })?;
+            if deleted == 0 {
                 return Err(unchanged(conn, Versioned::Environments, tenant, id.0));
             }
             Ok(())
         })
         .await
     }
+}
+
+/// Refuses to delete an environment the deployment ledger points at: the ledger is history.
+fn refuse_with_deployments(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    id: EnvironmentId,
+) -> Result<(), Failure> {
+    use crate::schema::deployments;
+    let count: i64 = deployments::table
+        .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
+        .filter(deployments::environment_id.eq(DbUuid(id.0)))
+        .count()
+        .get_result(conn)?;
+    if count > 0 {
+        let noun = if count == 1 {
+            "deployment"
+        } else {
+            "deployments"
+        };
+        return Err(StoreError::Conflict(format!(
+            "the environment has {count} {noun}; the ledger keeps them, so it cannot be deleted (deactivate it with isActive: false instead)"
+        ))
+        .into());
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -8,14 +8,20 @@
 //! PostgreSQL the tenant, so row-level security backs up the `tenant_id` filter each query
 //! carries anyway.
 
+mod agents;
 mod components;
 mod connection;
+mod deployments;
 mod environments;
 mod error;
 mod freeze_windows;
+mod health;
 mod idempotency;
 mod migrations;
+mod releases;
+mod requests;
 mod schema;
+pub mod seed;
 mod settings;
 mod target_groups;
 mod targets;
@@ -24,6 +30,7 @@ pub mod testing;
 mod tx;
 mod types;
 mod versioned;
+mod views;
 
 pub use migrations::migrations;
 

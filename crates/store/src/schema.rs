@@ -27,6 +27,8 @@ diesel::table! {
         version -> BigInt,
         created_at -> UtcTimestamp,
         updated_at -> UtcTimestamp,
+        /// The reaper's lease while it deprovisions the environment (environment requests).
+        deprovision_claimed_until -> Nullable<UtcTimestamp>,
     }
 }
 
@@ -152,8 +154,243 @@ diesel::table! {
         version -> BigInt,
         created_at -> UtcTimestamp,
         updated_at -> UtcTimestamp,
+        /// When the health scheduler checks it next; NULL: due now.
+        next_check_at -> Nullable<UtcTimestamp>,
     }
 }
 
 diesel::joinable!(target_group_assignments -> target_groups (target_group_id));
 diesel::allow_tables_to_appear_in_same_query!(target_group_assignments, target_groups);
+
+diesel::table! {
+    use crate::types::sql::{UtcTimestamp, Uuid};
+    use diesel::sql_types::Text;
+
+    /// Releases: named sets of component versions; unique by (tenant_id, name).
+    releases (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        created_by -> Uuid,
+        created_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use crate::types::sql::Uuid;
+    use diesel::sql_types::{Nullable, Text};
+
+    /// The component versions of a release, deleted with it.
+    release_components (release_id, component_id) {
+        release_id -> Uuid,
+        tenant_id -> Uuid,
+        component_id -> Uuid,
+        version -> Text,
+        digest -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use crate::types::sql::{Jsonb, UtcTimestamp, Uuid};
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+
+    /// The deployment ledger. Components and environments with deployments cannot be deleted.
+    deployments (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        component_id -> Uuid,
+        environment_id -> Uuid,
+        release_id -> Nullable<Uuid>,
+        version -> Text,
+        digest -> Nullable<Text>,
+        commit_sha -> Nullable<Text>,
+        deployed_by -> Text,
+        created_by -> Uuid,
+        description -> Nullable<Text>,
+        /// A JSON object.
+        metadata -> Jsonb,
+        status -> Text,
+        /// Incremented by every retry; only approvals of the current round count.
+        approval_round -> Integer,
+        /// The compare-and-set token of transitions (the ETag).
+        row_version -> BigInt,
+        created_at -> UtcTimestamp,
+        started_at -> Nullable<UtcTimestamp>,
+        finished_at -> Nullable<UtcTimestamp>,
+        updated_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use crate::types::sql::{UtcTimestamp, Uuid};
+    use diesel::sql_types::{Nullable, Text};
+
+    /// Every status change of a deployment; deleted with it.
+    deployment_history (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        deployment_id -> Uuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        /// NULL when the system acted.
+        actor -> Nullable<Uuid>,
+        at -> UtcTimestamp,
+        reason -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    use crate::types::sql::{UtcTimestamp, Uuid};
+    use diesel::sql_types::{Integer, Nullable, Text};
+
+    /// Approvals of a deployment, one per approver and round.
+    deployment_approvals (deployment_id, approval_round, approver) {
+        tenant_id -> Uuid,
+        deployment_id -> Uuid,
+        approval_round -> Integer,
+        approver -> Uuid,
+        comment -> Nullable<Text>,
+        created_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use crate::types::sql::{UtcTimestamp, Uuid};
+    use diesel::sql_types::{Nullable, Text};
+
+    /// The latest succeeded deployment (by time of success) of each component in each
+    /// environment, maintained in the transaction of every transition. Views read this, not
+    /// the ledger.
+    latest_deployments (tenant_id, component_id, environment_id) {
+        tenant_id -> Uuid,
+        component_id -> Uuid,
+        environment_id -> Uuid,
+        deployment_id -> Uuid,
+        release_id -> Nullable<Uuid>,
+        version -> Text,
+        digest -> Nullable<Text>,
+        deployed_by -> Text,
+        deployed_at -> UtcTimestamp,
+    }
+}
+
+diesel::joinable!(deployments -> environments (environment_id));
+diesel::joinable!(deployments -> components (component_id));
+diesel::joinable!(deployment_history -> deployments (deployment_id));
+diesel::joinable!(release_components -> releases (release_id));
+diesel::joinable!(latest_deployments -> deployments (deployment_id));
+diesel::allow_tables_to_appear_in_same_query!(
+    deployments,
+    environments,
+    components,
+    releases,
+    release_components,
+    deployment_history,
+    deployment_approvals,
+    latest_deployments,
+);
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+    use crate::types::sql::{UtcTimestamp, Uuid};
+
+    /// Self-service environment requests; an open request's (tenant_id, name) is unique.
+    environment_requests (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        environment_type -> Text,
+        tier -> Text,
+        ttl_hours -> Nullable<Integer>,
+        component_id -> Nullable<Uuid>,
+        status -> Text,
+        status_message -> Nullable<Text>,
+        requested_by -> Uuid,
+        reviewed_by -> Nullable<Uuid>,
+        review_comment -> Nullable<Text>,
+        environment_id -> Nullable<Uuid>,
+        provisioned_at -> Nullable<UtcTimestamp>,
+        expires_at -> Nullable<UtcTimestamp>,
+        /// The provisioning worker's lease.
+        claimed_until -> Nullable<UtcTimestamp>,
+        version -> BigInt,
+        created_at -> UtcTimestamp,
+        updated_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Integer, Nullable, Text};
+    use crate::types::sql::{UtcTimestamp, Uuid};
+
+    /// Every move of a request, numbered per request; deleted with it.
+    environment_request_history (request_id, seq) {
+        request_id -> Uuid,
+        seq -> Integer,
+        tenant_id -> Uuid,
+        from_status -> Nullable<Text>,
+        to_status -> Text,
+        actor -> Nullable<Uuid>,
+        message -> Nullable<Text>,
+        comment -> Nullable<Text>,
+        at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use crate::types::sql::{UtcTimestamp, Uuid};
+    use diesel::sql_types::Text;
+
+    /// Every health check of a target, newest first by (target_id, checked_at, id).
+    health_checks (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        target_id -> Uuid,
+        status -> Text,
+        message -> Text,
+        checked_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use crate::types::sql::{UtcTimestamp, Uuid};
+    use diesel::sql_types::{Nullable, Text};
+
+    /// Agents; unique by (tenant_id, name) and by token_hash.
+    agents (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        token_hash -> Text,
+        agent_version -> Nullable<Text>,
+        last_seen_at -> Nullable<UtcTimestamp>,
+        created_by -> Uuid,
+        created_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use crate::types::sql::Uuid;
+
+    /// The targets each agent serves.
+    agent_targets (agent_id, target_id) {
+        tenant_id -> Uuid,
+        agent_id -> Uuid,
+        target_id -> Uuid,
+    }
+}
+
+diesel::table! {
+    use crate::types::sql::{Jsonb, UtcTimestamp, Uuid};
+
+    /// The latest inventory of each target.
+    target_inventories (target_id) {
+        target_id -> Uuid,
+        tenant_id -> Uuid,
+        agent_id -> Uuid,
+        collected_at -> UtcTimestamp,
+        received_at -> UtcTimestamp,
+        components -> Jsonb,
+    }
+}

@@ -2,12 +2,12 @@
 //! port, and the assignment changes the environment repository applies in its own
 //! transactions.
 
-use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::error::Failure;
 use crate::schema::{environments, target_group_assignments, target_groups, targets};
 use crate::tx::Access;
 use crate::types::{DbTime, DbUuid};
+use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

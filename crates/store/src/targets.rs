@@ -1,11 +1,11 @@
 //! The `targets` table and the `TargetRepository` port.
 
-use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::connection::{DbConnection, MultiBackend};
 use crate::error::Failure;
 use crate::schema::{environments, target_group_assignments, targets};
 use crate::tx::Access;
 use crate::types::{DbJson, DbTime, DbUuid};
+use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -108,7 +108,7 @@ impl TryFrom<TargetRow> for Target {
 }
 
 /// The tenant's target `id`, if it exists.
-fn find(
+pub(crate) fn find(
     conn: &mut DbConnection,
     tenant: TenantId,
     id: TargetId,

@@ -72,6 +72,29 @@ impl Store {
     }
 }
 
+impl Store {
+    /// Runs background `work` that spans tenants (the stuck-deployment sweep) in one write
+    /// transaction. On PostgreSQL the transaction sets `terrane.system` to `on` for itself
+    /// only, which the `*_system` row-level security policies admit; request transactions
+    /// never set it.
+    pub(crate) async fn system_tx<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
+    {
+        self.blocking(move |conn| {
+            transaction(conn, Access::Write, |conn| {
+                if let DbConnection::Pg(pg) = conn {
+                    diesel::sql_query("SELECT set_config('terrane.system', 'on', true)")
+                        .execute(pg)?;
+                }
+                work(conn)
+            })
+        })
+        .await
+    }
+}
+
 /// Tells PostgreSQL's row-level security which tenant this transaction works for.
 fn set_tenant(conn: &mut DbConnection, tenant: TenantId) -> Result<(), Failure> {
     if let DbConnection::Pg(pg) = conn {

@@ -36,10 +36,21 @@ impl Versioned {
 /// `If-Match` then applies on top rather than failing), and a concurrent insert whose foreign
 /// key points at the row waits until a delete has decided. SQLite's `BEGIN IMMEDIATE` already
 /// serializes writers.
-pub(crate) fn lock_row(conn: &mut DbConnection, table: Versioned, tenant: TenantId, id: Uuid) -> Result<(), Failure> {
+pub(crate) fn lock_row(
+    conn: &mut DbConnection,
+    table: Versioned,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<(), Failure> {
     if let DbConnection::Pg(pg) = conn {
-        let query = format!("SELECT 1 FROM {} WHERE id = $1 AND tenant_id = $2 FOR UPDATE", table.table());
-        diesel::sql_query(query).bind::<sql::Uuid, _>(DbUuid(id)).bind::<sql::Uuid, _>(DbUuid(tenant.0)).execute(pg)?;
+        let query = format!(
+            "SELECT 1 FROM {} WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
+            table.table()
+        );
+        diesel::sql_query(query)
+            .bind::<sql::Uuid, _>(DbUuid(id))
+            .bind::<sql::Uuid, _>(DbUuid(tenant.0))
+            .execute(pg)?;
     }
     Ok(())
 }
@@ -52,16 +63,27 @@ struct CurrentVersion {
 
 /// Why a write filtered by `id` and a version changed nothing: the version differs (the
 /// current one is reported), or the row is gone.
-pub(crate) fn unchanged(conn: &mut DbConnection, table: Versioned, tenant: TenantId, id: Uuid) -> Failure {
+pub(crate) fn unchanged(
+    conn: &mut DbConnection,
+    table: Versioned,
+    tenant: TenantId,
+    id: Uuid,
+) -> Failure {
     // `$n` placeholders: PostgreSQL's syntax, and numbered parameters to SQLite.
-    let query = format!("SELECT version FROM {} WHERE id = $1 AND tenant_id = $2", table.table());
+    let query = format!(
+        "SELECT version FROM {} WHERE id = $1 AND tenant_id = $2",
+        table.table()
+    );
     let current = diesel::sql_query(query)
         .bind::<sql::Uuid, _>(DbUuid(id))
         .bind::<sql::Uuid, _>(DbUuid(tenant.0))
         .get_result::<CurrentVersion>(conn)
         .optional();
     match current {
-        Ok(Some(row)) => StoreError::VersionMismatch { current: row.version }.into(),
+        Ok(Some(row)) => StoreError::VersionMismatch {
+            current: row.version,
+        }
+        .into(),
         Ok(None) => StoreError::NotFound.into(),
         Err(error) => error.into(),
     }

@@ -27,14 +27,19 @@ macro_rules! on_both_backends {
     )+};
 }
 
+mod agents;
 mod components;
+mod deployments;
 mod environments;
 mod freeze_windows;
 mod harness;
+mod health;
 mod idempotency;
 mod migrations;
+mod requests;
 mod row_level_security;
 mod settings;
 mod target_groups;
 mod targets;
 mod tenant_tables;
+mod views;

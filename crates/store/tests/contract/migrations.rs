@@ -10,14 +10,26 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 20] = [
+    "agent_targets",
+    "agents",
     "components",
+    "deployment_approvals",
+    "deployment_history",
+    "deployments",
+    "environment_request_history",
+    "environment_requests",
     "environments",
     "freeze_windows",
+    "health_checks",
     "idempotency_keys",
+    "latest_deployments",
+    "release_components",
+    "releases",
     "settings",
     "target_group_assignments",
     "target_groups",
+    "target_inventories",
     "targets",
 ];
 
@@ -129,7 +141,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 7);
+    assert_eq!(postgres.len(), 11);
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@ impl Role {
         admin
             .batch_execute(&format!(
                 "CREATE ROLE {name} LOGIN; \
-                 GRANT SELECT, INSERT, UPDATE, DELETE ON environments, idempotency_keys TO {name};"
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name};"
             ))
             .unwrap();
         Role {

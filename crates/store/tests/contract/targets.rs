@@ -828,8 +828,8 @@ impl ConfinedRole {
         PgConnection::establish(database_url)
             .unwrap()
             .batch_execute(&format!(
-                "CREATE ROLE {name} LOGIN; GRANT SELECT, INSERT, UPDATE, DELETE ON \
-                 environments, target_groups, target_group_assignments, targets TO {name};"
+                "CREATE ROLE {name} LOGIN; \
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name};"
             ))
             .unwrap();
         ConfinedRole {

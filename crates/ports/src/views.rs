@@ -1,0 +1,190 @@
+//! Read models over the deployment ledger: the matrix, the latest deployments of a component,
+//! the current release of environments and the version sticker of a target.
+//!
+//! They are answered from the table of latest succeeded deployments (one row per component
+//! and environment, kept up to date by the ledger in the transaction of every transition), so
+//! their cost does not grow with the number of deployments.
+
+use crate::error::{ServiceError, StoreError};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+use terrane_domain::{Actor, ComponentId, EnvironmentId, TargetId, TenantId};
+use uuid::Uuid;
+
+/// What runs of one component in one environment: the latest succeeded deployment there.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatrixCell {
+    /// The environment.
+    pub environment_id: EnvironmentId,
+    /// Its name, the key of the matrix row.
+    pub environment_name: String,
+    /// The version deployed.
+    pub version: String,
+    /// When that deployment succeeded.
+    pub deployed_at: DateTime<Utc>,
+}
+
+/// One row of the deployment matrix: a component and what runs of it in each environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MatrixRow {
+    /// The component.
+    pub component_id: ComponentId,
+    /// Its name.
+    pub component_name: String,
+    /// One cell per active, non-destroyed environment it was deployed to, ordered by the
+    /// environments' order index and then name; empty when it runs nowhere.
+    pub environments: Vec<MatrixCell>,
+}
+
+/// The latest succeeded deployment of a component in one environment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestDeployment {
+    /// The deployment.
+    pub deployment_id: Uuid,
+    /// The component deployed.
+    pub component_id: ComponentId,
+    /// Where.
+    pub environment_id: EnvironmentId,
+    /// The environment's name.
+    pub environment_name: String,
+    /// The release the deployment belongs to, if any.
+    pub release_id: Option<Uuid>,
+    /// The version deployed.
+    pub version: String,
+    /// The image digest, when it was recorded.
+    pub digest: Option<String>,
+    /// Who or what deployed it.
+    pub deployed_by: String,
+    /// When it succeeded.
+    pub deployed_at: DateTime<Utc>,
+}
+
+/// The release an environment runs: the release of its latest succeeded deployment that
+/// belongs to one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CurrentRelease {
+    /// The release.
+    pub id: Uuid,
+    /// Its name.
+    pub name: String,
+    /// When that deployment succeeded.
+    pub deployed_at: DateTime<Utc>,
+}
+
+/// One component on a version sticker.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StickerComponent {
+    /// The component.
+    pub component_id: ComponentId,
+    /// Its name.
+    pub component_name: String,
+    /// The image digest of its latest succeeded deployment, when recorded.
+    pub digest: Option<String>,
+}
+
+/// What a target's environment runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sticker {
+    /// The environment's current release; `None` when no deployment there belongs to a
+    /// release (the components are then every component deployed there).
+    pub release: Option<(Uuid, String)>,
+    /// The components of the current release running there (of their latest succeeded
+    /// deployments), ordered by name.
+    pub components: Vec<StickerComponent>,
+    /// The latest time one of them succeeded.
+    pub deployed_at: DateTime<Utc>,
+    /// Who deployed that latest one.
+    pub deployed_by: String,
+}
+
+/// Where the read models come from.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait DeploymentViews: Send + Sync {
+    /// Every component of the tenant ordered by name (byte-wise) and then id, each with the
+    /// latest succeeded deployment in every active environment whose status is not
+    /// `destroyed`; in a fixed number of queries, whatever the number of deployments.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn matrix(&self, tenant: TenantId) -> Result<Vec<MatrixRow>, StoreError>;
+
+    /// The latest succeeded deployment of `component` in each active, non-destroyed
+    /// environment it was deployed to, ordered by the environments' order index and name.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such component.
+    async fn latest(
+        &self,
+        tenant: TenantId,
+        component: ComponentId,
+    ) -> Result<Vec<LatestDeployment>, StoreError>;
+
+    /// The current release of each of `environments`, in one query whatever their number.
+    /// Environments that run no release (or are unknown to the tenant) have no entry.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn current_releases(
+        &self,
+        tenant: TenantId,
+        environments: Vec<EnvironmentId>,
+    ) -> Result<HashMap<EnvironmentId, CurrentRelease>, StoreError>;
+
+    /// The sticker of `target`'s environment, or `None` when nothing ever succeeded there
+    /// (or everything that did was rolled back).
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such target.
+    async fn sticker(
+        &self,
+        tenant: TenantId,
+        target: TargetId,
+    ) -> Result<Option<Sticker>, StoreError>;
+}
+
+/// Reading what is deployed where.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait DeploymentViewService: Send + Sync {
+    /// The deployment matrix (any role); see [`DeploymentViews::matrix`].
+    ///
+    /// # Errors
+    /// `Forbidden` for an actor without roles.
+    async fn matrix(&self, actor: &Actor) -> Result<Vec<MatrixRow>, ServiceError>;
+
+    /// The latest succeeded deployment of a component per environment (any role).
+    ///
+    /// # Errors
+    /// `Forbidden` for an actor without roles; `NotFound` when the actor's tenant has no such
+    /// component.
+    async fn latest(
+        &self,
+        actor: &Actor,
+        component: ComponentId,
+    ) -> Result<Vec<LatestDeployment>, ServiceError>;
+
+    /// The current release of each of `environments` (any role), loaded at once for a page
+    /// of environments. Environments that run no release have no entry.
+    ///
+    /// # Errors
+    /// `Forbidden` for an actor without roles.
+    async fn current_releases(
+        &self,
+        actor: &Actor,
+        environments: &[EnvironmentId],
+    ) -> Result<HashMap<EnvironmentId, CurrentRelease>, ServiceError>;
+
+    /// The version sticker of a target (any role): `None` when nothing runs in its
+    /// environment.
+    ///
+    /// # Errors
+    /// `Forbidden` for an actor without roles; `NotFound` when the actor's tenant has no such
+    /// target.
+    async fn sticker(
+        &self,
+        actor: &Actor,
+        target: TargetId,
+    ) -> Result<Option<Sticker>, ServiceError>;
+}

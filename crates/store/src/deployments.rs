@@ -1,0 +1,672 @@
+//! The deployment ledger (`deployments`, `deployment_history`, `deployment_approvals`) and
+//! the table of latest succeeded deployments it keeps up to date: the
+//! `DeploymentRepository` port.
+
+use crate::connection::{DbConnection, MultiBackend};
+use crate::error::{is_unique_violation, Failure};
+use crate::schema::{
+    components, deployment_approvals, deployment_history, deployments, environments, releases,
+};
+use crate::tx::Access;
+use crate::types::{sql, DbJson, DbTime, DbUuid};
+use crate::Store;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use terrane_domain::{
+    CommitSha, ComponentId, Deployment, DeploymentStatus, Digest, Environment, EnvironmentId,
+    EnvironmentStatus, HistoryEntry, Page, PromotionEvidence, TenantId, TransitionInput, UserId,
+    Version,
+};
+use terrane_ports::{Approval, DeploymentFilter, DeploymentRepository, StoreError, TimedOut};
+use uuid::Uuid;
+
+/// One row of `deployments`, read and written whole.
+#[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = deployments, treat_none_as_null = true)]
+pub(crate) struct DeploymentRow {
+    id: DbUuid,
+    tenant_id: DbUuid,
+    component_id: DbUuid,
+    environment_id: DbUuid,
+    release_id: Option<DbUuid>,
+    version: String,
+    digest: Option<String>,
+    commit_sha: Option<String>,
+    deployed_by: String,
+    created_by: DbUuid,
+    description: Option<String>,
+    metadata: DbJson,
+    status: String,
+    approval_round: i32,
+    row_version: i64,
+    created_at: DbTime,
+    started_at: Option<DbTime>,
+    finished_at: Option<DbTime>,
+    updated_at: DbTime,
+}
+
+impl From<&Deployment> for DeploymentRow {
+    fn from(d: &Deployment) -> Self {
+        DeploymentRow {
+            id: DbUuid(d.id),
+            tenant_id: DbUuid(d.tenant.0),
+            component_id: DbUuid(d.component_id.0),
+            environment_id: DbUuid(d.environment_id.0),
+            release_id: d.release_id.map(DbUuid),
+            version: d.version.as_str().to_owned(),
+            digest: d.digest.as_ref().map(|x| x.as_str().to_owned()),
+            commit_sha: d.commit_sha.as_ref().map(|x| x.as_str().to_owned()),
+            deployed_by: d.deployed_by.clone(),
+            created_by: DbUuid(d.created_by.0),
+            description: d.description.clone(),
+            metadata: DbJson(serde_json::Value::Object(d.metadata.clone())),
+            status: d.status.as_str().to_owned(),
+            // Rounds count retries of one deployment: far below i32::MAX.
+            approval_round: i32::try_from(d.approval_round).unwrap_or(i32::MAX),
+            row_version: d.version_number,
+            created_at: DbTime(d.created_at),
+            started_at: d.started_at.map(DbTime),
+            finished_at: d.finished_at.map(DbTime),
+            updated_at: DbTime(d.updated_at),
+        }
+    }
+}
+
+impl TryFrom<DeploymentRow> for Deployment {
+    type Error = Failure;
+
+    /// Fails only on a row that no version of terrane writes (edited by hand, say).
+    fn try_from(row: DeploymentRow) -> Result<Self, Failure> {
+        let id = row.id.0;
+        let corrupt = |what: &str, why: String| {
+            Failure::Store(StoreError::Internal(format!(
+                "deployment {id} has an invalid {what} stored: {why}"
+            )))
+        };
+        let metadata = match row.metadata.0 {
+            serde_json::Value::Object(map) => map,
+            other => return Err(corrupt("metadata", format!("not an object: {other}"))),
+        };
+        Ok(Deployment {
+            id,
+            tenant: TenantId(row.tenant_id.0),
+            component_id: ComponentId(row.component_id.0),
+            environment_id: EnvironmentId(row.environment_id.0),
+            release_id: row.release_id.map(|r| r.0),
+            version: Version::parse(&row.version).map_err(|e| corrupt("version", e.message))?,
+            digest: row
+                .digest
+                .map(|d| Digest::parse(&d, "digest"))
+                .transpose()
+                .map_err(|e| corrupt("digest", e.message))?,
+            commit_sha: row
+                .commit_sha
+                .map(|c| CommitSha::parse(&c))
+                .transpose()
+                .map_err(|e| corrupt("commit sha", e.message))?,
+            deployed_by: row.deployed_by,
+            created_by: UserId(row.created_by.0),
+            description: row.description,
+            metadata,
+            status: row.status.parse().map_err(|e| corrupt("status", e))?,
+            version_number: row.row_version,
+            approval_round: u32::try_from(row.approval_round)
+                .map_err(|e| corrupt("approval round", e.to_string()))?,
+            created_at: row.created_at.0,
+            started_at: row.started_at.map(|t| t.0),
+            finished_at: row.finished_at.map(|t| t.0),
+            updated_at: row.updated_at.0,
+        })
+    }
+}
+
+/// One row of `deployment_history`.
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = deployment_history)]
+struct HistoryRow {
+    id: DbUuid,
+    tenant_id: DbUuid,
+    deployment_id: DbUuid,
+    from_status: Option<String>,
+    to_status: String,
+    actor: Option<DbUuid>,
+    at: DbTime,
+    reason: Option<String>,
+}
+
+impl HistoryRow {
+    fn new(tenant: TenantId, deployment: Uuid, entry: &HistoryEntry) -> Self {
+        HistoryRow {
+            // History rows are never addressed by id; v7 keeps them in time order.
+            id: DbUuid(Uuid::now_v7()),
+            tenant_id: DbUuid(tenant.0),
+            deployment_id: DbUuid(deployment),
+            from_status: entry.from.map(|s| s.as_str().to_owned()),
+            to_status: entry.to.as_str().to_owned(),
+            actor: entry.actor.map(|a| DbUuid(a.0)),
+            at: DbTime(entry.at),
+            reason: entry.reason.clone(),
+        }
+    }
+
+    fn into_entry(self) -> Result<HistoryEntry, Failure> {
+        let corrupt = |why: String| {
+            Failure::Store(StoreError::Internal(format!(
+                "deployment history row {} is invalid: {why}",
+                self.id.0
+            )))
+        };
+        let from = match &self.from_status {
+            Some(s) => Some(s.parse::<DeploymentStatus>().map_err(corrupt)?),
+            None => None,
+        };
+        let to = self
+            .to_status
+            .parse::<DeploymentStatus>()
+            .map_err(corrupt)?;
+        Ok(HistoryEntry {
+            from,
+            to,
+            actor: self.actor.map(|a| UserId(a.0)),
+            at: self.at.0,
+            reason: self.reason,
+        })
+    }
+}
+
+/// One row of `deployment_approvals`.
+#[derive(Debug, Queryable, Selectable, Insertable)]
+#[diesel(table_name = deployment_approvals)]
+struct ApprovalRow {
+    tenant_id: DbUuid,
+    deployment_id: DbUuid,
+    approval_round: i32,
+    approver: DbUuid,
+    comment: Option<String>,
+    created_at: DbTime,
+}
+
+impl ApprovalRow {
+    fn into_approval(self) -> Approval {
+        Approval {
+            deployment_id: self.deployment_id.0,
+            round: u32::try_from(self.approval_round).unwrap_or_default(),
+            approver: UserId(self.approver.0),
+            comment: self.comment,
+            created_at: self.created_at.0,
+        }
+    }
+}
+
+/// The tenant's deployment `id`, if it exists.
+pub(crate) fn find(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<Deployment>, Failure> {
+    deployments::table
+        .filter(deployments::id.eq(DbUuid(id)))
+        .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
+        .select(DeploymentRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(Deployment::try_from)
+        .transpose()
+}
+
+/// Locks the deployment row on PostgreSQL for the rest of the transaction (SQLite's
+/// `BEGIN IMMEDIATE` already serializes writers).
+fn lock(conn: &mut DbConnection, tenant: TenantId, id: Uuid) -> Result<(), Failure> {
+    if let DbConnection::Pg(pg) = conn {
+        diesel::sql_query("SELECT 1 FROM deployments WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
+            .bind::<sql::Uuid, _>(DbUuid(id))
+            .bind::<sql::Uuid, _>(DbUuid(tenant.0))
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
+/// The tenant's deployments matching `filter`, as a query to count or to page through.
+fn matching(
+    tenant: TenantId,
+    filter: &DeploymentFilter,
+) -> deployments::BoxedQuery<'static, MultiBackend> {
+    let mut query = deployments::table
+        .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
+        .into_boxed();
+    if let Some(component) = filter.component_id {
+        query = query.filter(deployments::component_id.eq(DbUuid(component.0)));
+    }
+    if let Some(environment) = filter.environment_id {
+        query = query.filter(deployments::environment_id.eq(DbUuid(environment.0)));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(deployments::status.eq(status.as_str()));
+    }
+    if let Some(release) = filter.release_id {
+        query = query.filter(deployments::release_id.eq(DbUuid(release)));
+    }
+    query
+}
+
+/// Checks what a new deployment points at, naming the field of the first missing reference.
+fn check_references(conn: &mut DbConnection, d: &Deployment) -> Result<(), Failure> {
+    let tenant = DbUuid(d.tenant.0);
+    let environment: Option<(String, bool, String)> = environments::table
+        .filter(environments::id.eq(DbUuid(d.environment_id.0)))
+        .filter(environments::tenant_id.eq(tenant))
+        .select((
+            environments::name,
+            environments::is_active,
+            environments::status,
+        ))
+        .first(conn)
+        .optional()?;
+    let Some((name, is_active, status)) = environment else {
+        return Err(StoreError::MissingReference("environmentId".into()).into());
+    };
+    if status == EnvironmentStatus::Destroyed.as_str() {
+        return Err(StoreError::Conflict(format!(
+            "the environment `{name}` is destroyed and takes no deployments"
+        ))
+        .into());
+    }
+    if !is_active {
+        return Err(StoreError::Conflict(format!(
+            "the environment `{name}` is inactive; activate it (isActive: true) to deploy into it"
+        ))
+        .into());
+    }
+    let component: i64 = components::table
+        .filter(components::id.eq(DbUuid(d.component_id.0)))
+        .filter(components::tenant_id.eq(tenant))
+        .count()
+        .get_result(conn)?;
+    if component == 0 {
+        return Err(StoreError::MissingReference("componentId".into()).into());
+    }
+    if let Some(release) = d.release_id {
+        let found: i64 = releases::table
+            .filter(releases::id.eq(DbUuid(release)))
+            .filter(releases::tenant_id.eq(tenant))
+            .count()
+            .get_result(conn)?;
+        if found == 0 {
+            return Err(StoreError::MissingReference("releaseId".into()).into());
+        }
+    }
+    Ok(())
+}
+
+/// Makes a deployment that just succeeded the latest of its component and environment,
+/// unless one that succeeded later is there already.
+const UPSERT_LATEST: &str = "INSERT INTO latest_deployments \
+     (tenant_id, component_id, environment_id, deployment_id, release_id, version, digest, \
+      deployed_by, deployed_at) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+     ON CONFLICT (tenant_id, component_id, environment_id) DO UPDATE SET \
+     deployment_id = excluded.deployment_id, release_id = excluded.release_id, \
+     version = excluded.version, digest = excluded.digest, deployed_by = excluded.deployed_by, \
+     deployed_at = excluded.deployed_at \
+     WHERE excluded.deployed_at >= latest_deployments.deployed_at";
+
+/// Puts back the latest deployment of a component and environment that still stands as
+/// succeeded, after the one there was rolled back.
+const RECOMPUTE_LATEST: &str = "INSERT INTO latest_deployments \
+     (tenant_id, component_id, environment_id, deployment_id, release_id, version, digest, \
+      deployed_by, deployed_at) \
+     SELECT tenant_id, component_id, environment_id, id, release_id, version, digest, \
+            deployed_by, finished_at \
+     FROM deployments \
+     WHERE tenant_id = $1 AND component_id = $2 AND environment_id = $3 \
+       AND status = 'succeeded' AND finished_at IS NOT NULL \
+     ORDER BY finished_at DESC, id DESC LIMIT 1 \
+     ON CONFLICT (tenant_id, component_id, environment_id) DO UPDATE SET \
+     deployment_id = excluded.deployment_id, release_id = excluded.release_id, \
+     version = excluded.version, digest = excluded.digest, deployed_by = excluded.deployed_by, \
+     deployed_at = excluded.deployed_at \
+     WHERE excluded.deployed_at >= latest_deployments.deployed_at";
+
+/// Keeps `latest_deployments` in step with a transition that was just written.
+fn maintain_latest(
+    conn: &mut DbConnection,
+    current: &Deployment,
+    next: &Deployment,
+) -> Result<(), Failure> {
+    let tenant = DbUuid(next.tenant.0);
+    let component = DbUuid(next.component_id.0);
+    let environment = DbUuid(next.environment_id.0);
+    match (current.status, next.status) {
+        (_, DeploymentStatus::Succeeded) => {
+            let deployed_at = next.finished_at.unwrap_or(next.updated_at);
+            diesel::sql_query(UPSERT_LATEST)
+                .bind::<sql::Uuid, _>(tenant)
+                .bind::<sql::Uuid, _>(component)
+                .bind::<sql::Uuid, _>(environment)
+                .bind::<sql::Uuid, _>(DbUuid(next.id))
+                .bind::<Nullable<sql::Uuid>, _>(next.release_id.map(DbUuid))
+                .bind::<Text, _>(next.version.as_str())
+                .bind::<Nullable<Text>, _>(next.digest.as_ref().map(|d| d.as_str()))
+                .bind::<Text, _>(next.deployed_by.as_str())
+                .bind::<sql::UtcTimestamp, _>(DbTime(deployed_at))
+                .execute(conn)?;
+        }
+        (DeploymentStatus::Succeeded, _) => {
+            let removed = diesel::delete(crate::schema::latest_deployments::table)
+                .filter(crate::schema::latest_deployments::tenant_id.eq(tenant))
+                .filter(crate::schema::latest_deployments::component_id.eq(component))
+                .filter(crate::schema::latest_deployments::environment_id.eq(environment))
+                .filter(crate::schema::latest_deployments::deployment_id.eq(DbUuid(next.id)))
+                .execute(conn)?;
+            if removed > 0 {
+                diesel::sql_query(RECOMPUTE_LATEST)
+                    .bind::<sql::Uuid, _>(tenant)
+                    .bind::<sql::Uuid, _>(component)
+                    .bind::<sql::Uuid, _>(environment)
+                    .execute(conn)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Writes a transition as one compare-and-set on revision and status, with its history row
+/// and the latest-deployment table, in the caller's transaction.
+fn write_transition(
+    conn: &mut DbConnection,
+    current: &Deployment,
+    next: &Deployment,
+    entry: &HistoryEntry,
+) -> Result<(), Failure> {
+    let tenant = current.tenant;
+    let updated = diesel::update(deployments::table)
+        .filter(deployments::id.eq(DbUuid(current.id)))
+        .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
+        .filter(deployments::row_version.eq(current.version_number))
+        .filter(deployments::status.eq(current.status.as_str()))
+        .set(DeploymentRow::from(next))
+        .execute(conn)?;
+    if updated == 0 {
+        let now: Option<i64> = deployments::table
+            .filter(deployments::id.eq(DbUuid(current.id)))
+            .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
+            .select(deployments::row_version)
+            .first(conn)
+            .optional()?;
+        return Err(match now {
+            Some(current) => StoreError::VersionMismatch { current },
+            None => StoreError::NotFound,
+        }
+        .into());
+    }
+    diesel::insert_into(deployment_history::table)
+        .values(HistoryRow::new(tenant, current.id, entry))
+        .execute(conn)?;
+    maintain_latest(conn, current, next)
+}
+
+#[derive(QueryableByName)]
+struct Claimed {
+    #[diesel(sql_type = sql::Uuid)]
+    id: DbUuid,
+    #[diesel(sql_type = sql::Uuid)]
+    tenant_id: DbUuid,
+}
+
+/// In-progress deployments past their environment's timeout, oldest start first. On
+/// PostgreSQL the rows are locked, skipping those another sweeper holds, so concurrent
+/// sweepers split the work instead of repeating it.
+const CLAIM_TIMED_OUT_PG: &str = "SELECT d.id, d.tenant_id FROM deployments d \
+     JOIN environments e ON e.id = d.environment_id \
+     WHERE d.status = 'in_progress' \
+       AND d.started_at + e.deployment_timeout * interval '1 second' < $1 \
+     ORDER BY d.started_at LIMIT $2 \
+     FOR UPDATE OF d SKIP LOCKED";
+
+/// The same on SQLite, where the write transaction already excludes other writers.
+const CLAIM_TIMED_OUT_SQLITE: &str = "SELECT d.id, d.tenant_id FROM deployments d \
+     JOIN environments e ON e.id = d.environment_id \
+     WHERE d.status = 'in_progress' \
+       AND (julianday($1) - julianday(d.started_at)) * 86400.0 > e.deployment_timeout \
+     ORDER BY d.started_at LIMIT $2";
+
+#[async_trait]
+impl DeploymentRepository for Store {
+    async fn create(
+        &self,
+        tenant: TenantId,
+        new: Vec<Deployment>,
+    ) -> Result<Vec<Deployment>, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            for d in &new {
+                check_references(conn, d)?;
+                diesel::insert_into(deployments::table)
+                    .values(DeploymentRow::from(d))
+                    .execute(conn)?;
+                let entry = HistoryEntry {
+                    from: None,
+                    to: d.status,
+                    actor: Some(d.created_by),
+                    at: d.created_at,
+                    reason: None,
+                };
+                diesel::insert_into(deployment_history::table)
+                    .values(HistoryRow::new(tenant, d.id, &entry))
+                    .execute(conn)?;
+            }
+            Ok(new)
+        })
+        .await
+    }
+
+    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Deployment, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
+        })
+        .await
+    }
+
+    async fn list(
+        &self,
+        tenant: TenantId,
+        filter: DeploymentFilter,
+        page: Page,
+    ) -> Result<(Vec<Deployment>, u64), StoreError> {
+        // Both queries run in one transaction, so the total matches the page.
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            let total: i64 = matching(tenant, &filter).count().get_result(conn)?;
+            let rows = matching(tenant, &filter)
+                .order_by(deployments::created_at.desc())
+                .then_order_by(deployments::id.desc())
+                .limit(page.take().into())
+                .offset(page.skip().into())
+                .select(DeploymentRow::as_select())
+                .load(conn)?;
+            let list = rows
+                .into_iter()
+                .map(Deployment::try_from)
+                .collect::<Result<_, _>>()?;
+            // COUNT(*) is never negative.
+            Ok((list, total.unsigned_abs()))
+        })
+        .await
+    }
+
+    async fn transition(
+        &self,
+        tenant: TenantId,
+        current: Deployment,
+        next: Deployment,
+        entry: HistoryEntry,
+    ) -> Result<Deployment, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            write_transition(conn, &current, &next, &entry)?;
+            Ok(next)
+        })
+        .await
+    }
+
+    async fn history(&self, tenant: TenantId, id: Uuid) -> Result<Vec<HistoryEntry>, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            if find(conn, tenant, id)?.is_none() {
+                return Err(StoreError::NotFound.into());
+            }
+            deployment_history::table
+                .filter(deployment_history::deployment_id.eq(DbUuid(id)))
+                .filter(deployment_history::tenant_id.eq(DbUuid(tenant.0)))
+                .order_by(deployment_history::at.asc())
+                .then_order_by(deployment_history::id.asc())
+                .select(HistoryRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(HistoryRow::into_entry)
+                .collect()
+        })
+        .await
+    }
+
+    async fn approve(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        approver: UserId,
+        comment: Option<String>,
+        now: DateTime<Utc>,
+    ) -> Result<Approval, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            // A concurrent transition waits, so an approval never lands in a round that
+            // has just ended.
+            lock(conn, tenant, id)?;
+            let deployment = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            if deployment.status != DeploymentStatus::Pending {
+                return Err(StoreError::Conflict(format!(
+                    "the deployment is `{}`: approvals are recorded only while it is pending",
+                    deployment.status
+                ))
+                .into());
+            }
+            let row = ApprovalRow {
+                tenant_id: DbUuid(tenant.0),
+                deployment_id: DbUuid(id),
+                approval_round: i32::try_from(deployment.approval_round).unwrap_or(i32::MAX),
+                approver: DbUuid(approver.0),
+                comment,
+                created_at: DbTime(terrane_domain::time::truncate(now)),
+            };
+            diesel::insert_into(deployment_approvals::table)
+                .values(&row)
+                .execute(conn)
+                .map_err(|error| {
+                    if is_unique_violation(&error) {
+                        Failure::Store(StoreError::Conflict(
+                            "you have already approved this deployment".into(),
+                        ))
+                    } else {
+                        error.into()
+                    }
+                })?;
+            Ok(row.into_approval())
+        })
+        .await
+    }
+
+    async fn approvals(&self, tenant: TenantId, id: Uuid) -> Result<Vec<Approval>, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            if find(conn, tenant, id)?.is_none() {
+                return Err(StoreError::NotFound.into());
+            }
+            Ok(deployment_approvals::table
+                .filter(deployment_approvals::deployment_id.eq(DbUuid(id)))
+                .filter(deployment_approvals::tenant_id.eq(DbUuid(tenant.0)))
+                .order_by(deployment_approvals::created_at.asc())
+                .then_order_by(deployment_approvals::approver.asc())
+                .select(ApprovalRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(ApprovalRow::into_approval)
+                .collect())
+        })
+        .await
+    }
+
+    async fn promotion_evidence(
+        &self,
+        tenant: TenantId,
+        environment: Environment,
+        component: ComponentId,
+        version: String,
+    ) -> Result<PromotionEvidence, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            let previous: Option<(DbUuid, String)> = environments::table
+                .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+                .filter(environments::is_active.eq(true))
+                .filter(environments::status.ne(EnvironmentStatus::Destroyed.as_str()))
+                .filter(environments::order_index.lt(environment.order_index))
+                .filter(environments::id.ne(DbUuid(environment.id.0)))
+                .order_by(environments::order_index.desc())
+                .then_order_by(environments::name.asc())
+                .select((environments::id, environments::name))
+                .first(conn)
+                .optional()?;
+            let Some((previous, name)) = previous else {
+                return Ok(PromotionEvidence::FirstEnvironment);
+            };
+            let succeeded: i64 = deployments::table
+                .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
+                .filter(deployments::component_id.eq(DbUuid(component.0)))
+                .filter(deployments::environment_id.eq(previous))
+                .filter(deployments::version.eq(version))
+                .filter(deployments::status.eq(DeploymentStatus::Succeeded.as_str()))
+                .count()
+                .get_result(conn)?;
+            Ok(PromotionEvidence::Previous {
+                environment: name,
+                succeeded: succeeded > 0,
+            })
+        })
+        .await
+    }
+
+    async fn fail_timed_out(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<TimedOut>, StoreError> {
+        self.system_tx(move |conn| {
+            let claim = match conn {
+                DbConnection::Pg(_) => CLAIM_TIMED_OUT_PG,
+                DbConnection::Sqlite(_) => CLAIM_TIMED_OUT_SQLITE,
+            };
+            let claimed: Vec<Claimed> = diesel::sql_query(claim)
+                .bind::<sql::UtcTimestamp, _>(DbTime(now))
+                .bind::<BigInt, _>(i64::from(limit))
+                .load(conn)?;
+            let mut failed = Vec::with_capacity(claimed.len());
+            for row in claimed {
+                let tenant = TenantId(row.tenant_id.0);
+                let Some(current) = find(conn, tenant, row.id.0)? else {
+                    continue;
+                };
+                let input = TransitionInput {
+                    status: Some(DeploymentStatus::Failed.as_str().to_owned()),
+                    ..Default::default()
+                };
+                let (next, entry) = current
+                    .transition(input, None, Some("timed out".to_owned()), now)
+                    .map_err(|e| {
+                        StoreError::Internal(format!("failing a stuck deployment: {e:?}"))
+                    })?;
+                write_transition(conn, &current, &next, &entry)?;
+                failed.push(TimedOut {
+                    tenant,
+                    id: current.id,
+                });
+            }
+            Ok(failed)
+        })
+        .await
+    }
+}
