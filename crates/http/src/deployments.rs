@@ -2,7 +2,7 @@
 //! gates.
 
 use crate::auth::Authenticated;
-use crate::extract::{etag, if_match, not_modified, path_id, JsonBody, Query};
+use crate::extract::{etag, if_match, not_modified, path_id, with_location, JsonBody, Query};
 use crate::idempotency::idempotent;
 use crate::problem::Problem;
 use crate::schema::string_enum;
@@ -419,12 +419,7 @@ pub async fn create_deployment(
     idempotent(&req, &state, &actor, &body.raw, || async {
         let deployment = state.deployments.create(&actor, input).await?;
         let url = format!("/api/v1/deployments/{}", deployment.id);
-        let mut response = one(StatusCode::CREATED, deployment);
-        response.headers_mut().insert(
-            header::LOCATION,
-            header::HeaderValue::from_str(&url).map_err(Problem::internal)?,
-        );
-        Ok(response)
+        with_location(one(StatusCode::CREATED, deployment), &url)
     })
     .await
 }

@@ -1,7 +1,7 @@
 //! `/api/v1/environments`: the HTTP face of the environment use cases.
 
 use crate::auth::Authenticated;
-use crate::extract::{etag, if_match, not_modified, path_id, JsonBody, Query};
+use crate::extract::{etag, if_match, not_modified, path_id, with_location, JsonBody, Query};
 use crate::freeze_windows::FreezeWindowResponse;
 use crate::idempotency::idempotent;
 use crate::problem::Problem;
@@ -514,12 +514,10 @@ pub async fn create_environment(
     idempotent(&req, &state, &actor, &body.raw, || async {
         let env = state.environments.create(&actor, input).await?;
         let url = location(&env);
-        let mut response = one(&state, &actor, actix_web::http::StatusCode::CREATED, env).await?;
-        response.headers_mut().insert(
-            header::LOCATION,
-            header::HeaderValue::from_str(&url).map_err(Problem::internal)?,
-        );
-        Ok(response)
+        with_location(
+            one(&state, &actor, actix_web::http::StatusCode::CREATED, env).await?,
+            &url,
+        )
     })
     .await
 }

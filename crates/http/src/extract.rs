@@ -217,6 +217,19 @@ pub fn path_id(req: &HttpRequest, name: &str) -> Result<Uuid, Problem> {
         .map_err(|_| Problem::bad_field(name, format!("must be a UUID, not `{raw}`")))
 }
 
+/// A created resource's response with its `Location`.
+///
+/// # Errors
+/// A 500 if `url` is not a valid header value, which a path of ids never is.
+pub fn with_location(
+    mut response: actix_web::HttpResponse,
+    url: &str,
+) -> Result<actix_web::HttpResponse, Problem> {
+    let value = header::HeaderValue::from_str(url).map_err(Problem::internal)?;
+    response.headers_mut().insert(header::LOCATION, value);
+    Ok(response)
+}
+
 /// The ETag of a version.
 pub fn etag(version: i64) -> String {
     format!("\"{version}\"")

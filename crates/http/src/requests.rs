@@ -2,7 +2,9 @@
 //! of environments (`/api/v1/environments/{id}/ttl`).
 
 use crate::auth::Authenticated;
-use crate::extract::{etag, if_match, not_modified, parse_json, path_id, JsonBody, Query};
+use crate::extract::{
+    etag, if_match, not_modified, parse_json, path_id, with_location, JsonBody, Query,
+};
 use crate::idempotency::idempotent;
 use crate::problem::{Problem, ProblemKind};
 use crate::schema::string_enum;
@@ -433,12 +435,7 @@ pub async fn create_request(
     idempotent(&req, &state, &actor, &body.raw, || async {
         let request = state.requests.create(&actor, input).await?;
         let url = format!("{REQUESTS}/{}", request.id);
-        let mut response = one(StatusCode::CREATED, request);
-        response.headers_mut().insert(
-            header::LOCATION,
-            header::HeaderValue::from_str(&url).map_err(Problem::internal)?,
-        );
-        Ok(response)
+        with_location(one(StatusCode::CREATED, request), &url)
     })
     .await
 }

@@ -3,7 +3,7 @@
 
 use crate::auth::Authenticated;
 use crate::environments::Deleted;
-use crate::extract::{etag, if_match, not_modified, path_id, JsonBody, Query};
+use crate::extract::{etag, if_match, not_modified, path_id, with_location, JsonBody, Query};
 use crate::idempotency::idempotent;
 use crate::problem::Problem;
 use crate::AppState;
@@ -235,12 +235,7 @@ pub async fn create_target_group(
             .create_in_environment(&actor, environment, input)
             .await?;
         let url = format!("/api/v1/target-groups/{}", group.id);
-        let mut response = respond(StatusCode::CREATED, group);
-        response.headers_mut().insert(
-            header::LOCATION,
-            header::HeaderValue::from_str(&url).map_err(Problem::internal)?,
-        );
-        Ok(response)
+        with_location(respond(StatusCode::CREATED, group), &url)
     })
     .await
 }

@@ -2,7 +2,7 @@
 
 use crate::auth::Authenticated;
 use crate::environments::Deleted;
-use crate::extract::{etag, if_match, not_modified, path_id, JsonBody, Query};
+use crate::extract::{etag, if_match, not_modified, path_id, with_location, JsonBody, Query};
 use crate::idempotency::idempotent;
 use crate::problem::Problem;
 use crate::schema::string_enum;
@@ -366,12 +366,7 @@ pub async fn create_target(
     idempotent(&req, &state, &actor, &body.raw, || async {
         let target = state.targets.create(&actor, input).await?;
         let url = format!("/api/v1/targets/{}", target.id);
-        let mut response = respond(StatusCode::CREATED, target);
-        response.headers_mut().insert(
-            header::LOCATION,
-            header::HeaderValue::from_str(&url).map_err(Problem::internal)?,
-        );
-        Ok(response)
+        with_location(respond(StatusCode::CREATED, target), &url)
     })
     .await
 }
