@@ -281,7 +281,7 @@ async fn the_metadata_address_is_refused_by_default() {
 }
 
 #[tokio::test]
-async fn ecs_services_and_tls_daemons_are_unknown_with_the_reason() {
+async fn ecs_services_are_unknown_until_their_agent_reports() {
     let ecs = connection(
         TargetType::EcsService,
         json!({"cluster": "c", "service": "s", "region": "us-east-1"}),
@@ -289,9 +289,86 @@ async fn ecs_services_and_tls_daemons_are_unknown_with_the_reason() {
     let outcome = prober().probe(&ecs).await;
     assert_eq!(outcome.status, HealthStatus::Unknown);
     assert!(outcome.message.contains("agent"));
+}
+
+/// A TLS server on 127.0.0.1 with a self-signed certificate (as a Docker daemon or Nomad
+/// cluster with its own CA has), answering every request with `status` and `body`.
+fn serve_tls(status: u16, body: &'static str) -> SocketAddr {
+    use rustls::pki_types::{CertificateDer, PrivatePkcs8KeyDer};
+    use std::io::{Read, Write};
+    let cert = CertificateDer::from(include_bytes!("tls/cert.der").to_vec());
+    let key = PrivatePkcs8KeyDer::from(include_bytes!("tls/key.der").to_vec());
+    let config = Arc::new(
+        rustls::ServerConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert], key.into())
+        .unwrap(),
+    );
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    std::thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let Ok(tcp) = tcp else { return };
+            let config = config.clone();
+            std::thread::spawn(move || {
+                let connection = rustls::ServerConnection::new(config).unwrap();
+                let mut tls = rustls::StreamOwned::new(connection, tcp);
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tls.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = tls.write_all(response.as_bytes());
+                tls.conn.send_close_notify();
+                let _ = tls.flush();
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test]
+async fn a_docker_daemon_speaking_tls_is_pinged_over_https() {
+    let addr = serve_tls(200, "OK");
     let tls = connection(
         TargetType::DockerHost,
-        json!({"host": "127.0.0.1", "port": 2376, "tlsEnabled": true}),
+        json!({"host": "127.0.0.1", "port": addr.port(), "tlsEnabled": true}),
     );
-    assert_eq!(prober().probe(&tls).await.status, HealthStatus::Unknown);
+    let outcome = prober().probe(&tls).await;
+    assert_eq!(outcome.status, HealthStatus::Healthy, "{}", outcome.message);
+    assert_eq!(outcome.message, "Docker daemon responding");
+    let plain = serve(Answer::Fixed(200, "OK".into())).await;
+    let wrong = connection(
+        TargetType::DockerHost,
+        json!({"host": "127.0.0.1", "port": plain.addr.port(), "tlsEnabled": true}),
+    );
+    let outcome = prober().probe(&wrong).await;
+    assert_eq!(
+        outcome.status,
+        HealthStatus::Unhealthy,
+        "a daemon without TLS fails the handshake: {}",
+        outcome.message
+    );
+}
+
+#[tokio::test]
+async fn a_nomad_cluster_behind_https_is_asked_for_its_job() {
+    let addr = serve_tls(200, r#"{"Status": "running"}"#);
+    let nomad = connection(
+        TargetType::NomadJob,
+        json!({"address": format!("https://{addr}"), "jobId": "web", "namespace": "ops"}),
+    );
+    let outcome = prober().probe(&nomad).await;
+    assert_eq!(outcome.status, HealthStatus::Healthy, "{}", outcome.message);
 }
