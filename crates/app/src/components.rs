@@ -114,17 +114,11 @@ impl ComponentService for Components {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use terrane_domain::{ComponentFilter, ComponentKind, Page, Role, TenantId, UserId};
+    use terrane_domain::{ComponentFilter, ComponentKind, Page, Role, TenantId};
     use terrane_ports::{MockClock, MockComponentRepository, MockIdSource};
     use uuid::Uuid;
 
-    fn actor(role: Role) -> Actor {
-        Actor {
-            user: UserId(Uuid::from_u128(1)),
-            tenant: TenantId(Uuid::from_u128(7)),
-            roles: vec![role],
-        }
-    }
+    use crate::test_support::actor;
 
     fn service(repo: MockComponentRepository) -> Components {
         let mut clock = MockClock::new();

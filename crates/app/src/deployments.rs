@@ -290,13 +290,7 @@ mod tests {
         MockIdSource,
     };
 
-    fn actor(role: Role) -> Actor {
-        Actor {
-            user: UserId(Uuid::from_u128(1)),
-            tenant: TenantId(Uuid::from_u128(7)),
-            roles: vec![role],
-        }
-    }
+    use crate::test_support::actor;
 
     fn service(repo: MockDeploymentRepository) -> Deployments {
         let mut clock = MockClock::new();

@@ -121,17 +121,11 @@ impl EnvironmentService for Environments {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use terrane_domain::{Role, TenantId, UserId};
+    use terrane_domain::{Role, TenantId};
     use terrane_ports::{MockClock, MockEnvironmentRepository, MockIdSource, StoreError};
     use uuid::Uuid;
 
-    fn actor(role: Role) -> Actor {
-        Actor {
-            user: UserId(Uuid::from_u128(1)),
-            tenant: TenantId(Uuid::from_u128(7)),
-            roles: vec![role],
-        }
-    }
+    use crate::test_support::actor;
 
     fn service(repo: MockEnvironmentRepository) -> Environments {
         let mut clock = MockClock::new();

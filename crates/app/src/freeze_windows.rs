@@ -129,13 +129,7 @@ mod tests {
         Utc.with_ymd_and_hms(2026, 1, 10, 14, 23, 45).unwrap()
     }
 
-    fn actor(role: Role) -> Actor {
-        Actor {
-            user: UserId(Uuid::from_u128(1)),
-            tenant: TenantId(Uuid::from_u128(7)),
-            roles: vec![role],
-        }
-    }
+    use crate::test_support::actor;
 
     fn service(repo: MockFreezeWindowRepository) -> FreezeWindows {
         let mut clock = MockClock::new();

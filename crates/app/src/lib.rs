@@ -49,3 +49,19 @@ pub(crate) fn authorize(
         )))
     }
 }
+
+/// What the use-case tests share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use terrane_domain::{Actor, Role, TenantId, UserId};
+    use uuid::Uuid;
+
+    /// User 1 of tenant 7, with one role.
+    pub(crate) fn actor(role: Role) -> Actor {
+        Actor {
+            user: UserId(Uuid::from_u128(1)),
+            tenant: TenantId(Uuid::from_u128(7)),
+            roles: vec![role],
+        }
+    }
+}

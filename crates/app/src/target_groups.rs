@@ -154,17 +154,11 @@ impl TargetGroupService for TargetGroups {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use terrane_domain::{AssignmentId, Role, TargetGroupName, TenantId, UserId};
+    use terrane_domain::{AssignmentId, Role, TargetGroupName, TenantId};
     use terrane_ports::{MockClock, MockIdSource, MockTargetGroupRepository};
     use uuid::Uuid;
 
-    fn actor(role: Role) -> Actor {
-        Actor {
-            user: UserId(Uuid::from_u128(1)),
-            tenant: TenantId(Uuid::from_u128(7)),
-            roles: vec![role],
-        }
-    }
+    use crate::test_support::actor;
 
     fn service(repo: MockTargetGroupRepository) -> TargetGroups {
         let mut clock = MockClock::new();

@@ -148,17 +148,11 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use mockall::Sequence;
     use serde_json::{json, Map, Value};
-    use terrane_domain::{Role, TargetType, TenantId, UserId};
+    use terrane_domain::{Role, TargetType, TenantId};
     use terrane_ports::{MockClock, MockIdSource, MockTargetRepository};
     use uuid::Uuid;
 
-    fn actor(role: Role) -> Actor {
-        Actor {
-            user: UserId(Uuid::from_u128(1)),
-            tenant: TenantId(Uuid::from_u128(7)),
-            roles: vec![role],
-        }
-    }
+    use crate::test_support::actor;
 
     fn service(repo: MockTargetRepository) -> Targets {
         let mut clock = MockClock::new();
