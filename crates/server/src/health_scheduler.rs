@@ -10,12 +10,20 @@ use terrane_ports::HealthService;
 const BATCH: u32 = 64;
 
 /// Looks for due checks every `interval` until the task is aborted.
+///
+/// Each round runs in a task of its own: a round waits for its slowest probe (up to the probe
+/// timeout), and a hanging target must not delay the next round, which claims the targets
+/// that fell due meanwhile. Claims move each target's next check forward, so overlapping
+/// rounds never check one target twice. Aborting this task aborts the rounds still running.
 pub async fn run(health: Arc<dyn HealthService>, interval: Duration) {
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut rounds = tokio::task::JoinSet::new();
     loop {
         ticker.tick().await;
-        check_due(health.as_ref()).await;
+        while rounds.try_join_next().is_some() {}
+        let health = health.clone();
+        rounds.spawn(async move { check_due(health.as_ref()).await });
     }
 }
 
