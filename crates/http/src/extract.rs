@@ -31,31 +31,65 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let content_type_ok = is_json(req);
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
-            if !content_type_ok {
-                return Err(Problem::new(
-                    ProblemKind::UnsupportedMediaType,
-                    "send the body as JSON with `Content-Type: application/json`",
-                ));
-            }
-            let raw =
-                bytes
-                    .await
-                    .map_err(|e| match e.as_response_error().status_code().as_u16() {
-                        413 => Problem::new(
-                            ProblemKind::PayloadTooLarge,
-                            "the body is larger than 1 MiB",
-                        ),
-                        _ => Problem::bad_field("body", format!("the body could not be read: {e}")),
-                    })?;
-            // Every body terrane takes is an object; serde would also read a struct from an
-            // array, which only confuses the error messages.
-            if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-                return Err(Problem::bad_field("body", "must be a JSON object"));
-            }
-            let value = parse_json(&raw)?;
+            require_json(content_type_ok)?;
+            let raw = bytes.await.map_err(unreadable)?;
+            let value = parse_object(&raw)?;
             Ok(JsonBody { value, raw })
         })
     }
+}
+
+/// A JSON body that may be left out: an empty (or blank) body is `None`, whatever its content
+/// type; anything else follows the rules of [`JsonBody`].
+#[derive(Debug)]
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
+    type Error = Problem;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = is_json(req);
+        let bytes = web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            let raw = bytes.await.map_err(unreadable)?;
+            if raw.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJsonBody(None));
+            }
+            require_json(content_type_ok)?;
+            parse_object(&raw).map(|value| OptionalJsonBody(Some(value)))
+        })
+    }
+}
+
+fn require_json(content_type_ok: bool) -> Result<(), Problem> {
+    if content_type_ok {
+        Ok(())
+    } else {
+        Err(Problem::new(
+            ProblemKind::UnsupportedMediaType,
+            "send the body as JSON with `Content-Type: application/json`",
+        ))
+    }
+}
+
+fn unreadable(error: actix_web::Error) -> Problem {
+    match error.as_response_error().status_code().as_u16() {
+        413 => Problem::new(
+            ProblemKind::PayloadTooLarge,
+            "the body is larger than 1 MiB",
+        ),
+        _ => Problem::bad_field("body", format!("the body could not be read: {error}")),
+    }
+}
+
+/// Every body terrane takes is an object; serde would also read a struct from an array, which
+/// only confuses the error messages.
+fn parse_object<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Problem> {
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(Problem::bad_field("body", "must be a JSON object"));
+    }
+    parse_json(raw)
 }
 
 fn is_json(req: &HttpRequest) -> bool {

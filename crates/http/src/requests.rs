@@ -3,16 +3,15 @@
 
 use crate::auth::Authenticated;
 use crate::extract::{
-    etag, if_match, not_modified, parse_json, path_id, with_location, JsonBody, Query,
+    etag, if_match, not_modified, path_id, with_location, JsonBody, OptionalJsonBody, Query,
 };
 use crate::idempotency::idempotent;
-use crate::problem::{Problem, ProblemKind};
+use crate::problem::Problem;
 use crate::schema::string_enum;
 use crate::AppState;
 use actix_web::http::{header, StatusCode};
-use actix_web::{delete, get, patch, post, put, web, FromRequest, HttpRequest, HttpResponse};
+use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use terrane_domain::{
     EnvironmentId, EnvironmentRequest, EnvironmentRequestId, EnvironmentTier, EnvironmentType,
@@ -368,44 +367,6 @@ fn request_id(req: &HttpRequest) -> Result<EnvironmentRequestId, Problem> {
     path_id(req, "id").map(EnvironmentRequestId)
 }
 
-/// A JSON body that may be left out entirely (no body, or an empty one, means `None`).
-async fn optional_body<T: DeserializeOwned>(
-    req: &HttpRequest,
-    payload: web::Payload,
-) -> Result<Option<T>, Problem> {
-    let raw = web::Bytes::from_request(req, &mut payload.into_inner())
-        .await
-        .map_err(|e| match e.as_response_error().status_code() {
-            StatusCode::PAYLOAD_TOO_LARGE => Problem::new(
-                ProblemKind::PayloadTooLarge,
-                "the body is larger than 1 MiB",
-            ),
-            _ => Problem::bad_field("body", format!("the body could not be read: {e}")),
-        })?;
-    let Some(first) = raw.iter().find(|b| !b.is_ascii_whitespace()) else {
-        return Ok(None);
-    };
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .map(|v| v.trim().to_ascii_lowercase())
-        .unwrap_or_default();
-    if content_type != "application/json"
-        && !(content_type.starts_with("application/") && content_type.ends_with("+json"))
-    {
-        return Err(Problem::new(
-            ProblemKind::UnsupportedMediaType,
-            "send the body as JSON with `Content-Type: application/json`",
-        ));
-    }
-    if *first != b'{' {
-        return Err(Problem::bad_field("body", "must be a JSON object"));
-    }
-    parse_json(&raw).map(Some)
-}
-
 /// Request an environment.
 #[utoipa::path(
     tag = "environment-requests",
@@ -600,11 +561,11 @@ pub async fn approve_request(
     req: HttpRequest,
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
-    payload: web::Payload,
+    body: OptionalJsonBody<ReviewBody>,
 ) -> Result<HttpResponse, Problem> {
     let id = request_id(&req)?;
     let expected = if_match(&req)?;
-    let body: ReviewBody = optional_body(&req, payload).await?.unwrap_or_default();
+    let body = body.0.unwrap_or_default();
     let request = state
         .requests
         .approve(&actor, id, expected, body.comment)
@@ -645,11 +606,11 @@ pub async fn reject_request(
     req: HttpRequest,
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
-    payload: web::Payload,
+    body: OptionalJsonBody<ReviewBody>,
 ) -> Result<HttpResponse, Problem> {
     let id = request_id(&req)?;
     let expected = if_match(&req)?;
-    let body: ReviewBody = optional_body(&req, payload).await?.unwrap_or_default();
+    let body = body.0.unwrap_or_default();
     let request = state
         .requests
         .reject(&actor, id, expected, body.comment)
