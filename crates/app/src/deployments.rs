@@ -1,15 +1,16 @@
 use crate::authorize;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use terrane_domain::deployment::evaluate_gates;
 use terrane_domain::{
-    Actor, Deployment, DeploymentInput, DeploymentStatus, Environment, FreezePolicy, GateResult,
-    HistoryEntry, Permission, PromotionEvidence, PromotionPolicy, TransitionError, TransitionInput,
-    ValidationErrors,
+    Actor, Deployment, DeploymentInput, DeploymentStatus, FreezePolicy, GateResult, HistoryEntry,
+    Permission, TransitionError, TransitionInput, UserId, ValidationErrors,
 };
 use terrane_ports::{
-    Approval, Clock, DeploymentQuery, DeploymentRepository, DeploymentService,
-    EnvironmentRepository, FreezeWindowRepository, IdSource, ServiceError, StoreError, TimedOut,
+    Approval, Clock, Decide, DeploymentQuery, DeploymentRepository, DeploymentService,
+    EnvironmentRepository, GateInputs, IdSource, ServiceError, StoreError, TimedOut,
+    TransitionFailure,
 };
 use uuid::Uuid;
 
@@ -19,7 +20,6 @@ const WHAT: &str = "deployment";
 pub struct Deployments {
     repo: Arc<dyn DeploymentRepository>,
     environments: Arc<dyn EnvironmentRepository>,
-    freeze_windows: Arc<dyn FreezeWindowRepository>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdSource>,
 }
@@ -29,76 +29,86 @@ impl Deployments {
     pub fn new(
         repo: Arc<dyn DeploymentRepository>,
         environments: Arc<dyn EnvironmentRepository>,
-        freeze_windows: Arc<dyn FreezeWindowRepository>,
         clock: Arc<dyn Clock>,
         ids: Arc<dyn IdSource>,
     ) -> Self {
         Self {
             repo,
             environments,
-            freeze_windows,
             clock,
             ids,
         }
     }
+}
 
-    /// The gates as they stand for `actor` starting `deployment` now.
-    async fn evaluate(
-        &self,
-        actor: &Actor,
-        deployment: &Deployment,
-    ) -> Result<Vec<GateResult>, ServiceError> {
-        let now = self.clock.now();
-        let environment = self.environment_of(deployment).await?;
-        let windows = self
-            .freeze_windows
-            .list(actor.tenant, environment.id, Some(true), now)
-            .await
-            .map_err(|e| ServiceError::from_store(e, "environment"))?;
-        // Each of these is a query; skip those the environment's rules make moot, since
-        // every start of a deployment runs them.
-        let approvers: Vec<_> = if environment.required_approvals > 0 {
-            self.repo
-                .approvals(actor.tenant, deployment.id)
-                .await
-                .map_err(store_error)?
+/// Every gate of starting `deployment` at `now`, for `actor`.
+fn gates(
+    now: DateTime<Utc>,
+    actor: UserId,
+    deployment: &Deployment,
+    inputs: &GateInputs,
+) -> Vec<GateResult> {
+    evaluate_gates(
+        now,
+        actor,
+        deployment,
+        &inputs.environment,
+        &FreezePolicy::new(&inputs.active_windows),
+        &inputs.approvers,
+        &inputs.promotion,
+    )
+}
+
+/// The decision of moving a deployment as `actor` asked, taken on the deployment as stored:
+/// the If-Match revision, the state machine, and on leaving `pending` for `in_progress` every
+/// gate.
+fn decide(
+    actor: UserId,
+    expected_version: Option<i64>,
+    input: TransitionInput,
+    now: DateTime<Utc>,
+) -> Decide {
+    Box::new(move |current, source| {
+        if let Some(expected) = expected_version.filter(|v| *v != current.version_number) {
+            return Err(ServiceError::PreconditionFailed(format!(
+                "the deployment has changed since you read it (you sent ETag \"{expected}\"); its current ETag is \"{}\"",
+                current.version_number
+            )));
+        }
+        // Asking for the status it already has is what the losers of a race do (they read
+        // after the winner): a clash with the current state rather than a malformed request.
+        if input.status.as_deref() == Some(current.status.as_str()) {
+            return Err(ServiceError::Conflict(format!(
+                "the deployment is already `{}`",
+                current.status
+            )));
+        }
+        let (next, entry) = current
+            .transition(input, Some(actor), None, now)
+            .map_err(|error| match error {
+                TransitionError::Invalid(errors) => ServiceError::Validation(errors),
+                TransitionError::NotAllowed(refused) => ServiceError::Validation(
+                    ValidationErrors::single("status", refused.to_string()),
+                ),
+            })?;
+        if current.status == DeploymentStatus::Pending
+            && next.status == DeploymentStatus::InProgress
+        {
+            let inputs = source
+                .gate_inputs(now)
+                .map_err(|e| ServiceError::from_store(e, "environment"))?;
+            if let Some(refused) = gates(now, actor, current, &inputs)
                 .into_iter()
-                .filter(|a| a.round == deployment.approval_round)
-                .map(|a| a.approver)
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let promotion = match environment.promotion_policy {
-            PromotionPolicy::Sequential => self
-                .repo
-                .promotion_evidence(
-                    actor.tenant,
-                    environment.clone(),
-                    deployment.component_id,
-                    deployment.version.as_str().to_owned(),
-                )
-                .await
-                .map_err(store_error)?,
-            PromotionPolicy::Default => PromotionEvidence::FirstEnvironment,
-        };
-        Ok(evaluate_gates(
-            now,
-            actor.user,
-            deployment,
-            &environment,
-            &FreezePolicy::new(&windows),
-            &approvers,
-            &promotion,
-        ))
-    }
-
-    async fn environment_of(&self, deployment: &Deployment) -> Result<Environment, ServiceError> {
-        self.environments
-            .get(deployment.tenant, deployment.environment_id)
-            .await
-            .map_err(|e| ServiceError::from_store(e, "environment"))
-    }
+                .find(|gate| !gate.passed)
+            {
+                return Err(ServiceError::GateRefused {
+                    gate: refused.gate,
+                    detail: refused.reason,
+                });
+            }
+        }
+        Ok((next, entry))
+    })
 }
 
 fn store_error(error: StoreError) -> ServiceError {
@@ -169,58 +179,26 @@ impl DeploymentService for Deployments {
         input: TransitionInput,
     ) -> Result<Deployment, ServiceError> {
         authorize(actor, Permission::Deploy, "changing a deployment's status")?;
-        let current = self.repo.get(actor.tenant, id).await.map_err(store_error)?;
-        if let Some(expected) = expected_version.filter(|v| *v != current.version_number) {
-            return Err(ServiceError::PreconditionFailed(format!(
-                "the deployment has changed since you read it (you sent ETag \"{expected}\"); its current ETag is \"{}\"",
-                current.version_number
-            )));
-        }
-        // Asking for the status it already has is what the losers of a race do (they read
-        // after the winner): a clash with the current state rather than a malformed request.
-        if input.status.as_deref() == Some(current.status.as_str()) {
-            return Err(ServiceError::Conflict(format!(
-                "the deployment is already `{}`",
-                current.status
-            )));
-        }
-        let (next, entry) = current
-            .transition(input, Some(actor.user), None, self.clock.now())
-            .map_err(|error| match error {
-                TransitionError::Invalid(errors) => ServiceError::Validation(errors),
-                TransitionError::NotAllowed(refused) => ServiceError::Validation(
-                    ValidationErrors::single("status", refused.to_string()),
-                ),
-            })?;
-        if current.status == DeploymentStatus::Pending
-            && next.status == DeploymentStatus::InProgress
-        {
-            if let Some(refused) = self
-                .evaluate(actor, &current)
-                .await?
-                .into_iter()
-                .find(|gate| !gate.passed)
-            {
-                return Err(ServiceError::GateRefused {
-                    gate: refused.gate,
-                    detail: refused.reason,
-                });
-            }
-        }
-        let from = current.status;
+        let decide = decide(actor.user, expected_version, input, self.clock.now());
         self.repo
-            .transition(actor.tenant, current, next, entry)
+            .transition(actor.tenant, id, decide)
             .await
-            .map_err(|error| match error {
-                StoreError::VersionMismatch { current } if expected_version.is_some() => {
+            .map_err(|failure| match failure {
+                TransitionFailure::Refused(error) => error,
+                TransitionFailure::Store(StoreError::VersionMismatch { current })
+                    if expected_version.is_some() =>
+                {
                     ServiceError::PreconditionFailed(format!(
                         "the deployment changed while your request ran; its current ETag is \"{current}\""
                     ))
                 }
-                StoreError::VersionMismatch { .. } => ServiceError::Conflict(format!(
-                    "the deployment left `{from}` while your request ran: another change won; read it again"
-                )),
-                other => store_error(other),
+                TransitionFailure::Store(StoreError::VersionMismatch { .. }) => {
+                    ServiceError::Conflict(
+                        "another change to the deployment won while your request ran; read it again"
+                            .into(),
+                    )
+                }
+                TransitionFailure::Store(other) => store_error(other),
             })
     }
 
@@ -245,7 +223,11 @@ impl DeploymentService for Deployments {
             );
         }
         let deployment = self.repo.get(actor.tenant, id).await.map_err(store_error)?;
-        let environment = self.environment_of(&deployment).await?;
+        let environment = self
+            .environments
+            .get(deployment.tenant, deployment.environment_id)
+            .await
+            .map_err(|e| ServiceError::from_store(e, "environment"))?;
         if environment.require_separation_of_duties && deployment.created_by == actor.user {
             return Err(ServiceError::Forbidden(format!(
                 "the environment `{}` requires separation of duties: the author of a deployment cannot approve it",
@@ -268,8 +250,13 @@ impl DeploymentService for Deployments {
 
     async fn gates(&self, actor: &Actor, id: Uuid) -> Result<Vec<GateResult>, ServiceError> {
         authorize(actor, Permission::Read, "reading deployments")?;
-        let deployment = self.repo.get(actor.tenant, id).await.map_err(store_error)?;
-        self.evaluate(actor, &deployment).await
+        let now = self.clock.now();
+        let (deployment, inputs) = self
+            .repo
+            .gate_inputs(actor.tenant, id, now)
+            .await
+            .map_err(store_error)?;
+        Ok(gates(now, actor.user, &deployment, &inputs))
     }
 
     async fn sweep_timed_out(&self, limit: u32) -> Result<Vec<TimedOut>, ServiceError> {
@@ -284,10 +271,11 @@ impl DeploymentService for Deployments {
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use terrane_domain::{Role, TenantId, UserId};
+    use terrane_domain::{
+        EnvironmentId, EnvironmentInput, GateKind, PromotionEvidence, Role, TenantId,
+    };
     use terrane_ports::{
-        MockClock, MockDeploymentRepository, MockEnvironmentRepository, MockFreezeWindowRepository,
-        MockIdSource,
+        GateSource, MockClock, MockDeploymentRepository, MockEnvironmentRepository, MockIdSource,
     };
 
     use crate::test_support::actor;
@@ -302,7 +290,6 @@ mod tests {
         Deployments::new(
             Arc::new(repo),
             Arc::new(MockEnvironmentRepository::new()),
-            Arc::new(MockFreezeWindowRepository::new()),
             Arc::new(clock),
             Arc::new(ids),
         )
@@ -374,18 +361,65 @@ mod tests {
         }
     }
 
+    /// Gate inputs handed to a decision; `None` fails the test if the decision asks.
+    struct Inputs(Option<GateInputs>);
+
+    impl GateSource for Inputs {
+        fn gate_inputs(&mut self, _: DateTime<Utc>) -> Result<GateInputs, StoreError> {
+            Ok(self
+                .0
+                .clone()
+                .expect("this transition must not look at the gates"))
+        }
+    }
+
+    /// A store whose transition runs the decision on `current` with `inputs`.
+    fn deciding_on(current: Deployment, inputs: Option<GateInputs>) -> MockDeploymentRepository {
+        let mut repo = MockDeploymentRepository::new();
+        repo.expect_transition()
+            .returning(move |_, _, decide| match decide(&current, &mut Inputs(inputs.clone())) {
+                Ok((next, _)) => Ok(next),
+                Err(refused) => Err(TransitionFailure::Refused(refused)),
+            });
+        repo
+    }
+
+    fn open_inputs(required_approvals: u8, approvers: Vec<UserId>) -> GateInputs {
+        let mut environment = EnvironmentInput {
+            name: Some("prod".into()),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap()
+        .into_environment(
+            EnvironmentId(Uuid::from_u128(20)),
+            TenantId(Uuid::from_u128(7)),
+            0,
+            Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
+        );
+        environment.required_approvals = required_approvals;
+        GateInputs {
+            environment,
+            active_windows: Vec::new(),
+            approvers,
+            promotion: PromotionEvidence::FirstEnvironment,
+        }
+    }
+
     #[tokio::test]
     async fn losing_the_compare_and_set_is_a_409_or_with_if_match_a_412() {
         let mut repo = MockDeploymentRepository::new();
-        repo.expect_get().returning(|_, _| Ok(stored()));
-        repo.expect_transition()
-            .returning(|_, _, _, _| Err(StoreError::VersionMismatch { current: 2 }));
+        repo.expect_transition().returning(|_, _, _| {
+            Err(TransitionFailure::Store(StoreError::VersionMismatch {
+                current: 2,
+            }))
+        });
         let svc = service(repo);
         let who = actor(Role::Deployer);
         let id = Uuid::from_u128(3);
         let plain = svc.transition(&who, id, None, to("failed")).await;
         assert!(
-            matches!(&plain, Err(ServiceError::Conflict(m)) if m.contains("`pending`")),
+            matches!(&plain, Err(ServiceError::Conflict(m)) if m.contains("another change")),
             "{plain:?}"
         );
         let guarded = svc.transition(&who, id, Some(1), to("failed")).await;
@@ -396,11 +430,8 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_stale_if_match_or_the_current_status_is_refused_before_writing() {
-        let mut repo = MockDeploymentRepository::new();
-        repo.expect_get().returning(|_, _| Ok(stored()));
-        repo.expect_transition().never();
-        let svc = service(repo);
+    async fn a_stale_if_match_or_the_current_status_is_refused_by_the_decision() {
+        let svc = service(deciding_on(stored(), None));
         let who = actor(Role::Admin);
         let id = Uuid::from_u128(3);
         let stale = svc.transition(&who, id, Some(5), to("failed")).await;
@@ -420,6 +451,58 @@ mod tests {
             matches!(&refused, Err(ServiceError::Validation(e)) if e.errors()[0].message.contains("from `pending` it can move to in_progress or failed")),
             "{refused:?}"
         );
+        let current = stored().version_number;
+        let failed = svc
+            .transition(&who, id, Some(current), to("failed"))
+            .await
+            .unwrap();
+        assert_eq!(failed.status, DeploymentStatus::Failed);
+    }
+
+    #[tokio::test]
+    async fn starting_asks_the_gates_and_the_first_refusal_names_its_gate() {
+        let who = actor(Role::Deployer);
+        let id = Uuid::from_u128(3);
+        let refused = service(deciding_on(stored(), Some(open_inputs(1, Vec::new()))))
+            .transition(&who, id, None, to("in_progress"))
+            .await;
+        assert!(
+            matches!(&refused, Err(ServiceError::GateRefused { gate: GateKind::Approvals, .. })),
+            "{refused:?}"
+        );
+        let approved = open_inputs(1, vec![UserId(Uuid::from_u128(8))]);
+        let started = service(deciding_on(stored(), Some(approved)))
+            .transition(&who, id, None, to("in_progress"))
+            .await
+            .unwrap();
+        assert_eq!(started.status, DeploymentStatus::InProgress);
+    }
+
+    #[tokio::test]
+    async fn other_moves_never_read_the_gates() {
+        let (running, _) = stored()
+            .transition(to("in_progress"), None, None, stored().created_at)
+            .unwrap();
+        let done = service(deciding_on(running, None))
+            .transition(&actor(Role::Deployer), Uuid::from_u128(3), None, to("succeeded"))
+            .await
+            .unwrap();
+        assert_eq!(done.status, DeploymentStatus::Succeeded);
+    }
+
+    #[tokio::test]
+    async fn the_gates_view_evaluates_what_one_read_returned() {
+        let mut repo = MockDeploymentRepository::new();
+        repo.expect_gate_inputs()
+            .withf(|tenant, id, _| *tenant == TenantId(Uuid::from_u128(7)) && *id == Uuid::from_u128(3))
+            .returning(|_, _, _| Ok((stored(), open_inputs(2, vec![UserId(Uuid::from_u128(8))]))));
+        let gates = service(repo)
+            .gates(&actor(Role::Viewer), Uuid::from_u128(3))
+            .await
+            .unwrap();
+        let approvals = gates.iter().find(|g| g.gate == GateKind::Approvals).unwrap();
+        assert!(!approvals.passed, "{approvals:?}");
+        assert!(gates.iter().filter(|g| g.gate != GateKind::Approvals).all(|g| g.passed));
     }
 
     #[tokio::test]

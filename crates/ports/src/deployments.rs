@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use terrane_domain::{
     Actor, ComponentId, Deployment, DeploymentInput, DeploymentStatus, Environment, EnvironmentId,
-    GateResult, HistoryEntry, Page, PromotionEvidence, Release, ReleaseInput, TenantId,
-    TransitionInput, UserId,
+    FreezeWindow, GateResult, HistoryEntry, Page, PromotionEvidence, Release, ReleaseInput,
+    TenantId, TransitionInput, UserId,
 };
 use uuid::Uuid;
 
@@ -56,6 +56,47 @@ pub struct TimedOut {
     pub id: Uuid,
 }
 
+/// What the gates of starting a deployment look at, read from the ledger at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateInputs {
+    /// The deployment's environment.
+    pub environment: Environment,
+    /// Its freeze windows active at the moment asked about.
+    pub active_windows: Vec<FreezeWindow>,
+    /// Who approved the deployment in its current round; left empty when the environment
+    /// requires no approvals.
+    pub approvers: Vec<UserId>,
+    /// What the promotion gate needs; [`PromotionEvidence::FirstEnvironment`] when the
+    /// environment's promotion policy is not sequential.
+    pub promotion: PromotionEvidence,
+}
+
+/// Reads the gate inputs of the deployment being moved, inside the transaction that moves it.
+pub trait GateSource {
+    /// The gate inputs as they stand at `now`.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    fn gate_inputs(&mut self, now: DateTime<Utc>) -> Result<GateInputs, StoreError>;
+}
+
+/// Works out a transition from the deployment as stored: the next state and its history
+/// entry, or why not. It asks `GateSource` for the gate inputs only when it needs them.
+pub type Decide = Box<
+    dyn FnOnce(&Deployment, &mut dyn GateSource) -> Result<(Deployment, HistoryEntry), ServiceError>
+        + Send,
+>;
+
+/// Why [`DeploymentRepository::transition`] wrote nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransitionFailure {
+    /// The store failed, or the deployment is gone, or another change won the
+    /// compare-and-set ([`StoreError::VersionMismatch`]).
+    Store(StoreError),
+    /// The decision refused the transition.
+    Refused(ServiceError),
+}
+
 /// Where the deployment ledger lives. Every method but [`DeploymentRepository::fail_timed_out`]
 /// is scoped to one tenant.
 #[cfg_attr(feature = "mocks", mockall::automock)]
@@ -92,23 +133,37 @@ pub trait DeploymentRepository: Send + Sync {
         page: Page,
     ) -> Result<(Vec<Deployment>, u64), StoreError>;
 
-    /// Writes `next` over `current` as one compare-and-set on the stored revision and
-    /// status, with `entry` as its history row and the table of latest succeeded deployments
-    /// brought up to date, all in one transaction: entering `succeeded` makes it the latest
-    /// of its component and environment unless a later success is there; leaving `succeeded`
-    /// for `rolled_back` puts back the previous succeeded deployment (or nothing). Of N
-    /// concurrent calls from the same revision, exactly one succeeds.
+    /// Moves deployment `id` in one transaction: reads it, lets `decide` work out the next
+    /// state from it (reading the gate inputs in the same transaction if it asks), and writes
+    /// that as one compare-and-set on the stored revision and status, with its history entry
+    /// and the table of latest succeeded deployments brought up to date: entering
+    /// `succeeded` makes it the latest of its component and environment unless a later
+    /// success is there; leaving `succeeded` for `rolled_back` puts back the previous
+    /// succeeded deployment (or nothing). Of N concurrent calls, each deciding from the same
+    /// revision, exactly one writes.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`] when the deployment is gone; [`StoreError::VersionMismatch`]
-    /// when the stored revision is no longer `current.version_number`.
+    /// [`TransitionFailure::Refused`] with what `decide` answered (nothing is written);
+    /// [`TransitionFailure::Store`] with [`StoreError::NotFound`] when the tenant has no such
+    /// deployment, or [`StoreError::VersionMismatch`] when another change was written between
+    /// the read and the write.
     async fn transition(
         &self,
         tenant: TenantId,
-        current: Deployment,
-        next: Deployment,
-        entry: HistoryEntry,
-    ) -> Result<Deployment, StoreError>;
+        id: Uuid,
+        decide: Decide,
+    ) -> Result<Deployment, TransitionFailure>;
+
+    /// A deployment and its gate inputs at `now`, read in one transaction.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no deployment with that id.
+    async fn gate_inputs(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(Deployment, GateInputs), StoreError>;
 
     /// The history of a deployment, oldest first.
     ///
@@ -135,20 +190,6 @@ pub trait DeploymentRepository: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`] when the tenant has no deployment with that id.
     async fn approvals(&self, tenant: TenantId, id: Uuid) -> Result<Vec<Approval>, StoreError>;
-
-    /// What the ledger says for the promotion gate of deploying `version` of `component`
-    /// into `environment`: the nearest active, not destroyed environment with a lower order
-    /// index, and whether that version of the component succeeded there.
-    ///
-    /// # Errors
-    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
-    async fn promotion_evidence(
-        &self,
-        tenant: TenantId,
-        environment: Environment,
-        component: ComponentId,
-        version: String,
-    ) -> Result<PromotionEvidence, StoreError>;
 
     /// Fails, across every tenant, up to `limit` deployments that have been `in_progress`
     /// longer than their environment's deployment timeout at `now`, each with a history row

@@ -32,8 +32,8 @@ pub use agents::{AgentRepository, AgentService, AgentStatus};
 #[cfg(feature = "mocks")]
 pub use agents::{MockAgentRepository, MockAgentService};
 pub use deployments::{
-    Approval, DeploymentFilter, DeploymentQuery, DeploymentRepository, DeploymentService,
-    ReleaseRepository, ReleaseService, TimedOut,
+    Approval, Decide, DeploymentFilter, DeploymentQuery, DeploymentRepository, DeploymentService,
+    GateInputs, GateSource, ReleaseRepository, ReleaseService, TimedOut, TransitionFailure,
 };
 #[cfg(feature = "mocks")]
 pub use deployments::{

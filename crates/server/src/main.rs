@@ -105,7 +105,6 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let deployments = Arc::new(Deployments::new(
         store.clone(),
         store.clone(),
-        store.clone(),
         clock.clone(),
         Arc::new(UuidV7Source),
     ));

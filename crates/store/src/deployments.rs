@@ -16,10 +16,13 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use terrane_domain::{
     CommitSha, ComponentId, Deployment, DeploymentStatus, Digest, Environment, EnvironmentId,
-    EnvironmentStatus, HistoryEntry, Page, PromotionEvidence, TenantId, TransitionInput, UserId,
-    Version,
+    EnvironmentStatus, HistoryEntry, Page, PromotionEvidence, PromotionPolicy, TenantId,
+    TransitionInput, UserId, Version,
 };
-use terrane_ports::{Approval, DeploymentFilter, DeploymentRepository, StoreError, TimedOut};
+use terrane_ports::{
+    Approval, Decide, DeploymentFilter, DeploymentRepository, GateInputs, GateSource, StoreError,
+    TimedOut, TransitionFailure,
+};
 use uuid::Uuid;
 
 /// One row of `deployments`, read and written whole.
@@ -408,6 +411,109 @@ fn write_transition(
     maintain_latest(conn, current, next)
 }
 
+/// What the promotion gate of deploying `version` of `component` into `environment` needs:
+/// the nearest active, not destroyed environment with a lower order index, and whether that
+/// version of the component succeeded there.
+fn promotion_evidence(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    environment: &Environment,
+    component: ComponentId,
+    version: &str,
+) -> Result<PromotionEvidence, Failure> {
+    let previous: Option<(DbUuid, String)> = environments::table
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .filter(environments::is_active.eq(true))
+        .filter(environments::status.ne(EnvironmentStatus::Destroyed.as_str()))
+        .filter(environments::order_index.lt(environment.order_index))
+        .filter(environments::id.ne(DbUuid(environment.id.0)))
+        .order_by(environments::order_index.desc())
+        .then_order_by(environments::name.asc())
+        .select((environments::id, environments::name))
+        .first(conn)
+        .optional()?;
+    let Some((previous, name)) = previous else {
+        return Ok(PromotionEvidence::FirstEnvironment);
+    };
+    let succeeded = diesel::select(diesel::dsl::exists(
+        deployments::table
+            .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
+            .filter(deployments::component_id.eq(DbUuid(component.0)))
+            .filter(deployments::environment_id.eq(previous))
+            .filter(deployments::version.eq(version))
+            .filter(deployments::status.eq(DeploymentStatus::Succeeded.as_str())),
+    ))
+    .get_result(conn)?;
+    Ok(PromotionEvidence::Previous {
+        environment: name,
+        succeeded,
+    })
+}
+
+/// The gate inputs of starting `deployment` at `now`. Each part is a query, and every start
+/// of a deployment reads them: the approvals and the promotion evidence are read only when
+/// the environment's rules look at them.
+fn gate_inputs(
+    conn: &mut DbConnection,
+    deployment: &Deployment,
+    now: DateTime<Utc>,
+) -> Result<GateInputs, Failure> {
+    let tenant = deployment.tenant;
+    let environment = crate::environments::find(conn, tenant, deployment.environment_id)?
+        .ok_or_else(|| {
+            StoreError::Internal(format!(
+                "deployment {} points at a missing environment",
+                deployment.id
+            ))
+        })?;
+    let active_windows = crate::freeze_windows::active_in(conn, tenant, environment.id, now)?;
+    let approvers = if environment.required_approvals > 0 {
+        deployment_approvals::table
+            .filter(deployment_approvals::deployment_id.eq(DbUuid(deployment.id)))
+            .filter(deployment_approvals::tenant_id.eq(DbUuid(tenant.0)))
+            .filter(
+                deployment_approvals::approval_round
+                    .eq(i32::try_from(deployment.approval_round).unwrap_or(i32::MAX)),
+            )
+            .order_by(deployment_approvals::approver.asc())
+            .select(deployment_approvals::approver)
+            .load::<DbUuid>(conn)?
+            .into_iter()
+            .map(|a| UserId(a.0))
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let promotion = match environment.promotion_policy {
+        PromotionPolicy::Sequential => promotion_evidence(
+            conn,
+            tenant,
+            &environment,
+            deployment.component_id,
+            deployment.version.as_str(),
+        )?,
+        PromotionPolicy::Default => PromotionEvidence::FirstEnvironment,
+    };
+    Ok(GateInputs {
+        environment,
+        active_windows,
+        approvers,
+        promotion,
+    })
+}
+
+/// The gate inputs of one deployment, read on the connection of the transaction moving it.
+struct Gates<'a> {
+    conn: &'a mut DbConnection,
+    deployment: &'a Deployment,
+}
+
+impl GateSource for Gates<'_> {
+    fn gate_inputs(&mut self, now: DateTime<Utc>) -> Result<GateInputs, StoreError> {
+        gate_inputs(self.conn, self.deployment, now).map_err(Failure::into_store_error)
+    }
+}
+
 #[derive(QueryableByName)]
 struct Claimed {
     #[diesel(sql_type = sql::Uuid)]
@@ -498,13 +604,42 @@ impl DeploymentRepository for Store {
     async fn transition(
         &self,
         tenant: TenantId,
-        current: Deployment,
-        next: Deployment,
-        entry: HistoryEntry,
-    ) -> Result<Deployment, StoreError> {
+        id: Uuid,
+        decide: Decide,
+    ) -> Result<Deployment, TransitionFailure> {
+        // A refusal is an answer, not a failure of the unit of work; it wrote nothing, so
+        // committing it is the same as rolling it back.
         self.tenant_tx(tenant, Access::Write, move |conn| {
+            let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            let decided = decide(
+                &current,
+                &mut Gates {
+                    conn: &mut *conn,
+                    deployment: &current,
+                },
+            );
+            let (next, entry) = match decided {
+                Ok(decided) => decided,
+                Err(refused) => return Ok(Err(refused)),
+            };
             write_transition(conn, &current, &next, &entry)?;
-            Ok(next)
+            Ok(Ok(next))
+        })
+        .await
+        .map_err(TransitionFailure::Store)?
+        .map_err(TransitionFailure::Refused)
+    }
+
+    async fn gate_inputs(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        now: DateTime<Utc>,
+    ) -> Result<(Deployment, GateInputs), StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            let deployment = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            let inputs = gate_inputs(conn, &deployment, now)?;
+            Ok((deployment, inputs))
         })
         .await
     }
@@ -588,44 +723,6 @@ impl DeploymentRepository for Store {
                 .into_iter()
                 .map(ApprovalRow::into_approval)
                 .collect())
-        })
-        .await
-    }
-
-    async fn promotion_evidence(
-        &self,
-        tenant: TenantId,
-        environment: Environment,
-        component: ComponentId,
-        version: String,
-    ) -> Result<PromotionEvidence, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
-            let previous: Option<(DbUuid, String)> = environments::table
-                .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
-                .filter(environments::is_active.eq(true))
-                .filter(environments::status.ne(EnvironmentStatus::Destroyed.as_str()))
-                .filter(environments::order_index.lt(environment.order_index))
-                .filter(environments::id.ne(DbUuid(environment.id.0)))
-                .order_by(environments::order_index.desc())
-                .then_order_by(environments::name.asc())
-                .select((environments::id, environments::name))
-                .first(conn)
-                .optional()?;
-            let Some((previous, name)) = previous else {
-                return Ok(PromotionEvidence::FirstEnvironment);
-            };
-            let succeeded: i64 = deployments::table
-                .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
-                .filter(deployments::component_id.eq(DbUuid(component.0)))
-                .filter(deployments::environment_id.eq(previous))
-                .filter(deployments::version.eq(version))
-                .filter(deployments::status.eq(DeploymentStatus::Succeeded.as_str()))
-                .count()
-                .get_result(conn)?;
-            Ok(PromotionEvidence::Previous {
-                environment: name,
-                succeeded: succeeded > 0,
-            })
         })
         .await
     }

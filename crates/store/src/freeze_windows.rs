@@ -149,6 +149,18 @@ fn load(
         .collect()
 }
 
+/// The windows of `environment` active at `now`, ordered by start.
+pub(crate) fn active_in(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    environment: EnvironmentId,
+    now: DateTime<Utc>,
+) -> Result<Vec<FreezeWindow>, Failure> {
+    let query = windows(tenant, Some(true), now)
+        .filter(freeze_windows::environment_id.eq(DbUuid(environment.0)));
+    load(conn, query)
+}
+
 #[async_trait]
 impl FreezeWindowRepository for Store {
     async fn create(

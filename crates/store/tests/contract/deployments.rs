@@ -7,12 +7,12 @@ use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use terrane_domain::{
     Component, ComponentId, ComponentInput, Deployment, DeploymentInput, DeploymentStatus,
-    Environment, EnvironmentId, EnvironmentInput, Page, PromotionEvidence, Release,
-    ReleaseComponentInput, ReleaseInput, TenantId, TransitionInput, UserId,
+    Environment, EnvironmentId, EnvironmentInput, Page, PromotionEvidence, PromotionPolicy,
+    Release, ReleaseComponentInput, ReleaseInput, TenantId, TransitionInput, UserId,
 };
 use terrane_ports::{
-    ComponentRepository, DeploymentFilter, DeploymentRepository, EnvironmentRepository,
-    ReleaseRepository, StoreError,
+    ComponentRepository, Decide, DeploymentFilter, DeploymentRepository, EnvironmentRepository,
+    ReleaseRepository, ServiceError, StoreError, TransitionFailure,
 };
 use terrane_store::{Backend, Store};
 use uuid::Uuid;
@@ -25,7 +25,8 @@ on_both_backends!(
     approvals_count_once_per_person_and_round_and_only_while_pending,
     another_tenant_neither_reads_nor_moves_nor_approves,
     the_list_is_newest_first_filtered_and_paged,
-    promotion_evidence_looks_at_the_nearest_active_lower_environment,
+    gate_inputs_read_the_environment_windows_approvals_and_promotion_evidence,
+    a_refused_decision_writes_nothing,
     stuck_deployments_are_failed_once_even_by_racing_sweepers,
     an_environment_with_deployments_is_not_deleted,
     releases_are_unique_by_name_and_name_a_missing_component_by_index,
@@ -114,10 +115,23 @@ async fn step(
         finished_at: finished,
         ..Default::default()
     };
-    let (next, entry) = d.transition(input, Some(user(2)), None, at).unwrap();
-    DeploymentRepository::transition(store, d.tenant, d.clone(), next, entry)
+    DeploymentRepository::transition(store, d.tenant, d.id, moving(d, input, at))
         .await
         .unwrap()
+}
+
+/// The decision that moves `from` as `input` says, refused when the stored revision is no
+/// longer that of `from`.
+fn moving(from: &Deployment, input: TransitionInput, at: DateTime<Utc>) -> Decide {
+    let (next, entry) = from.transition(input, Some(user(2)), None, at).unwrap();
+    let revision = from.version_number;
+    Box::new(move |current, _| {
+        if current.version_number == revision {
+            Ok((next, entry))
+        } else {
+            Err(ServiceError::Conflict("moved on".into()))
+        }
+    })
 }
 
 #[derive(QueryableByName)]
@@ -263,21 +277,22 @@ async fn of_racing_transitions_from_one_revision_exactly_one_wins(db: TestDb) {
                     status: Some(status.into()),
                     ..Default::default()
                 };
-                let (next, entry) = from.transition(input, Some(user(2)), None, now()).unwrap();
-                DeploymentRepository::transition(&store, from.tenant, from, next, entry).await
+                let decide = moving(&from, input, now());
+                DeploymentRepository::transition(&store, from.tenant, from.id, decide).await
             }
         })
         .await;
         let winners: Vec<Deployment> = results.iter().filter_map(|r| r.clone().ok()).collect();
         assert_eq!(winners.len(), 1, "{status}: {results:?}");
         for result in &results {
+            // A loser either read after the winner wrote (and its decision refused), or read
+            // before and lost the compare-and-set.
             if let Err(error) = result {
-                assert_eq!(
-                    *error,
-                    StoreError::VersionMismatch {
-                        current: from_revision(&current) + 1
-                    }
-                );
+                let lost_the_write = TransitionFailure::Store(StoreError::VersionMismatch {
+                    current: from_revision(&current) + 1,
+                });
+                let read_too_late = TransitionFailure::Refused(ServiceError::Conflict("moved on".into()));
+                assert!(*error == lost_the_write || *error == read_too_late, "{error:?}");
             }
         }
         current = winners[0].clone();
@@ -432,23 +447,18 @@ async fn another_tenant_neither_reads_nor_moves_nor_approves(db: TestDb) {
         ledger(&db).approve(other, d.id, user(9), None, now()).await,
         Err(StoreError::NotFound)
     );
-    let (next, entry) = d
-        .transition(
-            TransitionInput {
-                status: Some("failed".into()),
-                ..Default::default()
-            },
-            None,
-            None,
-            now(),
-        )
-        .unwrap();
-    let foreign = Deployment {
-        tenant: other,
-        ..d.clone()
+    let failing = TransitionInput {
+        status: Some("failed".into()),
+        ..Default::default()
     };
-    let moved = ledger(&db).transition(other, foreign, next, entry).await;
-    assert_eq!(moved, Err(StoreError::NotFound));
+    let moved = ledger(&db)
+        .transition(other, d.id, moving(&d, failing, now()))
+        .await;
+    assert_eq!(moved, Err(TransitionFailure::Store(StoreError::NotFound)));
+    assert_eq!(
+        ledger(&db).gate_inputs(other, d.id, now()).await,
+        Err(StoreError::NotFound)
+    );
     let (_, total) = ledger(&db)
         .list(other, DeploymentFilter::default(), Page::default())
         .await
@@ -545,7 +555,7 @@ async fn the_list_is_newest_first_filtered_and_paged(db: TestDb) {
     assert_eq!(ids(of_release), [made[4].id]);
 }
 
-async fn promotion_evidence_looks_at_the_nearest_active_lower_environment(db: TestDb) {
+async fn gate_inputs_read_the_environment_windows_approvals_and_promotion_evidence(db: TestDb) {
     let t = tenant();
     let c = component(&db.store, t, "api").await;
     let ordered = |name: &str, order: i64, active: bool| EnvironmentInput {
@@ -556,53 +566,76 @@ async fn promotion_evidence_looks_at_the_nearest_active_lower_environment(db: Te
     let dev = environment(&db.store, t, ordered("dev", 1, true)).await;
     let staging = environment(&db.store, t, ordered("staging", 2, true)).await;
     environment(&db.store, t, ordered("qa", 3, false)).await;
-    let prod = environment(&db.store, t, ordered("prod", 4, true)).await;
-    let evidence = |env: &Environment, version: &str| {
-        let (db, env, version) = (&db, env.clone(), version.to_owned());
+    let guarded = EnvironmentInput {
+        promotion_policy: Some(PromotionPolicy::Sequential.as_str().into()),
+        required_approvals: Some(1),
+        ..ordered("prod", 4, true)
+    };
+    let prod = environment(&db.store, t, guarded).await;
+    let first = record(&db.store, pending(t, &c, &dev, "v1", now())).await;
+    let (_, plain) = ledger(&db).gate_inputs(t, first.id, now()).await.unwrap();
+    assert_eq!(plain.environment, dev);
+    assert_eq!(
+        (plain.active_windows.len(), plain.approvers.len(), &plain.promotion),
+        (0, 0, &PromotionEvidence::FirstEnvironment),
+        "dev has no gate rules to read for"
+    );
+    let inputs = |version: &str| {
+        let (db, prod, c, version) = (&db, prod.clone(), c.clone(), version.to_owned());
         async move {
-            ledger(db)
-                .promotion_evidence(t, env, c.id, version)
-                .await
-                .unwrap()
+            let d = record(&db.store, pending(t, &c, &prod, &version, now())).await;
+            ledger(db).approve(t, d.id, user(5), None, now()).await.unwrap();
+            let (read, inputs) = ledger(db).gate_inputs(t, d.id, now()).await.unwrap();
+            assert_eq!(read, d);
+            assert_eq!(inputs.approvers, [user(5)]);
+            inputs.promotion
         }
     };
-    assert_eq!(
-        evidence(&dev, "v1").await,
-        PromotionEvidence::FirstEnvironment
-    );
-    assert_eq!(
-        evidence(&prod, "v1").await,
-        PromotionEvidence::Previous {
-            environment: "staging".into(),
-            succeeded: false
-        }
-    );
+    let not_yet = PromotionEvidence::Previous {
+        environment: "staging".into(),
+        succeeded: false,
+    };
+    assert_eq!(inputs("v1").await, not_yet);
     let d = record(&db.store, pending(t, &c, &staging, "v1", now())).await;
     let running = step(&db.store, &d, "in_progress", now(), None).await;
     let done = step(&db.store, &running, "succeeded", now(), None).await;
     assert_eq!(
-        evidence(&prod, "v1").await,
+        inputs("v1").await,
         PromotionEvidence::Previous {
             environment: "staging".into(),
             succeeded: true
         }
     );
-    assert_eq!(
-        evidence(&prod, "v2").await,
-        PromotionEvidence::Previous {
-            environment: "staging".into(),
-            succeeded: false
-        }
-    );
+    assert_eq!(inputs("v2").await, not_yet);
     step(&db.store, &done, "rolled_back", now(), None).await;
-    assert_eq!(
-        evidence(&prod, "v1").await,
-        PromotionEvidence::Previous {
-            environment: "staging".into(),
-            succeeded: false
-        },
-        "a rolled-back success does not count"
+    assert_eq!(inputs("v1").await, not_yet, "a rolled-back success does not count");
+}
+
+async fn a_refused_decision_writes_nothing(db: TestDb) {
+    let t = tenant();
+    let (c, e) = (
+        component(&db.store, t, "api").await,
+        environment(&db.store, t, env_named("dev")).await,
     );
+    let d = record(&db.store, pending(t, &c, &e, "v1", now())).await;
+    let seen = d.clone();
+    let refused = ledger(&db)
+        .transition(
+            t,
+            d.id,
+            Box::new(move |current, gates| {
+                assert_eq!(*current, seen);
+                let inputs = gates.gate_inputs(now()).unwrap();
+                Err(ServiceError::Conflict(format!("no, {}", inputs.environment.name.as_str())))
+            }),
+        )
+        .await;
+    assert_eq!(
+        refused,
+        Err(TransitionFailure::Refused(ServiceError::Conflict("no, dev".into())))
+    );
+    assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), d);
+    assert_eq!(ledger(&db).history(t, d.id).await.unwrap().len(), 1);
 }
 
 async fn stuck_deployments_are_failed_once_even_by_racing_sweepers(db: TestDb) {
