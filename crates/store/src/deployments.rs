@@ -5,7 +5,8 @@
 use crate::connection::{DbConnection, MultiBackend};
 use crate::error::{is_unique_violation, Failure};
 use crate::schema::{
-    components, deployment_approvals, deployment_history, deployments, environments, releases,
+    components, deployment_approvals, deployment_counts, deployment_history, deployments,
+    environments, releases,
 };
 use crate::tx::Access;
 use crate::types::{sql, DbJson, DbTime, DbUuid};
@@ -27,7 +28,7 @@ use uuid::Uuid;
 
 /// One row of `deployments`, read and written whole.
 #[derive(Debug, Queryable, Selectable, Insertable, AsChangeset)]
-#[diesel(table_name = deployments, treat_none_as_null = true)]
+#[diesel(table_name = deployments, treat_none_as_null = true, treat_none_as_default_value = false)]
 pub(crate) struct DeploymentRow {
     id: DbUuid,
     tenant_id: DbUuid,
@@ -127,7 +128,7 @@ impl TryFrom<DeploymentRow> for Deployment {
 
 /// One row of `deployment_history`.
 #[derive(Debug, Queryable, Selectable, Insertable)]
-#[diesel(table_name = deployment_history)]
+#[diesel(table_name = deployment_history, treat_none_as_default_value = false)]
 struct HistoryRow {
     id: DbUuid,
     tenant_id: DbUuid,
@@ -231,6 +232,32 @@ fn lock(conn: &mut DbConnection, tenant: TenantId, id: Uuid) -> Result<(), Failu
     Ok(())
 }
 
+/// How many of the tenant's deployments match `filter`. Without a release, the counts the
+/// database keeps per component, environment and status are added up (at most one row per
+/// pair of them and status), whatever the size of the ledger; a release has few deployments,
+/// and they are counted on its index.
+fn total(conn: &mut DbConnection, tenant: TenantId, filter: &DeploymentFilter) -> Result<i64, Failure> {
+    if filter.release_id.is_some() {
+        return Ok(matching(tenant, filter).count().get_result(conn)?);
+    }
+    let mut counts = deployment_counts::table
+        .filter(deployment_counts::tenant_id.eq(DbUuid(tenant.0)))
+        .into_boxed();
+    if let Some(component) = filter.component_id {
+        counts = counts.filter(deployment_counts::component_id.eq(DbUuid(component.0)));
+    }
+    if let Some(environment) = filter.environment_id {
+        counts = counts.filter(deployment_counts::environment_id.eq(DbUuid(environment.0)));
+    }
+    if let Some(status) = filter.status {
+        counts = counts.filter(deployment_counts::status.eq(status.as_str()));
+    }
+    // SUM of a bigint is a numeric on PostgreSQL: cast back.
+    Ok(counts
+        .select(diesel::dsl::sql::<BigInt>("CAST(COALESCE(SUM(n), 0) AS BIGINT)"))
+        .get_result(conn)?)
+}
+
 /// The tenant's deployments matching `filter`, as a query to count or to page through.
 fn matching(
     tenant: TenantId,
@@ -257,17 +284,22 @@ fn matching(
 /// Checks what a new deployment points at, naming the field of the first missing reference.
 fn check_references(conn: &mut DbConnection, d: &Deployment) -> Result<(), Failure> {
     let tenant = DbUuid(d.tenant.0);
-    let environment: Option<(String, bool, String)> = environments::table
+    // One round trip: the environment, and whether the component exists.
+    let component = components::table
+        .filter(components::id.eq(DbUuid(d.component_id.0)))
+        .filter(components::tenant_id.eq(tenant));
+    let environment: Option<(String, bool, String, bool)> = environments::table
         .filter(environments::id.eq(DbUuid(d.environment_id.0)))
         .filter(environments::tenant_id.eq(tenant))
         .select((
             environments::name,
             environments::is_active,
             environments::status,
+            diesel::dsl::exists(component),
         ))
         .first(conn)
         .optional()?;
-    let Some((name, is_active, status)) = environment else {
+    let Some((name, is_active, status, component_exists)) = environment else {
         return Err(StoreError::MissingReference("environmentId".into()).into());
     };
     if status == EnvironmentStatus::Destroyed.as_str() {
@@ -282,12 +314,7 @@ fn check_references(conn: &mut DbConnection, d: &Deployment) -> Result<(), Failu
         ))
         .into());
     }
-    let component: i64 = components::table
-        .filter(components::id.eq(DbUuid(d.component_id.0)))
-        .filter(components::tenant_id.eq(tenant))
-        .count()
-        .get_result(conn)?;
-    if component == 0 {
+    if !component_exists {
         return Err(StoreError::MissingReference("componentId".into()).into());
     }
     if let Some(release) = d.release_id {
@@ -441,7 +468,8 @@ fn promotion_evidence(
             .filter(deployments::component_id.eq(DbUuid(component.0)))
             .filter(deployments::environment_id.eq(previous))
             .filter(deployments::version.eq(version))
-            .filter(deployments::status.eq(DeploymentStatus::Succeeded.as_str())),
+            // A literal, so that the planner can use the index of succeeded deployments.
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status = 'succeeded'")),
     ))
     .get_result(conn)?;
     Ok(PromotionEvidence::Previous {
@@ -520,12 +548,17 @@ struct Claimed {
     id: DbUuid,
     #[diesel(sql_type = sql::Uuid)]
     tenant_id: DbUuid,
+    #[diesel(sql_type = sql::Uuid)]
+    environment_id: DbUuid,
+    #[diesel(sql_type = sql::Uuid)]
+    component_id: DbUuid,
 }
 
 /// In-progress deployments past their environment's timeout, oldest start first. On
 /// PostgreSQL the rows are locked, skipping those another sweeper holds, so concurrent
 /// sweepers split the work instead of repeating it.
-const CLAIM_TIMED_OUT_PG: &str = "SELECT d.id, d.tenant_id FROM deployments d \
+const CLAIM_TIMED_OUT_PG: &str = "SELECT d.id, d.tenant_id, d.environment_id, d.component_id \
+     FROM deployments d \
      JOIN environments e ON e.id = d.environment_id \
      WHERE d.status = 'in_progress' \
        AND d.started_at + e.deployment_timeout * interval '1 second' < $1 \
@@ -533,7 +566,8 @@ const CLAIM_TIMED_OUT_PG: &str = "SELECT d.id, d.tenant_id FROM deployments d \
      FOR UPDATE OF d SKIP LOCKED";
 
 /// The same on SQLite, where the write transaction already excludes other writers.
-const CLAIM_TIMED_OUT_SQLITE: &str = "SELECT d.id, d.tenant_id FROM deployments d \
+const CLAIM_TIMED_OUT_SQLITE: &str = "SELECT d.id, d.tenant_id, d.environment_id, d.component_id \
+     FROM deployments d \
      JOIN environments e ON e.id = d.environment_id \
      WHERE d.status = 'in_progress' \
        AND (julianday($1) - julianday(d.started_at)) * 86400.0 > e.deployment_timeout \
@@ -547,7 +581,12 @@ impl DeploymentRepository for Store {
         new: Vec<Deployment>,
     ) -> Result<Vec<Deployment>, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            for d in &new {
+            // Each insert takes the lock of its row of `deployment_counts`; taking them in
+            // key order keeps two transactions recording the same components from
+            // deadlocking.
+            let mut ordered: Vec<&Deployment> = new.iter().collect();
+            ordered.sort_by_key(|d| (d.environment_id.0, d.component_id.0));
+            for d in ordered {
                 check_references(conn, d)?;
                 diesel::insert_into(deployments::table)
                     .values(DeploymentRow::from(d))
@@ -583,7 +622,7 @@ impl DeploymentRepository for Store {
     ) -> Result<(Vec<Deployment>, u64), StoreError> {
         // Both queries run in one transaction, so the total matches the page.
         self.tenant_tx(tenant, Access::Read, move |conn| {
-            let total: i64 = matching(tenant, &filter).count().get_result(conn)?;
+            let total = total(conn, tenant, &filter)?;
             let rows = matching(tenant, &filter)
                 .order_by(deployments::created_at.desc())
                 .then_order_by(deployments::id.desc())
@@ -595,7 +634,7 @@ impl DeploymentRepository for Store {
                 .into_iter()
                 .map(Deployment::try_from)
                 .collect::<Result<_, _>>()?;
-            // COUNT(*) is never negative.
+            // Counts are never negative.
             Ok((list, total.unsigned_abs()))
         })
         .await
@@ -737,10 +776,12 @@ impl DeploymentRepository for Store {
                 DbConnection::Pg(_) => CLAIM_TIMED_OUT_PG,
                 DbConnection::Sqlite(_) => CLAIM_TIMED_OUT_SQLITE,
             };
-            let claimed: Vec<Claimed> = diesel::sql_query(claim)
+            let mut claimed: Vec<Claimed> = diesel::sql_query(claim)
                 .bind::<sql::UtcTimestamp, _>(DbTime(now))
                 .bind::<BigInt, _>(i64::from(limit))
                 .load(conn)?;
+            // The deployment counts are changed in key order (see `create`).
+            claimed.sort_by_key(|c| (c.tenant_id.0, c.environment_id.0, c.component_id.0));
             let mut failed = Vec::with_capacity(claimed.len());
             for row in claimed {
                 let tenant = TenantId(row.tenant_id.0);

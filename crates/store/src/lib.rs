@@ -77,6 +77,11 @@ pub struct Store {
     /// longer than others; queueing here keeps the tail latency close to the median, and
     /// keeps blocking threads from piling up behind the pool.
     permits: Arc<tokio::sync::Semaphore>,
+    /// On SQLite, the one write transaction at a time, taken before a connection. SQLite
+    /// lets one writer in and has the others poll with growing sleeps (`busy_timeout`);
+    /// queueing here instead hands the lock over the moment it is free, in arrival order.
+    /// Other processes on the same file still meet `busy_timeout`. `None` on PostgreSQL.
+    writer: Option<Arc<tokio::sync::Semaphore>>,
     backend: Backend,
 }
 
@@ -129,9 +134,12 @@ impl Store {
                 ))
             })?;
         let permits = Arc::new(tokio::sync::Semaphore::new(max_size as usize));
+        let writer =
+            (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Semaphore::new(1)));
         Ok(Store {
             pool,
             permits,
+            writer,
             backend,
         })
     }

@@ -274,6 +274,21 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use crate::types::sql::Uuid;
+    use diesel::sql_types::{BigInt, Text};
+
+    /// How many deployments each component has in each environment in each status, kept
+    /// by triggers on `deployments`; the list's totals add these up.
+    deployment_counts (tenant_id, environment_id, component_id, status) {
+        tenant_id -> Uuid,
+        environment_id -> Uuid,
+        component_id -> Uuid,
+        status -> Text,
+        n -> BigInt,
+    }
+}
+
 diesel::joinable!(deployments -> environments (environment_id));
 diesel::joinable!(deployments -> components (component_id));
 diesel::joinable!(deployment_history -> deployments (deployment_id));

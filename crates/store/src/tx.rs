@@ -29,13 +29,42 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
     {
+        self.on_connection(None, work).await
+    }
+
+    /// [`Store::blocking`] for a unit of work with `access`: a write on SQLite first queues
+    /// for the writer's turn, then for a connection (in that order, so that no writer holds
+    /// a connection while it waits for its turn).
+    async fn blocking_with<T, F>(&self, access: Access, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
+    {
+        let turn = match (&self.writer, access) {
+            (Some(writer), Access::Write) => Some(writer.clone().acquire_owned().await.map_err(
+                |e| StoreError::Internal(format!("the writer queue is closed: {e}")),
+            )?),
+            _ => None,
+        };
+        self.on_connection(turn, work).await
+    }
+
+    async fn on_connection<T, F>(
+        &self,
+        turn: Option<tokio::sync::OwnedSemaphorePermit>,
+        work: F,
+    ) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
+    {
         let pool = self.pool.clone();
         let permit =
             self.permits.clone().acquire_owned().await.map_err(|e| {
                 StoreError::Internal(format!("the connection queue is closed: {e}"))
             })?;
         tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+            let _permits = (turn, permit);
             let mut conn = pool
                 .get()
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -66,8 +95,10 @@ impl Store {
             name: "terrane.tenant_id",
             value: tenant.to_string(),
         };
-        self.blocking(move |conn| transaction(conn, access, Some(setting), work))
-            .await
+        self.blocking_with(access, move |conn| {
+            transaction(conn, access, Some(setting), work)
+        })
+        .await
     }
 }
 
@@ -85,8 +116,10 @@ impl Store {
             name: "terrane.system",
             value: "on".to_owned(),
         };
-        self.blocking(move |conn| transaction(conn, Access::Write, Some(setting), work))
-            .await
+        self.blocking_with(Access::Write, move |conn| {
+            transaction(conn, Access::Write, Some(setting), work)
+        })
+        .await
     }
 }
 

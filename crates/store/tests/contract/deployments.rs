@@ -27,6 +27,7 @@ on_both_backends!(
     the_list_is_newest_first_filtered_and_paged,
     gate_inputs_read_the_environment_windows_approvals_and_promotion_evidence,
     a_refused_decision_writes_nothing,
+    list_totals_follow_every_record_and_move,
     stuck_deployments_are_failed_once_even_by_racing_sweepers,
     an_environment_with_deployments_is_not_deleted,
     releases_are_unique_by_name_and_name_a_missing_component_by_index,
@@ -729,6 +730,109 @@ async fn stuck_deployments_are_failed_once_even_by_racing_sweepers(db: TestDb) {
             DeploymentStatus::InProgress
         );
     }
+    // The totals the sweep's moves left behind, kept by the database under the system flag.
+    assert_eq!(total_of(&db, t, by_status(DeploymentStatus::Failed)).await, 20);
+    assert_eq!(total_of(&db, t, by_status(DeploymentStatus::InProgress)).await, 2);
+    assert_eq!(total_of(&db, t2, by_status(DeploymentStatus::Failed)).await, 1);
+    assert_eq!(total_of(&db, t2, by_status(DeploymentStatus::InProgress)).await, 0);
+}
+
+fn by_status(status: DeploymentStatus) -> DeploymentFilter {
+    DeploymentFilter {
+        status: Some(status),
+        ..Default::default()
+    }
+}
+
+/// The total the list reports for `filter`.
+async fn total_of(db: &TestDb, t: TenantId, filter: DeploymentFilter) -> u64 {
+    ledger(db).list(t, filter, Page::default()).await.unwrap().1
+}
+
+/// How many of `all` the filter matches, counted by hand.
+fn matching_count(all: &[Deployment], filter: &DeploymentFilter) -> u64 {
+    all.iter()
+        .filter(|d| filter.component_id.is_none_or(|c| d.component_id == c))
+        .filter(|d| filter.environment_id.is_none_or(|e| d.environment_id == e))
+        .filter(|d| filter.status.is_none_or(|s| d.status == s))
+        .filter(|d| filter.release_id.is_none_or(|r| d.release_id == Some(r)))
+        .count() as u64
+}
+
+async fn list_totals_follow_every_record_and_move(db: TestDb) {
+    let t = tenant();
+    let components = [
+        component(&db.store, t, "api").await,
+        component(&db.store, t, "web").await,
+    ];
+    let environments = [
+        environment(&db.store, t, env_named("dev")).await,
+        environment(&db.store, t, env_named("prod")).await,
+    ];
+    // Another tenant's deployments of the same shape never count here.
+    let other = tenant();
+    let (oc, oe) = (
+        component(&db.store, other, "api").await,
+        environment(&db.store, other, env_named("dev")).await,
+    );
+    record(&db.store, pending(other, &oc, &oe, "v1", now())).await;
+    let mut all = Vec::new();
+    for (i, c) in components.iter().enumerate() {
+        for (j, e) in environments.iter().enumerate() {
+            for k in 0..(1 + i + 2 * j) {
+                let d = record(&db.store, pending(t, c, e, &format!("v{k}"), now())).await;
+                // Walk each deployment a different distance through its life.
+                let d = match k % 4 {
+                    0 => d,
+                    1 => step(&db.store, &d, "failed", now(), None).await,
+                    2 => {
+                        let d = step(&db.store, &d, "in_progress", now(), None).await;
+                        step(&db.store, &d, "succeeded", now(), None).await
+                    }
+                    _ => {
+                        let d = step(&db.store, &d, "in_progress", now(), None).await;
+                        let d = step(&db.store, &d, "succeeded", now(), None).await;
+                        let d = step(&db.store, &d, "rolled_back", now(), None).await;
+                        step(&db.store, &d, "pending", now(), None).await
+                    }
+                };
+                all.push(d);
+            }
+        }
+    }
+    let mut filters = vec![DeploymentFilter::default()];
+    for c in &components {
+        for e in &environments {
+            for status in DeploymentStatus::ALL {
+                filters.extend([
+                    DeploymentFilter {
+                        component_id: Some(c.id),
+                        ..Default::default()
+                    },
+                    DeploymentFilter {
+                        environment_id: Some(e.id),
+                        ..Default::default()
+                    },
+                    by_status(*status),
+                    DeploymentFilter {
+                        component_id: Some(c.id),
+                        environment_id: Some(e.id),
+                        status: Some(*status),
+                        release_id: None,
+                    },
+                ]);
+            }
+        }
+    }
+    for filter in &filters {
+        assert_eq!(
+            total_of(&db, t, *filter).await,
+            matching_count(&all, filter),
+            "{filter:?}"
+        );
+    }
+    assert_eq!(total_of(&db, t, DeploymentFilter::default()).await, 10);
+    assert_eq!(total_of(&db, other, DeploymentFilter::default()).await, 1);
 }
 
 async fn an_environment_with_deployments_is_not_deleted(db: TestDb) {
