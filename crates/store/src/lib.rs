@@ -20,6 +20,7 @@ mod idempotency;
 mod migrations;
 mod releases;
 mod requests;
+mod reusable;
 mod schema;
 pub mod seed;
 mod settings;
@@ -31,6 +32,7 @@ mod tx;
 mod types;
 mod versioned;
 mod views;
+mod writer;
 
 pub use migrations::migrations;
 
@@ -77,11 +79,11 @@ pub struct Store {
     /// longer than others; queueing here keeps the tail latency close to the median, and
     /// keeps blocking threads from piling up behind the pool.
     permits: Arc<tokio::sync::Semaphore>,
-    /// On SQLite, the one write transaction at a time, taken before a connection. SQLite
-    /// lets one writer in and has the others poll with growing sleeps (`busy_timeout`);
-    /// queueing here instead hands the lock over the moment it is free, in arrival order.
-    /// Other processes on the same file still meet `busy_timeout`. `None` on PostgreSQL.
-    writer: Option<Arc<tokio::sync::Semaphore>>,
+    /// On SQLite, the thread every write transaction runs on (see [`writer`]). SQLite lets
+    /// one writer in at a time and has the others poll with growing sleeps
+    /// (`busy_timeout`); queueing in front of one thread instead hands over at once, and
+    /// lets one commit serve every write waiting. `None` on PostgreSQL.
+    writer: Option<Arc<writer::Writer>>,
     backend: Backend,
 }
 
@@ -134,8 +136,10 @@ impl Store {
                 ))
             })?;
         let permits = Arc::new(tokio::sync::Semaphore::new(max_size as usize));
-        let writer =
-            (backend == Backend::Sqlite).then(|| Arc::new(tokio::sync::Semaphore::new(1)));
+        let writer = match backend {
+            Backend::Sqlite => Some(Arc::new(writer::Writer::start(pool.clone())?)),
+            Backend::Postgres => None,
+        };
         Ok(Store {
             pool,
             permits,

@@ -29,31 +29,32 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
     {
-        self.on_connection(None, work).await
+        self.on_connection(work).await
     }
 
-    /// [`Store::blocking`] for a unit of work with `access`: a write on SQLite first queues
-    /// for the writer's turn, then for a connection (in that order, so that no writer holds
-    /// a connection while it waits for its turn).
-    async fn blocking_with<T, F>(&self, access: Access, work: F) -> Result<T, StoreError>
+    /// A transaction with `access`: on SQLite a write runs on the writer thread, in its
+    /// next batch (see [`crate::writer`]); everything else on a pooled connection.
+    async fn blocking_with<T, F>(
+        &self,
+        access: Access,
+        setting: Setting,
+        work: F,
+    ) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
     {
-        let turn = match (&self.writer, access) {
-            (Some(writer), Access::Write) => Some(writer.clone().acquire_owned().await.map_err(
-                |e| StoreError::Internal(format!("the writer queue is closed: {e}")),
-            )?),
-            _ => None,
-        };
-        self.on_connection(turn, work).await
+        match (&self.writer, access) {
+            // The setting is PostgreSQL's row-level security; SQLite has none to set.
+            (Some(writer), Access::Write) => writer.write(work).await,
+            _ => {
+                self.on_connection(move |conn| transaction(conn, access, Some(setting), work))
+                    .await
+            }
+        }
     }
 
-    async fn on_connection<T, F>(
-        &self,
-        turn: Option<tokio::sync::OwnedSemaphorePermit>,
-        work: F,
-    ) -> Result<T, StoreError>
+    async fn on_connection<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
@@ -64,7 +65,7 @@ impl Store {
                 StoreError::Internal(format!("the connection queue is closed: {e}"))
             })?;
         tokio::task::spawn_blocking(move || {
-            let _permits = (turn, permit);
+            let _permit = permit;
             let mut conn = pool
                 .get()
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -95,10 +96,7 @@ impl Store {
             name: "terrane.tenant_id",
             value: tenant.to_string(),
         };
-        self.blocking_with(access, move |conn| {
-            transaction(conn, access, Some(setting), work)
-        })
-        .await
+        self.blocking_with(access, setting, work).await
     }
 }
 
@@ -116,10 +114,7 @@ impl Store {
             name: "terrane.system",
             value: "on".to_owned(),
         };
-        self.blocking_with(Access::Write, move |conn| {
-            transaction(conn, Access::Write, Some(setting), work)
-        })
-        .await
+        self.blocking_with(Access::Write, setting, work).await
     }
 }
 
