@@ -376,11 +376,12 @@ mod tests {
     /// A store whose transition runs the decision on `current` with `inputs`.
     fn deciding_on(current: Deployment, inputs: Option<GateInputs>) -> MockDeploymentRepository {
         let mut repo = MockDeploymentRepository::new();
-        repo.expect_transition()
-            .returning(move |_, _, decide| match decide(&current, &mut Inputs(inputs.clone())) {
+        repo.expect_transition().returning(move |_, _, decide| {
+            match decide(&current, &mut Inputs(inputs.clone())) {
                 Ok((next, _)) => Ok(next),
                 Err(refused) => Err(TransitionFailure::Refused(refused)),
-            });
+            }
+        });
         repo
     }
 
@@ -467,7 +468,13 @@ mod tests {
             .transition(&who, id, None, to("in_progress"))
             .await;
         assert!(
-            matches!(&refused, Err(ServiceError::GateRefused { gate: GateKind::Approvals, .. })),
+            matches!(
+                &refused,
+                Err(ServiceError::GateRefused {
+                    gate: GateKind::Approvals,
+                    ..
+                })
+            ),
             "{refused:?}"
         );
         let approved = open_inputs(1, vec![UserId(Uuid::from_u128(8))]);
@@ -484,7 +491,12 @@ mod tests {
             .transition(to("in_progress"), None, None, stored().created_at)
             .unwrap();
         let done = service(deciding_on(running, None))
-            .transition(&actor(Role::Deployer), Uuid::from_u128(3), None, to("succeeded"))
+            .transition(
+                &actor(Role::Deployer),
+                Uuid::from_u128(3),
+                None,
+                to("succeeded"),
+            )
             .await
             .unwrap();
         assert_eq!(done.status, DeploymentStatus::Succeeded);
@@ -494,15 +506,23 @@ mod tests {
     async fn the_gates_view_evaluates_what_one_read_returned() {
         let mut repo = MockDeploymentRepository::new();
         repo.expect_gate_inputs()
-            .withf(|tenant, id, _| *tenant == TenantId(Uuid::from_u128(7)) && *id == Uuid::from_u128(3))
+            .withf(|tenant, id, _| {
+                *tenant == TenantId(Uuid::from_u128(7)) && *id == Uuid::from_u128(3)
+            })
             .returning(|_, _, _| Ok((stored(), open_inputs(2, vec![UserId(Uuid::from_u128(8))]))));
         let gates = service(repo)
             .gates(&actor(Role::Viewer), Uuid::from_u128(3))
             .await
             .unwrap();
-        let approvals = gates.iter().find(|g| g.gate == GateKind::Approvals).unwrap();
+        let approvals = gates
+            .iter()
+            .find(|g| g.gate == GateKind::Approvals)
+            .unwrap();
         assert!(!approvals.passed, "{approvals:?}");
-        assert!(gates.iter().filter(|g| g.gate != GateKind::Approvals).all(|g| g.passed));
+        assert!(gates
+            .iter()
+            .filter(|g| g.gate != GateKind::Approvals)
+            .all(|g| g.passed));
     }
 
     #[tokio::test]

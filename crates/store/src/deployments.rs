@@ -4,11 +4,11 @@
 
 use crate::connection::{DbConnection, MultiBackend};
 use crate::error::{is_unique_violation, Failure};
+use crate::reusable::Reusable;
 use crate::schema::{
     components, deployment_approvals, deployment_counts, deployment_history, deployments,
     environments, releases,
 };
-use crate::reusable::Reusable;
 use crate::tx::Access;
 use crate::types::{sql, DbJson, DbTime, DbUuid};
 use crate::Store;
@@ -237,7 +237,11 @@ fn lock(conn: &mut DbConnection, tenant: TenantId, id: Uuid) -> Result<(), Failu
 /// database keeps per component, environment and status are added up (at most one row per
 /// pair of them and status), whatever the size of the ledger; a release has few deployments,
 /// and they are counted on its index.
-fn total(conn: &mut DbConnection, tenant: TenantId, filter: &DeploymentFilter) -> Result<i64, Failure> {
+fn total(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    filter: &DeploymentFilter,
+) -> Result<i64, Failure> {
     if filter.release_id.is_some() {
         return Ok(matching(tenant, filter).count().get_result(conn)?);
     }
@@ -255,7 +259,9 @@ fn total(conn: &mut DbConnection, tenant: TenantId, filter: &DeploymentFilter) -
     }
     // SUM of a bigint is a numeric on PostgreSQL: cast back.
     Ok(counts
-        .select(diesel::dsl::sql::<BigInt>("CAST(COALESCE(SUM(n), 0) AS BIGINT)"))
+        .select(diesel::dsl::sql::<BigInt>(
+            "CAST(COALESCE(SUM(n), 0) AS BIGINT)",
+        ))
         .get_result(conn)?)
 }
 
@@ -475,7 +481,9 @@ fn promotion_evidence(
             .filter(deployments::environment_id.eq(previous))
             .filter(deployments::version.eq(version))
             // A literal, so that the planner can use the index of succeeded deployments.
-            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>("status = 'succeeded'")),
+            .filter(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "status = 'succeeded'",
+            )),
     ))
     .get_result(conn)?;
     Ok(PromotionEvidence::Previous {

@@ -204,3 +204,116 @@ fn savepoint<T>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::schema::settings;
+    use crate::tx::Access;
+    use crate::Store;
+    use diesel::prelude::*;
+    use terrane_domain::TenantId;
+    use terrane_ports::StoreError;
+    use uuid::Uuid;
+
+    fn store(dir: &tempfile::TempDir) -> Store {
+        let url = format!("sqlite://{}", dir.path().join("terrane.db").display());
+        Store::connect(&url, 4).unwrap()
+    }
+
+    fn stored(conn: &mut crate::connection::DbConnection, key: &str) -> Option<String> {
+        settings::table
+            .filter(settings::key.eq(key))
+            .select(settings::value)
+            .first(conn)
+            .optional()
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn each_queued_write_keeps_its_own_outcome_and_only_the_successes_are_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        store.migrate().await.unwrap();
+        let tenant = TenantId(Uuid::from_u128(7));
+        // Enough writers at once that they queue up and share transactions.
+        let writes = (0..200).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .tenant_tx(tenant, Access::Write, move |conn| {
+                        diesel::insert_into(settings::table)
+                            .values((settings::key.eq(format!("k{i}")), settings::value.eq("v")))
+                            .execute(conn)?;
+                        if i % 3 == 0 {
+                            // Refused after writing: its insert must be rolled back alone.
+                            return Err(StoreError::Conflict(format!("no {i}")).into());
+                        }
+                        Ok(i)
+                    })
+                    .await
+            })
+        });
+        let results: Vec<_> = futures_join(writes).await;
+        for (i, result) in results.iter().enumerate() {
+            if i % 3 == 0 {
+                assert_eq!(*result, Err(StoreError::Conflict(format!("no {i}"))));
+            } else {
+                assert_eq!(*result, Ok(i));
+            }
+        }
+        let written = store
+            .blocking(|conn| {
+                Ok((0..200)
+                    .map(|i| stored(conn, &format!("k{i}")).is_some())
+                    .collect::<Vec<_>>())
+            })
+            .await
+            .unwrap();
+        for (i, present) in written.into_iter().enumerate() {
+            assert_eq!(present, i % 3 != 0, "k{i}");
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_write_that_panics_fails_its_batch_and_the_writer_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store(&dir);
+        store.migrate().await.unwrap();
+        let tenant = TenantId(Uuid::from_u128(7));
+        let panicking = store
+            .tenant_tx(tenant, Access::Write, |_conn| -> Result<(), _> {
+                panic!("a bug in a unit of work")
+            })
+            .await;
+        assert!(
+            matches!(panicking, Err(StoreError::Internal(_))),
+            "{panicking:?}"
+        );
+        let after = store
+            .tenant_tx(tenant, Access::Write, |conn| {
+                diesel::insert_into(settings::table)
+                    .values((settings::key.eq("after"), settings::value.eq("v")))
+                    .execute(conn)?;
+                Ok(())
+            })
+            .await;
+        assert_eq!(after, Ok(()));
+        let read = store
+            .blocking(|conn| Ok(stored(conn, "after")))
+            .await
+            .unwrap();
+        assert_eq!(read.as_deref(), Some("v"));
+    }
+
+    /// Awaits every task, in order.
+    async fn futures_join<T: std::fmt::Debug>(
+        tasks: impl Iterator<Item = tokio::task::JoinHandle<T>>,
+    ) -> Vec<T> {
+        let handles: Vec<_> = tasks.collect();
+        let mut results = Vec::with_capacity(handles.len());
+        for handle in handles {
+            results.push(handle.await.unwrap());
+        }
+        results
+    }
+}

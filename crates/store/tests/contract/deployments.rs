@@ -292,8 +292,12 @@ async fn of_racing_transitions_from_one_revision_exactly_one_wins(db: TestDb) {
                 let lost_the_write = TransitionFailure::Store(StoreError::VersionMismatch {
                     current: from_revision(&current) + 1,
                 });
-                let read_too_late = TransitionFailure::Refused(ServiceError::Conflict("moved on".into()));
-                assert!(*error == lost_the_write || *error == read_too_late, "{error:?}");
+                let read_too_late =
+                    TransitionFailure::Refused(ServiceError::Conflict("moved on".into()));
+                assert!(
+                    *error == lost_the_write || *error == read_too_late,
+                    "{error:?}"
+                );
             }
         }
         current = winners[0].clone();
@@ -577,7 +581,11 @@ async fn gate_inputs_read_the_environment_windows_approvals_and_promotion_eviden
     let (_, plain) = ledger(&db).gate_inputs(t, first.id, now()).await.unwrap();
     assert_eq!(plain.environment, dev);
     assert_eq!(
-        (plain.active_windows.len(), plain.approvers.len(), &plain.promotion),
+        (
+            plain.active_windows.len(),
+            plain.approvers.len(),
+            &plain.promotion
+        ),
         (0, 0, &PromotionEvidence::FirstEnvironment),
         "dev has no gate rules to read for"
     );
@@ -585,7 +593,10 @@ async fn gate_inputs_read_the_environment_windows_approvals_and_promotion_eviden
         let (db, prod, c, version) = (&db, prod.clone(), c.clone(), version.to_owned());
         async move {
             let d = record(&db.store, pending(t, &c, &prod, &version, now())).await;
-            ledger(db).approve(t, d.id, user(5), None, now()).await.unwrap();
+            ledger(db)
+                .approve(t, d.id, user(5), None, now())
+                .await
+                .unwrap();
             let (read, inputs) = ledger(db).gate_inputs(t, d.id, now()).await.unwrap();
             assert_eq!(read, d);
             assert_eq!(inputs.approvers, [user(5)]);
@@ -609,7 +620,11 @@ async fn gate_inputs_read_the_environment_windows_approvals_and_promotion_eviden
     );
     assert_eq!(inputs("v2").await, not_yet);
     step(&db.store, &done, "rolled_back", now(), None).await;
-    assert_eq!(inputs("v1").await, not_yet, "a rolled-back success does not count");
+    assert_eq!(
+        inputs("v1").await,
+        not_yet,
+        "a rolled-back success does not count"
+    );
 }
 
 async fn a_refused_decision_writes_nothing(db: TestDb) {
@@ -627,13 +642,18 @@ async fn a_refused_decision_writes_nothing(db: TestDb) {
             Box::new(move |current, gates| {
                 assert_eq!(*current, seen);
                 let inputs = gates.gate_inputs(now()).unwrap();
-                Err(ServiceError::Conflict(format!("no, {}", inputs.environment.name.as_str())))
+                Err(ServiceError::Conflict(format!(
+                    "no, {}",
+                    inputs.environment.name.as_str()
+                )))
             }),
         )
         .await;
     assert_eq!(
         refused,
-        Err(TransitionFailure::Refused(ServiceError::Conflict("no, dev".into())))
+        Err(TransitionFailure::Refused(ServiceError::Conflict(
+            "no, dev".into()
+        )))
     );
     assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), d);
     assert_eq!(ledger(&db).history(t, d.id).await.unwrap().len(), 1);
@@ -731,10 +751,22 @@ async fn stuck_deployments_are_failed_once_even_by_racing_sweepers(db: TestDb) {
         );
     }
     // The totals the sweep's moves left behind, kept by the database under the system flag.
-    assert_eq!(total_of(&db, t, by_status(DeploymentStatus::Failed)).await, 20);
-    assert_eq!(total_of(&db, t, by_status(DeploymentStatus::InProgress)).await, 2);
-    assert_eq!(total_of(&db, t2, by_status(DeploymentStatus::Failed)).await, 1);
-    assert_eq!(total_of(&db, t2, by_status(DeploymentStatus::InProgress)).await, 0);
+    assert_eq!(
+        total_of(&db, t, by_status(DeploymentStatus::Failed)).await,
+        20
+    );
+    assert_eq!(
+        total_of(&db, t, by_status(DeploymentStatus::InProgress)).await,
+        2
+    );
+    assert_eq!(
+        total_of(&db, t2, by_status(DeploymentStatus::Failed)).await,
+        1
+    );
+    assert_eq!(
+        total_of(&db, t2, by_status(DeploymentStatus::InProgress)).await,
+        0
+    );
 }
 
 fn by_status(status: DeploymentStatus) -> DeploymentFilter {
