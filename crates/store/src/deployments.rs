@@ -4,7 +4,6 @@
 
 use crate::connection::{DbConnection, MultiBackend};
 use crate::error::{is_unique_violation, Failure};
-use crate::reusable::Reusable;
 use crate::schema::{
     components, deployment_approvals, deployment_counts, deployment_history, deployments,
     environments, releases,
@@ -378,19 +377,17 @@ fn maintain_latest(
     match (current.status, next.status) {
         (_, DeploymentStatus::Succeeded) => {
             let deployed_at = next.finished_at.unwrap_or(next.updated_at);
-            Reusable(
-                diesel::sql_query(UPSERT_LATEST)
-                    .bind::<sql::Uuid, _>(tenant)
-                    .bind::<sql::Uuid, _>(component)
-                    .bind::<sql::Uuid, _>(environment)
-                    .bind::<sql::Uuid, _>(DbUuid(next.id))
-                    .bind::<Nullable<sql::Uuid>, _>(next.release_id.map(DbUuid))
-                    .bind::<Text, _>(next.version.as_str())
-                    .bind::<Nullable<Text>, _>(next.digest.as_ref().map(|d| d.as_str()))
-                    .bind::<Text, _>(next.deployed_by.as_str())
-                    .bind::<sql::UtcTimestamp, _>(DbTime(deployed_at)),
-            )
-            .execute(conn)?;
+            diesel::sql_query(UPSERT_LATEST)
+                .bind::<sql::Uuid, _>(tenant)
+                .bind::<sql::Uuid, _>(component)
+                .bind::<sql::Uuid, _>(environment)
+                .bind::<sql::Uuid, _>(DbUuid(next.id))
+                .bind::<Nullable<sql::Uuid>, _>(next.release_id.map(DbUuid))
+                .bind::<Text, _>(next.version.as_str())
+                .bind::<Nullable<Text>, _>(next.digest.as_ref().map(|d| d.as_str()))
+                .bind::<Text, _>(next.deployed_by.as_str())
+                .bind::<sql::UtcTimestamp, _>(DbTime(deployed_at))
+                .execute(conn)?;
         }
         (DeploymentStatus::Succeeded, _) => {
             let removed = diesel::delete(crate::schema::latest_deployments::table)
@@ -421,16 +418,13 @@ fn write_transition(
     entry: &HistoryEntry,
 ) -> Result<(), Failure> {
     let tenant = current.tenant;
-    // Every column is set (`treat_none_as_null`): the text never varies.
-    let updated = Reusable(
-        diesel::update(deployments::table)
-            .filter(deployments::id.eq(DbUuid(current.id)))
-            .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
-            .filter(deployments::row_version.eq(current.version_number))
-            .filter(deployments::status.eq(current.status.as_str()))
-            .set(DeploymentRow::from(next)),
-    )
-    .execute(conn)?;
+    let updated = diesel::update(deployments::table)
+        .filter(deployments::id.eq(DbUuid(current.id)))
+        .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
+        .filter(deployments::row_version.eq(current.version_number))
+        .filter(deployments::status.eq(current.status.as_str()))
+        .set(DeploymentRow::from(next))
+        .execute(conn)?;
     if updated == 0 {
         let now: Option<i64> = deployments::table
             .filter(deployments::id.eq(DbUuid(current.id)))

@@ -20,7 +20,6 @@ mod idempotency;
 mod migrations;
 mod releases;
 mod requests;
-mod reusable;
 mod schema;
 pub mod seed;
 mod settings;
