@@ -130,6 +130,9 @@ impl Store {
                 "environments",
                 "deployments",
                 "latest_deployments",
+                // Kept by a trigger, statement by statement: the load leaves a version of
+                // each count behind per batch.
+                "deployment_counts",
             ] {
                 conn.batch_execute(&format!("{verb} {table}"))?;
             }
