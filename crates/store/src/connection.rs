@@ -22,8 +22,7 @@ pub enum DbConnection {
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; \
-     PRAGMA foreign_keys = ON; \
-     PRAGMA cache_size = -65536;";
+     PRAGMA foreign_keys = ON;";
 
 /// Where to connect, decided from the URL's scheme.
 pub(crate) enum Target {
