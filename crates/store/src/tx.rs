@@ -29,7 +29,20 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
     {
-        self.on_connection(work).await
+        let pool = self.pool.clone();
+        let permit =
+            self.permits.clone().acquire_owned().await.map_err(|e| {
+                StoreError::Internal(format!("the connection queue is closed: {e}"))
+            })?;
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let mut conn = pool
+                .get()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            work(&mut conn).map_err(Failure::into_store_error)
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("storage task failed: {e}")))?
     }
 
     /// A transaction with `access`: on SQLite a write runs on the writer thread, in its
@@ -48,31 +61,10 @@ impl Store {
             // The setting is PostgreSQL's row-level security; SQLite has none to set.
             (Some(writer), Access::Write) => writer.write(work).await,
             _ => {
-                self.on_connection(move |conn| transaction(conn, access, Some(setting), work))
+                self.blocking(move |conn| transaction(conn, access, Some(setting), work))
                     .await
             }
         }
-    }
-
-    async fn on_connection<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
-    {
-        let pool = self.pool.clone();
-        let permit =
-            self.permits.clone().acquire_owned().await.map_err(|e| {
-                StoreError::Internal(format!("the connection queue is closed: {e}"))
-            })?;
-        tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            let mut conn = pool
-                .get()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            work(&mut conn).map_err(Failure::into_store_error)
-        })
-        .await
-        .map_err(|e| StoreError::Internal(format!("storage task failed: {e}")))?
     }
 
     /// Runs `work` for `tenant` in one transaction, committed when it returns `Ok` and rolled
@@ -122,7 +114,7 @@ impl Store {
 /// tenant that row-level security compares every row with, or the flag of background work.
 /// Both parts come from this crate (a setting name and a UUID or `on`), never from input,
 /// which is what makes writing them into the SQL safe.
-struct Setting {
+pub(crate) struct Setting {
     name: &'static str,
     value: String,
 }
@@ -142,6 +134,18 @@ fn transaction<T>(
     setting: Option<Setting>,
     work: impl FnOnce(&mut DbConnection) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
+    begin(conn, access, setting)?;
+    let result = work(conn);
+    finish(conn, result)
+}
+
+/// Begins the transaction of [`transaction`] (also the batch transaction of the SQLite
+/// writer, which has no setting to make).
+pub(crate) fn begin(
+    conn: &mut DbConnection,
+    access: Access,
+    setting: Option<Setting>,
+) -> Result<(), Failure> {
     match (&mut *conn, access, setting) {
         (DbConnection::Sqlite(sqlite), Access::Write, _) => {
             AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
@@ -152,7 +156,13 @@ fn transaction<T>(
         }
         _ => <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?,
     }
-    match work(conn) {
+    Ok(())
+}
+
+/// Ends the innermost transaction (or savepoint) as `result` says: committed when it is
+/// `Ok`, rolled back otherwise.
+pub(crate) fn finish<T>(conn: &mut DbConnection, result: Result<T, Failure>) -> Result<T, Failure> {
+    match result {
         Ok(value) => {
             <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
             Ok(value)

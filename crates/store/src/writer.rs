@@ -17,7 +17,8 @@
 
 use crate::connection::{DbConnection, Manager};
 use crate::error::Failure;
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use crate::tx::{self, Access};
+use diesel::connection::TransactionManager;
 use diesel::Connection;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc;
@@ -134,16 +135,8 @@ fn refuse(batch: Vec<Job>, error: &StoreError) {
 /// Runs `batch` in one transaction and answers every job. Returns false when the batch
 /// ended in a way that leaves the connection's state unknown.
 fn run_batch(conn: &mut DbConnection, batch: Vec<Job>) -> bool {
-    let begun = match &mut *conn {
-        DbConnection::Sqlite(sqlite) => {
-            AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")
-        }
-        DbConnection::Pg(_) => {
-            <DbConnection as Connection>::TransactionManager::begin_transaction(conn)
-        }
-    };
-    if let Err(error) = begun {
-        refuse(batch, &Failure::from(error).into_store_error());
+    if let Err(failure) = tx::begin(conn, Access::Write, None) {
+        refuse(batch, &failure.into_store_error());
         return false;
     }
     let mut answers = Vec::with_capacity(batch.len());
@@ -192,17 +185,10 @@ fn savepoint<T>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> Result<T, Failure>,
 ) -> Result<T, Failure> {
+    // Inside a transaction, diesel begins a savepoint.
     <DbConnection as Connection>::TransactionManager::begin_transaction(conn)?;
-    match work(conn) {
-        Ok(value) => {
-            <DbConnection as Connection>::TransactionManager::commit_transaction(conn)?;
-            Ok(value)
-        }
-        Err(failure) => {
-            <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)?;
-            Err(failure)
-        }
-    }
+    let result = work(conn);
+    tx::finish(conn, result)
 }
 
 #[cfg(test)]
