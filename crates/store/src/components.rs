@@ -6,7 +6,7 @@ use crate::error::Failure;
 use crate::schema::components;
 use crate::tx::Access;
 use crate::types::{DbTime, DbUuid};
-use crate::versioned::{lock_row, unchanged, Versioned};
+use crate::versioned::{locked, unchanged, Versioned};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -179,14 +179,15 @@ impl ComponentRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<Component, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            lock_row(conn, Versioned::Components, tenant, id.0)?;
-            let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
-            if expected_version.is_some_and(|expected| expected != current.version) {
-                return Err(StoreError::VersionMismatch {
-                    current: current.version,
-                }
-                .into());
-            }
+            let current = locked(
+                conn,
+                Versioned::Components,
+                tenant,
+                id.0,
+                expected_version,
+                |conn| find(conn, tenant, id),
+                |row| row.version,
+            )?;
             let next = current.apply(changes, now);
             let updated = diesel::update(components::table)
                 .filter(components::id.eq(DbUuid(id.0)))

@@ -10,6 +10,7 @@ use crate::schema::{
 };
 use crate::tx::Access;
 use crate::types::{sql, DbJson, DbTime, DbUuid};
+use crate::versioned::{lock_row, unchanged, Versioned};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -220,18 +221,6 @@ pub(crate) fn find(
         .transpose()
 }
 
-/// Locks the deployment row on PostgreSQL for the rest of the transaction (SQLite's
-/// `BEGIN IMMEDIATE` already serializes writers).
-fn lock(conn: &mut DbConnection, tenant: TenantId, id: Uuid) -> Result<(), Failure> {
-    if let DbConnection::Pg(pg) = conn {
-        diesel::sql_query("SELECT 1 FROM deployments WHERE id = $1 AND tenant_id = $2 FOR UPDATE")
-            .bind::<sql::Uuid, _>(DbUuid(id))
-            .bind::<sql::Uuid, _>(DbUuid(tenant.0))
-            .execute(pg)?;
-    }
-    Ok(())
-}
-
 /// How many of the tenant's deployments match `filter`. Without a release, the counts the
 /// database keeps per component, environment and status are added up (at most one row per
 /// pair of them and status), whatever the size of the ledger; a release has few deployments,
@@ -426,17 +415,7 @@ fn write_transition(
         .set(DeploymentRow::from(next))
         .execute(conn)?;
     if updated == 0 {
-        let now: Option<i64> = deployments::table
-            .filter(deployments::id.eq(DbUuid(current.id)))
-            .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
-            .select(deployments::row_version)
-            .first(conn)
-            .optional()?;
-        return Err(match now {
-            Some(current) => StoreError::VersionMismatch { current },
-            None => StoreError::NotFound,
-        }
-        .into());
+        return Err(unchanged(conn, Versioned::Deployments, tenant, current.id));
     }
     diesel::insert_into(deployment_history::table)
         .values(HistoryRow::new(tenant, current.id, entry))
@@ -721,7 +700,7 @@ impl DeploymentRepository for Store {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             // A concurrent transition waits, so an approval never lands in a round that
             // has just ended.
-            lock(conn, tenant, id)?;
+            lock_row(conn, Versioned::Deployments, tenant, id)?;
             let deployment = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
             if deployment.status != DeploymentStatus::Pending {
                 return Err(StoreError::Conflict(format!(

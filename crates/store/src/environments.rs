@@ -5,7 +5,7 @@ use crate::error::Failure;
 use crate::schema::environments;
 use crate::tx::Access;
 use crate::types::{DbTime, DbUuid};
-use crate::versioned::{lock_row, unchanged, Versioned};
+use crate::versioned::{locked, unchanged, Versioned};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -306,14 +306,15 @@ impl EnvironmentRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<Environment, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            lock_row(conn, Versioned::Environments, tenant, id.0)?;
-            let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
-            if expected_version.is_some_and(|expected| expected != current.version) {
-                return Err(StoreError::VersionMismatch {
-                    current: current.version,
-                }
-                .into());
-            }
+            let current = locked(
+                conn,
+                Versioned::Environments,
+                tenant,
+                id.0,
+                expected_version,
+                |conn| find(conn, tenant, id),
+                |row| row.version,
+            )?;
             let assignments = changes.assignments.clone();
             let next = current.apply(changes, now);
             // Compare-and-set on the version read above: on PostgreSQL a concurrent update

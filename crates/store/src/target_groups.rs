@@ -7,7 +7,7 @@ use crate::error::Failure;
 use crate::schema::{environments, target_group_assignments, target_groups, targets};
 use crate::tx::Access;
 use crate::types::{DbTime, DbUuid};
-use crate::versioned::{lock_row, unchanged, Versioned};
+use crate::versioned::{locked, unchanged, Versioned};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -400,14 +400,15 @@ impl TargetGroupRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<TargetGroup, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            lock_row(conn, Versioned::TargetGroups, tenant, id.0)?;
-            let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
-            if expected_version.is_some_and(|expected| expected != current.version) {
-                return Err(StoreError::VersionMismatch {
-                    current: current.version,
-                }
-                .into());
-            }
+            let current = locked(
+                conn,
+                Versioned::TargetGroups,
+                tenant,
+                id.0,
+                expected_version,
+                |conn| find(conn, tenant, id),
+                |row| row.version,
+            )?;
             let next = current.apply(changes, now);
             let updated = diesel::update(target_groups::table)
                 .filter(target_groups::id.eq(DbUuid(id.0)))
@@ -432,14 +433,15 @@ impl TargetGroupRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            lock_row(conn, Versioned::TargetGroups, tenant, id.0)?;
-            let group = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
-            if expected_version.is_some_and(|expected| expected != group.version) {
-                return Err(StoreError::VersionMismatch {
-                    current: group.version,
-                }
-                .into());
-            }
+            let group = locked(
+                conn,
+                Versioned::TargetGroups,
+                tenant,
+                id.0,
+                expected_version,
+                |conn| find(conn, tenant, id),
+                |row| row.version,
+            )?;
             let names = target_names(conn, tenant, id, None)?;
             if !names.is_empty() {
                 return Err(StoreError::Conflict(format!(

@@ -5,7 +5,7 @@ use crate::error::Failure;
 use crate::schema::{environments, target_group_assignments, targets};
 use crate::tx::Access;
 use crate::types::{DbJson, DbTime, DbUuid};
-use crate::versioned::{lock_row, unchanged, Versioned};
+use crate::versioned::{locked, unchanged, Versioned};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -273,14 +273,15 @@ impl TargetRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<Target, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            lock_row(conn, Versioned::Targets, tenant, id.0)?;
-            let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
-            if expected_version.is_some_and(|expected| expected != current.version) {
-                return Err(StoreError::VersionMismatch {
-                    current: current.version,
-                }
-                .into());
-            }
+            let current = locked(
+                conn,
+                Versioned::Targets,
+                tenant,
+                id.0,
+                expected_version,
+                |conn| find(conn, tenant, id),
+                |row| row.version,
+            )?;
             let moves = changes.environment_id.is_some() || changes.target_group_id.is_some();
             let next = current.apply(changes, now);
             if moves {

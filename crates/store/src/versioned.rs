@@ -18,6 +18,7 @@ pub(crate) enum Versioned {
     Components,
     TargetGroups,
     Targets,
+    Deployments,
 }
 
 impl Versioned {
@@ -27,6 +28,15 @@ impl Versioned {
             Versioned::Components => "components",
             Versioned::TargetGroups => "target_groups",
             Versioned::Targets => "targets",
+            Versioned::Deployments => "deployments",
+        }
+    }
+
+    /// The column holding the row's version.
+    fn version(self) -> &'static str {
+        match self {
+            Versioned::Deployments => "row_version",
+            _ => "version",
         }
     }
 }
@@ -55,6 +65,28 @@ pub(crate) fn lock_row(
     Ok(())
 }
 
+/// The row `find` reads, locked first (see [`lock_row`]) and checked against the version the
+/// caller expects (`If-Match`): the start of every compare-and-set on a versioned row.
+pub(crate) fn locked<T>(
+    conn: &mut DbConnection,
+    table: Versioned,
+    tenant: TenantId,
+    id: Uuid,
+    expected_version: Option<i64>,
+    find: impl FnOnce(&mut DbConnection) -> Result<Option<T>, Failure>,
+    version: impl Fn(&T) -> i64,
+) -> Result<T, Failure> {
+    lock_row(conn, table, tenant, id)?;
+    let current = find(conn)?.ok_or(StoreError::NotFound)?;
+    if expected_version.is_some_and(|expected| expected != version(&current)) {
+        return Err(StoreError::VersionMismatch {
+            current: version(&current),
+        }
+        .into());
+    }
+    Ok(current)
+}
+
 #[derive(QueryableByName)]
 struct CurrentVersion {
     #[diesel(sql_type = BigInt)]
@@ -71,7 +103,8 @@ pub(crate) fn unchanged(
 ) -> Failure {
     // `$n` placeholders: PostgreSQL's syntax, and numbered parameters to SQLite.
     let query = format!(
-        "SELECT version FROM {} WHERE id = $1 AND tenant_id = $2",
+        "SELECT {} AS version FROM {} WHERE id = $1 AND tenant_id = $2",
+        table.version(),
         table.table()
     );
     let current = diesel::sql_query(query)
