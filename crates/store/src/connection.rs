@@ -5,6 +5,8 @@ use crate::Backend;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::{Connection, PgConnection, SqliteConnection};
+use std::ops::{Deref, DerefMut};
+use terrane_domain::TenantId;
 use terrane_ports::StoreError;
 
 /// A connection to either backend. All queries are written once against this type; diesel
@@ -15,6 +17,29 @@ pub enum DbConnection {
     Pg(PgConnection),
     /// SQLite.
     Sqlite(SqliteConnection),
+}
+
+/// A pooled connection, with what its PostgreSQL session remembers between units of work.
+pub(crate) struct Session {
+    conn: DbConnection,
+    /// The tenant `terrane.tenant_id` is set to for the whole session, once a unit of work
+    /// running outside a transaction set it (see `tx::in_session`). Transactions set their
+    /// own tenant for themselves only, which takes precedence while they run.
+    pub(crate) tenant: Option<TenantId>,
+}
+
+impl Deref for Session {
+    type Target = DbConnection;
+
+    fn deref(&self) -> &DbConnection {
+        &self.conn
+    }
+}
+
+impl DerefMut for Session {
+    fn deref_mut(&mut self) -> &mut DbConnection {
+        &mut self.conn
+    }
 }
 
 /// Runs on every new SQLite connection. `busy_timeout` comes first so that switching to WAL
@@ -82,12 +107,12 @@ pub(crate) struct Manager {
 }
 
 impl r2d2::ManageConnection for Manager {
-    type Connection = DbConnection;
+    type Connection = Session;
     type Error = diesel::r2d2::Error;
 
-    fn connect(&self) -> Result<DbConnection, Self::Error> {
+    fn connect(&self) -> Result<Session, Self::Error> {
         use diesel::r2d2::Error;
-        match &self.target {
+        let conn = match &self.target {
             Target::Postgres(url) => PgConnection::establish(url)
                 .map(DbConnection::Pg)
                 .map_err(Error::ConnectionError),
@@ -97,14 +122,15 @@ impl r2d2::ManageConnection for Manager {
                     .map_err(Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
-        }
+        }?;
+        Ok(Session { conn, tenant: None })
     }
 
-    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), Self::Error> {
+    fn is_valid(&self, conn: &mut Session) -> Result<(), Self::Error> {
         conn.ping().map_err(diesel::r2d2::Error::QueryError)
     }
 
-    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+    fn has_broken(&self, conn: &mut Session) -> bool {
         conn.is_broken()
     }
 }

@@ -325,34 +325,47 @@ fn check_references(conn: &mut DbConnection, d: &Deployment) -> Result<(), Failu
     Ok(())
 }
 
+/// The columns of `latest_deployments`, in the order every statement below writes them.
+macro_rules! latest_columns {
+    () => {
+        "INSERT INTO latest_deployments \
+         (tenant_id, component_id, environment_id, deployment_id, release_id, version, digest, \
+          deployed_by, deployed_at) "
+    };
+}
+
+/// Replaces the latest deployment of a component and environment, unless the one there
+/// succeeded later.
+macro_rules! latest_on_conflict {
+    () => {
+        " ON CONFLICT (tenant_id, component_id, environment_id) DO UPDATE SET \
+         deployment_id = excluded.deployment_id, release_id = excluded.release_id, \
+         version = excluded.version, digest = excluded.digest, deployed_by = excluded.deployed_by, \
+         deployed_at = excluded.deployed_at \
+         WHERE excluded.deployed_at >= latest_deployments.deployed_at"
+    };
+}
+
 /// Makes a deployment that just succeeded the latest of its component and environment,
 /// unless one that succeeded later is there already.
-const UPSERT_LATEST: &str = "INSERT INTO latest_deployments \
-     (tenant_id, component_id, environment_id, deployment_id, release_id, version, digest, \
-      deployed_by, deployed_at) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-     ON CONFLICT (tenant_id, component_id, environment_id) DO UPDATE SET \
-     deployment_id = excluded.deployment_id, release_id = excluded.release_id, \
-     version = excluded.version, digest = excluded.digest, deployed_by = excluded.deployed_by, \
-     deployed_at = excluded.deployed_at \
-     WHERE excluded.deployed_at >= latest_deployments.deployed_at";
+const UPSERT_LATEST: &str = concat!(
+    latest_columns!(),
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    latest_on_conflict!()
+);
 
 /// Puts back the latest deployment of a component and environment that still stands as
 /// succeeded, after the one there was rolled back.
-const RECOMPUTE_LATEST: &str = "INSERT INTO latest_deployments \
-     (tenant_id, component_id, environment_id, deployment_id, release_id, version, digest, \
-      deployed_by, deployed_at) \
-     SELECT tenant_id, component_id, environment_id, id, release_id, version, digest, \
+const RECOMPUTE_LATEST: &str = concat!(
+    latest_columns!(),
+    "SELECT tenant_id, component_id, environment_id, id, release_id, version, digest, \
             deployed_by, finished_at \
      FROM deployments \
      WHERE tenant_id = $1 AND component_id = $2 AND environment_id = $3 \
        AND status = 'succeeded' AND finished_at IS NOT NULL \
-     ORDER BY finished_at DESC, id DESC LIMIT 1 \
-     ON CONFLICT (tenant_id, component_id, environment_id) DO UPDATE SET \
-     deployment_id = excluded.deployment_id, release_id = excluded.release_id, \
-     version = excluded.version, digest = excluded.digest, deployed_by = excluded.deployed_by, \
-     deployed_at = excluded.deployed_at \
-     WHERE excluded.deployed_at >= latest_deployments.deployed_at";
+     ORDER BY finished_at DESC, id DESC LIMIT 1",
+    latest_on_conflict!()
+);
 
 /// Keeps `latest_deployments` in step with a transition that was just written.
 fn maintain_latest(
@@ -399,13 +412,39 @@ fn maintain_latest(
 }
 
 /// Writes a transition as one compare-and-set on revision and status, with its history row
-/// and the latest-deployment table, in the caller's transaction.
+/// and the latest-deployment table: on PostgreSQL as one statement (see [`TransitionWrite`]),
+/// except when leaving succeeded, which puts back the deployment before it; otherwise as
+/// several, in a transaction (a savepoint inside the caller's).
 fn write_transition(
     conn: &mut DbConnection,
     current: &Deployment,
     next: &Deployment,
     entry: &HistoryEntry,
 ) -> Result<(), Failure> {
+    let updated = match conn {
+        DbConnection::Pg(pg) if current.status != DeploymentStatus::Succeeded => {
+            TransitionWrite::new(current, next, entry).execute(pg)?
+        }
+        _ => conn.transaction(|conn| write_transition_steps(conn, current, next, entry))?,
+    };
+    if updated == 0 {
+        return Err(unchanged(
+            conn,
+            Versioned::Deployments,
+            current.tenant,
+            current.id,
+        ));
+    }
+    Ok(())
+}
+
+/// [`write_transition`] one statement at a time; 0 when the compare-and-set missed.
+fn write_transition_steps(
+    conn: &mut DbConnection,
+    current: &Deployment,
+    next: &Deployment,
+    entry: &HistoryEntry,
+) -> Result<usize, Failure> {
     let tenant = current.tenant;
     let updated = diesel::update(deployments::table)
         .filter(deployments::id.eq(DbUuid(current.id)))
@@ -415,13 +454,172 @@ fn write_transition(
         .set(DeploymentRow::from(next))
         .execute(conn)?;
     if updated == 0 {
-        return Err(unchanged(conn, Versioned::Deployments, tenant, current.id));
+        return Ok(0);
     }
     diesel::insert_into(deployment_history::table)
         .values(HistoryRow::new(tenant, current.id, entry))
         .execute(conn)?;
-    maintain_latest(conn, current, next)
+    maintain_latest(conn, current, next)?;
+    Ok(updated)
 }
+
+/// A transition on PostgreSQL in one statement, prepared once per connection: the
+/// compare-and-set on revision and status; only when it matched, the history row and, for a
+/// deployment that succeeded, its row of `latest_deployments`. The statement's row count is
+/// the history rows written: 0 when the compare-and-set missed.
+///
+/// The text is fixed (what varies is bound), so diesel keeps it prepared; its own UPDATE
+/// statements are parsed and planned again on every run.
+struct TransitionWrite {
+    next: DeploymentRow,
+    expected_version: i64,
+    expected_status: &'static str,
+    history: HistoryRow,
+    latest: bool,
+}
+
+impl TransitionWrite {
+    fn new(current: &Deployment, next: &Deployment, entry: &HistoryEntry) -> Self {
+        TransitionWrite {
+            next: DeploymentRow::from(next),
+            expected_version: current.version_number,
+            expected_status: current.status.as_str(),
+            history: HistoryRow::new(current.tenant, current.id, entry),
+            latest: next.status == DeploymentStatus::Succeeded,
+        }
+    }
+}
+
+impl diesel::query_builder::QueryId for TransitionWrite {
+    type QueryId = ();
+    // Cached by its text, which is one of two.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::Integer;
+        let (next, history) = (&self.next, &self.history);
+        out.push_sql("WITH moved AS (UPDATE deployments SET status = ");
+        out.push_bind_param::<Text, _>(&next.status)?;
+        out.push_sql(", description = ");
+        out.push_bind_param::<Nullable<Text>, _>(&next.description)?;
+        out.push_sql(", metadata = ");
+        out.push_bind_param::<sql::Jsonb, _>(&next.metadata)?;
+        out.push_sql(", approval_round = ");
+        out.push_bind_param::<Integer, _>(&next.approval_round)?;
+        out.push_sql(", row_version = ");
+        out.push_bind_param::<BigInt, _>(&next.row_version)?;
+        out.push_sql(", started_at = ");
+        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.started_at)?;
+        out.push_sql(", finished_at = ");
+        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.finished_at)?;
+        out.push_sql(", updated_at = ");
+        out.push_bind_param::<sql::UtcTimestamp, _>(&next.updated_at)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<sql::Uuid, _>(&next.id)?;
+        out.push_sql(" AND tenant_id = ");
+        out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
+        out.push_sql(" AND row_version = ");
+        out.push_bind_param::<BigInt, _>(&self.expected_version)?;
+        out.push_sql(" AND status = ");
+        out.push_bind_param::<Text, _>(self.expected_status)?;
+        out.push_sql(" RETURNING id)");
+        if self.latest {
+            out.push_sql(concat!(", latest AS (", latest_columns!(), "SELECT "));
+            out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<sql::Uuid, _>(&next.component_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<sql::Uuid, _>(&next.environment_id)?;
+            out.push_sql(", moved.id, ");
+            out.push_bind_param::<Nullable<sql::Uuid>, _>(&next.release_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&next.version)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&next.digest)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&next.deployed_by)?;
+            out.push_sql(", ");
+            // A transition to succeeded always sets finished_at.
+            out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.finished_at)?;
+            out.push_sql(concat!(" FROM moved", latest_on_conflict!(), ")"));
+        }
+        out.push_sql(
+            " INSERT INTO deployment_history \
+             (id, tenant_id, deployment_id, from_status, to_status, actor, at, reason) SELECT ",
+        );
+        out.push_bind_param::<sql::Uuid, _>(&history.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Uuid, _>(&history.tenant_id)?;
+        out.push_sql(", moved.id, ");
+        out.push_bind_param::<Nullable<Text>, _>(&history.from_status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&history.to_status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<sql::Uuid>, _>(&history.actor)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::UtcTimestamp, _>(&history.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&history.reason)?;
+        out.push_sql(" FROM moved");
+        Ok(())
+    }
+}
+
+impl RunQueryDsl<PgConnection> for TransitionWrite {}
+
+/// Inserts a new deployment with its first history row: on PostgreSQL as one statement,
+/// prepared once per connection, so that a deployment is never seen without its history;
+/// on SQLite as two, in the caller's transaction.
+fn insert_deployment(conn: &mut DbConnection, d: &Deployment) -> Result<(), Failure> {
+    let entry = HistoryEntry {
+        from: None,
+        to: d.status,
+        actor: Some(d.created_by),
+        at: d.created_at,
+        reason: None,
+    };
+    let deployment = diesel::insert_into(deployments::table).values(DeploymentRow::from(d));
+    let history = diesel::insert_into(deployment_history::table)
+        .values(HistoryRow::new(d.tenant, d.id, &entry));
+    match conn {
+        DbConnection::Pg(pg) => {
+            WithFirst(deployment, history).execute(pg)?;
+        }
+        DbConnection::Sqlite(_) => {
+            deployment.execute(conn)?;
+            history.execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// Two PostgreSQL statements run as one, `WITH first AS (A) B`: both or neither are
+/// written, in one round trip. Cached when both parts are.
+#[derive(diesel::query_builder::QueryId)]
+struct WithFirst<A, B>(A, B);
+
+impl<A, B> diesel::query_builder::QueryFragment<diesel::pg::Pg> for WithFirst<A, B>
+where
+    A: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+    B: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
+{
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql("WITH first AS (");
+        self.0.walk_ast(out.reborrow())?;
+        out.push_sql(") ");
+        self.1.walk_ast(out.reborrow())
+    }
+}
+
+impl<A, B> RunQueryDsl<PgConnection> for WithFirst<A, B> {}
 
 /// What the promotion gate of deploying `version` of `component` into `environment` needs:
 /// the nearest active, not destroyed environment with a lower order index, and whether that
@@ -567,7 +765,14 @@ impl DeploymentRepository for Store {
         tenant: TenantId,
         new: Vec<Deployment>,
     ) -> Result<Vec<Deployment>, StoreError> {
-        self.tenant_tx(tenant, Access::Write, move |conn| {
+        // One deployment is one statement that writes (see `insert_deployment`); more need
+        // a transaction around them.
+        let access = if new.len() == 1 {
+            Access::Statements
+        } else {
+            Access::Write
+        };
+        self.tenant_tx(tenant, access, move |conn| {
             // Each insert takes the lock of its row of `deployment_counts`; taking them in
             // key order keeps two transactions recording the same components from
             // deadlocking.
@@ -575,19 +780,7 @@ impl DeploymentRepository for Store {
             ordered.sort_by_key(|d| (d.environment_id.0, d.component_id.0));
             for d in ordered {
                 check_references(conn, d)?;
-                diesel::insert_into(deployments::table)
-                    .values(DeploymentRow::from(d))
-                    .execute(conn)?;
-                let entry = HistoryEntry {
-                    from: None,
-                    to: d.status,
-                    actor: Some(d.created_by),
-                    at: d.created_at,
-                    reason: None,
-                };
-                diesel::insert_into(deployment_history::table)
-                    .values(HistoryRow::new(tenant, d.id, &entry))
-                    .execute(conn)?;
+                insert_deployment(conn, d)?;
             }
             Ok(new)
         })
@@ -634,8 +827,9 @@ impl DeploymentRepository for Store {
         decide: Decide,
     ) -> Result<Deployment, TransitionFailure> {
         // A refusal is an answer, not a failure of the unit of work; it wrote nothing, so
-        // committing it is the same as rolling it back.
-        self.tenant_tx(tenant, Access::Write, move |conn| {
+        // committing it is the same as rolling it back. The reads before the write need no
+        // transaction: the write is a compare-and-set on what they read.
+        self.tenant_tx(tenant, Access::Statements, move |conn| {
             let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
             let decided = decide(
                 &current,

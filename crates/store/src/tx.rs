@@ -1,9 +1,9 @@
 //! Units of work: how every repository method reaches the database.
 
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, Session};
 use crate::error::Failure;
 use crate::Store;
-use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
 use diesel::Connection;
 use terrane_domain::TenantId;
 use terrane_ports::StoreError;
@@ -18,6 +18,14 @@ pub(crate) enum Access {
     /// waiting, when another writer got in between; this one waits up to `busy_timeout` at
     /// the start instead, and then reads what it will write over.
     Write,
+    /// Writes, with at most one statement that writes, which is whole on its own: a
+    /// compare-and-set on a version, or one statement holding a row and its history. Such a
+    /// unit needs no transaction around it to stay atomic, so on PostgreSQL it runs without
+    /// one, each statement committing by itself: no `BEGIN` and no `COMMIT` round trip, and
+    /// the tenant set once for the connection's session instead of per transaction (see
+    /// [`in_session`]). A unit that must write more than one statement opens its own
+    /// transaction inside (`Connection::transaction`). On SQLite it runs as a `Write`.
+    Statements,
 }
 
 impl Store {
@@ -28,6 +36,15 @@ impl Store {
     where
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
+    {
+        self.checked_out(move |session| work(session)).await
+    }
+
+    /// [`Store::blocking`], with the pooled connection's session.
+    async fn checked_out<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Session) -> Result<T, Failure> + Send + 'static,
     {
         let pool = self.pool.clone();
         let permit =
@@ -59,7 +76,7 @@ impl Store {
     {
         match (&self.writer, access) {
             // The setting is PostgreSQL's row-level security; SQLite has none to set.
-            (Some(writer), Access::Write) => writer.write(work).await,
+            (Some(writer), Access::Write | Access::Statements) => writer.write(work).await,
             _ => {
                 self.blocking(move |conn| transaction(conn, access, Some(setting), work))
                     .await
@@ -83,6 +100,11 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
     {
+        if let (None, Access::Statements) = (&self.writer, access) {
+            return self
+                .checked_out(move |session| in_session(session, tenant, work))
+                .await;
+        }
         // A TenantId prints as a hyphenated UUID: nothing in it can break out of the quotes.
         let setting = Setting {
             name: "terrane.tenant_id",
@@ -117,6 +139,26 @@ impl Store {
 pub(crate) struct Setting {
     name: &'static str,
     value: String,
+}
+
+/// Runs `work` outside a transaction (see [`Access::Statements`]) with `tenant` set for the
+/// connection's session, which row-level security then compares every row with. Setting it
+/// costs a round trip only when the connection last served another tenant (or none).
+fn in_session<T>(
+    session: &mut Session,
+    tenant: TenantId,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    if session.tenant != Some(tenant) {
+        // Unknown until the setting is known to have taken.
+        session.tenant = None;
+        // A TenantId prints as a hyphenated UUID: nothing in it can break out of the quotes.
+        session.batch_execute(&format!(
+            "SELECT set_config('terrane.tenant_id', '{tenant}', false)"
+        ))?;
+        session.tenant = Some(tenant);
+    }
+    work(session)
 }
 
 /// diesel's `Connection::transaction`, but with `BEGIN IMMEDIATE` for SQLite writes, and on
