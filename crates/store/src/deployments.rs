@@ -3,6 +3,7 @@
 //! `DeploymentRepository` port.
 
 use crate::connection::{DbConnection, MultiBackend};
+use crate::environments::EnvironmentRow;
 use crate::error::{is_unique_violation, Failure};
 use crate::schema::{
     components, deployment_approvals, deployment_counts, deployment_history, deployments,
@@ -548,33 +549,17 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
             out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.finished_at)?;
             out.push_sql(concat!(" FROM moved", latest_on_conflict!(), ")"));
         }
-        out.push_sql(
-            " INSERT INTO deployment_history \
-             (id, tenant_id, deployment_id, from_status, to_status, actor, at, reason) SELECT ",
-        );
-        out.push_bind_param::<sql::Uuid, _>(&history.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Uuid, _>(&history.tenant_id)?;
-        out.push_sql(", moved.id, ");
-        out.push_bind_param::<Nullable<Text>, _>(&history.from_status)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&history.to_status)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<sql::Uuid>, _>(&history.actor)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::UtcTimestamp, _>(&history.at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&history.reason)?;
-        out.push_sql(" FROM moved");
-        Ok(())
+        out.push_sql(" ");
+        push_history_from(out, history, "moved")
     }
 }
 
 impl RunQueryDsl<PgConnection> for TransitionWrite {}
 
-/// Inserts a new deployment with its first history row: on PostgreSQL as one statement,
-/// prepared once per connection, so that a deployment is never seen without its history;
-/// on SQLite as two, in the caller's transaction.
+/// Inserts a new deployment with its first history row, after checking what it points at
+/// (see [`check_references`]). On PostgreSQL this is one statement, prepared once per
+/// connection (see [`GuardedInsert`]); the references are explained only when it wrote
+/// nothing. On SQLite it is the check and two inserts, in the caller's transaction.
 fn insert_deployment(conn: &mut DbConnection, d: &Deployment) -> Result<(), Failure> {
     let entry = HistoryEntry {
         from: None,
@@ -583,43 +568,153 @@ fn insert_deployment(conn: &mut DbConnection, d: &Deployment) -> Result<(), Fail
         at: d.created_at,
         reason: None,
     };
-    let deployment = diesel::insert_into(deployments::table).values(DeploymentRow::from(d));
-    let history = diesel::insert_into(deployment_history::table)
-        .values(HistoryRow::new(d.tenant, d.id, &entry));
+    let history = HistoryRow::new(d.tenant, d.id, &entry);
     match conn {
         DbConnection::Pg(pg) => {
-            WithFirst(deployment, history).execute(pg)?;
+            let insert = GuardedInsert {
+                row: DeploymentRow::from(d),
+                history,
+            };
+            if insert.execute(pg)? == 0 {
+                check_references(conn, d)?;
+                // Everything checks out now: it changed while the insert ran.
+                return Err(StoreError::Conflict(
+                    "the environment, component or release changed while the deployment was \
+                     recorded; try again"
+                        .into(),
+                )
+                .into());
+            }
         }
         DbConnection::Sqlite(_) => {
-            deployment.execute(conn)?;
-            history.execute(conn)?;
+            check_references(conn, d)?;
+            diesel::insert_into(deployments::table)
+                .values(DeploymentRow::from(d))
+                .execute(conn)?;
+            diesel::insert_into(deployment_history::table)
+                .values(history)
+                .execute(conn)?;
         }
     }
     Ok(())
 }
 
-/// Two PostgreSQL statements run as one, `WITH first AS (A) B`: both or neither are
-/// written, in one round trip. Cached when both parts are.
-#[derive(diesel::query_builder::QueryId)]
-struct WithFirst<A, B>(A, B);
+/// A new deployment on PostgreSQL in one statement: the row, inserted only when its
+/// environment is the tenant's, active and not destroyed, its component the tenant's, and its
+/// release (if any) the tenant's, and then its first history row. The row count is 1 when
+/// it was written, 0 when a reference was not usable.
+struct GuardedInsert {
+    row: DeploymentRow,
+    history: HistoryRow,
+}
 
-impl<A, B> diesel::query_builder::QueryFragment<diesel::pg::Pg> for WithFirst<A, B>
-where
-    A: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
-    B: diesel::query_builder::QueryFragment<diesel::pg::Pg>,
-{
+impl diesel::query_builder::QueryId for GuardedInsert {
+    type QueryId = ();
+    // Cached by its text, which never changes.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for GuardedInsert {
     fn walk_ast<'b>(
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        out.push_sql("WITH first AS (");
-        self.0.walk_ast(out.reborrow())?;
-        out.push_sql(") ");
-        self.1.walk_ast(out.reborrow())
+        use diesel::sql_types::Integer;
+        let row = &self.row;
+        out.push_sql(
+            "WITH added AS (INSERT INTO deployments (id, tenant_id, component_id, \
+             environment_id, release_id, version, digest, commit_sha, deployed_by, created_by, \
+             description, metadata, status, approval_round, row_version, created_at, started_at, \
+             finished_at, updated_at) SELECT ",
+        );
+        out.push_bind_param::<sql::Uuid, _>(&row.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Uuid, _>(&row.component_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Uuid, _>(&row.environment_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<sql::Uuid>, _>(&row.release_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&row.version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.digest)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.commit_sha)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&row.deployed_by)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Uuid, _>(&row.created_by)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.description)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Jsonb, _>(&row.metadata)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&row.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&row.approval_round)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&row.row_version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::UtcTimestamp, _>(&row.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&row.started_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&row.finished_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::UtcTimestamp, _>(&row.updated_at)?;
+        out.push_sql(" WHERE EXISTS (SELECT 1 FROM environments WHERE id = ");
+        out.push_bind_param::<sql::Uuid, _>(&row.environment_id)?;
+        out.push_sql(" AND tenant_id = ");
+        out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
+        out.push_sql(" AND is_active AND status <> 'destroyed') AND EXISTS (SELECT 1 FROM components WHERE id = ");
+        out.push_bind_param::<sql::Uuid, _>(&row.component_id)?;
+        out.push_sql(" AND tenant_id = ");
+        out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
+        out.push_sql(") AND (");
+        out.push_bind_param::<Nullable<sql::Uuid>, _>(&row.release_id)?;
+        out.push_sql(" IS NULL OR EXISTS (SELECT 1 FROM releases WHERE id = ");
+        out.push_bind_param::<Nullable<sql::Uuid>, _>(&row.release_id)?;
+        out.push_sql(" AND tenant_id = ");
+        out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
+        out.push_sql(")) RETURNING id) ");
+        push_history_from(out, &self.history, "added")
     }
 }
 
-impl<A, B> RunQueryDsl<PgConnection> for WithFirst<A, B> {}
+impl RunQueryDsl<PgConnection> for GuardedInsert {}
+
+/// The end of [`GuardedInsert`] and [`TransitionWrite`]: `history`, for each row of the CTE
+/// `from` (at most one), whose `id` is the deployment's.
+fn push_history_from<'b>(
+    mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    history: &'b HistoryRow,
+    from: &'static str,
+) -> QueryResult<()> {
+    out.push_sql(
+        "INSERT INTO deployment_history \
+         (id, tenant_id, deployment_id, from_status, to_status, actor, at, reason) SELECT ",
+    );
+    out.push_bind_param::<sql::Uuid, _>(&history.id)?;
+    out.push_sql(", ");
+    out.push_bind_param::<sql::Uuid, _>(&history.tenant_id)?;
+    out.push_sql(", ");
+    out.push_sql(from);
+    out.push_sql(".id, ");
+    out.push_bind_param::<Nullable<Text>, _>(&history.from_status)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&history.to_status)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Nullable<sql::Uuid>, _>(&history.actor)?;
+    out.push_sql(", ");
+    out.push_bind_param::<sql::UtcTimestamp, _>(&history.at)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Nullable<Text>, _>(&history.reason)?;
+    out.push_sql(" FROM ");
+    out.push_sql(from);
+    Ok(())
+}
 
 /// What the promotion gate of deploying `version` of `component` into `environment` needs:
 /// the nearest active, not destroyed environment with a lower order index, and whether that
@@ -663,22 +758,16 @@ fn promotion_evidence(
     })
 }
 
-/// The gate inputs of starting `deployment` at `now`. Each part is a query, and every start
-/// of a deployment reads them: the approvals and the promotion evidence are read only when
-/// the environment's rules look at them.
+/// The gate inputs of starting `deployment`, whose environment is `environment`, at `now`.
+/// The active freeze windows are a query; the approvals and the promotion evidence are read
+/// only when the environment's rules look at them.
 fn gate_inputs(
     conn: &mut DbConnection,
     deployment: &Deployment,
+    environment: Environment,
     now: DateTime<Utc>,
 ) -> Result<GateInputs, Failure> {
     let tenant = deployment.tenant;
-    let environment = crate::environments::find(conn, tenant, deployment.environment_id)?
-        .ok_or_else(|| {
-            StoreError::Internal(format!(
-                "deployment {} points at a missing environment",
-                deployment.id
-            ))
-        })?;
     let active_windows = crate::freeze_windows::active_in(conn, tenant, environment.id, now)?;
     let approvers = if environment.required_approvals > 0 {
         deployment_approvals::table
@@ -715,15 +804,39 @@ fn gate_inputs(
     })
 }
 
-/// The gate inputs of one deployment, read on the connection of the transaction moving it.
+/// The gate inputs of one deployment, read on the connection of the unit of work moving it.
 struct Gates<'a> {
     conn: &'a mut DbConnection,
     deployment: &'a Deployment,
+    environment: &'a Environment,
 }
 
 impl GateSource for Gates<'_> {
     fn gate_inputs(&mut self, now: DateTime<Utc>) -> Result<GateInputs, StoreError> {
-        gate_inputs(self.conn, self.deployment, now).map_err(Failure::into_store_error)
+        gate_inputs(self.conn, self.deployment, self.environment.clone(), now)
+            .map_err(Failure::into_store_error)
+    }
+}
+
+/// The tenant's deployment `id` with its environment, in one query.
+fn find_with_environment(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    id: Uuid,
+) -> Result<Option<(Deployment, Environment)>, Failure> {
+    let found = deployments::table
+        .inner_join(environments::table)
+        .filter(deployments::id.eq(DbUuid(id)))
+        .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
+        .select((DeploymentRow::as_select(), EnvironmentRow::as_select()))
+        .first::<(DeploymentRow, EnvironmentRow)>(conn)
+        .optional()?;
+    match found {
+        Some((deployment, environment)) => Ok(Some((
+            Deployment::try_from(deployment)?,
+            Environment::try_from(environment)?,
+        ))),
+        None => Ok(None),
     }
 }
 
@@ -779,7 +892,6 @@ impl DeploymentRepository for Store {
             let mut ordered: Vec<&Deployment> = new.iter().collect();
             ordered.sort_by_key(|d| (d.environment_id.0, d.component_id.0));
             for d in ordered {
-                check_references(conn, d)?;
                 insert_deployment(conn, d)?;
             }
             Ok(new)
@@ -830,12 +942,14 @@ impl DeploymentRepository for Store {
         // committing it is the same as rolling it back. The reads before the write need no
         // transaction: the write is a compare-and-set on what they read.
         self.tenant_tx(tenant, Access::Statements, move |conn| {
-            let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            let (current, environment) =
+                find_with_environment(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
             let decided = decide(
                 &current,
                 &mut Gates {
                     conn: &mut *conn,
                     deployment: &current,
+                    environment: &environment,
                 },
             );
             let (next, entry) = match decided {
@@ -857,8 +971,9 @@ impl DeploymentRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<(Deployment, GateInputs), StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
-            let deployment = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
-            let inputs = gate_inputs(conn, &deployment, now)?;
+            let (deployment, environment) =
+                find_with_environment(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            let inputs = gate_inputs(conn, &deployment, environment, now)?;
             Ok((deployment, inputs))
         })
         .await

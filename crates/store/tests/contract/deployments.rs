@@ -217,11 +217,25 @@ async fn missing_references_and_unusable_environments_store_nothing(db: TestDb) 
             "releaseId",
         ),
     ] {
-        // The good one first: nothing of the batch is kept.
-        let error = ledger(&db)
-            .create(t, vec![good.clone(), bad])
-            .await
-            .unwrap_err();
+        // Alone (one statement on PostgreSQL), and after a good one: nothing of the batch
+        // is kept.
+        for batch in [vec![bad.clone()], vec![good.clone(), bad]] {
+            let error = ledger(&db).create(t, batch).await.unwrap_err();
+            assert_eq!(error, StoreError::MissingReference(field.into()));
+        }
+    }
+    // What another tenant has is as missing as what nobody has.
+    let other = tenant();
+    let their_component = component(&db.store, other, "api").await;
+    let their_environment = environment(&db.store, other, env_named("dev")).await;
+    for (bad, field) in [
+        (
+            pending(t, &c, &their_environment, "v1", now()),
+            "environmentId",
+        ),
+        (pending(t, &their_component, &e, "v1", now()), "componentId"),
+    ] {
+        let error = ledger(&db).create(t, vec![bad]).await.unwrap_err();
         assert_eq!(error, StoreError::MissingReference(field.into()));
     }
     let inactive = environment(
