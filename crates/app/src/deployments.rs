@@ -95,7 +95,7 @@ fn decide(
             && next.status == DeploymentStatus::InProgress
         {
             let inputs = source
-                .gate_inputs(now)
+                .gate_inputs()
                 .map_err(|e| ServiceError::from_store(e, "environment"))?;
             if let Some(refused) = gates(now, actor, current, &inputs)
                 .into_iter()
@@ -179,9 +179,10 @@ impl DeploymentService for Deployments {
         input: TransitionInput,
     ) -> Result<Deployment, ServiceError> {
         authorize(actor, Permission::Deploy, "changing a deployment's status")?;
-        let decide = decide(actor.user, expected_version, input, self.clock.now());
+        let now = self.clock.now();
+        let decide = decide(actor.user, expected_version, input, now);
         self.repo
-            .transition(actor.tenant, id, decide)
+            .transition(actor.tenant, id, now, decide)
             .await
             .map_err(|failure| match failure {
                 TransitionFailure::Refused(error) => error,
@@ -365,7 +366,7 @@ mod tests {
     struct Inputs(Option<GateInputs>);
 
     impl GateSource for Inputs {
-        fn gate_inputs(&mut self, _: DateTime<Utc>) -> Result<GateInputs, StoreError> {
+        fn gate_inputs(&mut self) -> Result<GateInputs, StoreError> {
             Ok(self
                 .0
                 .clone()
@@ -376,7 +377,7 @@ mod tests {
     /// A store whose transition runs the decision on `current` with `inputs`.
     fn deciding_on(current: Deployment, inputs: Option<GateInputs>) -> MockDeploymentRepository {
         let mut repo = MockDeploymentRepository::new();
-        repo.expect_transition().returning(move |_, _, decide| {
+        repo.expect_transition().returning(move |_, _, _, decide| {
             match decide(&current, &mut Inputs(inputs.clone())) {
                 Ok((next, _)) => Ok(next),
                 Err(refused) => Err(TransitionFailure::Refused(refused)),
@@ -410,7 +411,7 @@ mod tests {
     #[tokio::test]
     async fn losing_the_compare_and_set_is_a_409_or_with_if_match_a_412() {
         let mut repo = MockDeploymentRepository::new();
-        repo.expect_transition().returning(|_, _, _| {
+        repo.expect_transition().returning(|_, _, _, _| {
             Err(TransitionFailure::Store(StoreError::VersionMismatch {
                 current: 2,
             }))

@@ -71,13 +71,14 @@ pub struct GateInputs {
     pub promotion: PromotionEvidence,
 }
 
-/// Reads the gate inputs of the deployment being moved, inside the transaction that moves it.
+/// Reads the gate inputs of the deployment being moved, in the unit of work that moves it.
 pub trait GateSource {
-    /// The gate inputs as they stand at `now`.
+    /// The gate inputs as they stand at the moment the transition is decided (the `now` of
+    /// [`DeploymentRepository::transition`]).
     ///
     /// # Errors
     /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
-    fn gate_inputs(&mut self, now: DateTime<Utc>) -> Result<GateInputs, StoreError>;
+    fn gate_inputs(&mut self) -> Result<GateInputs, StoreError>;
 }
 
 /// Works out a transition from the deployment as stored: the next state and its history
@@ -133,8 +134,8 @@ pub trait DeploymentRepository: Send + Sync {
         page: Page,
     ) -> Result<(Vec<Deployment>, u64), StoreError>;
 
-    /// Moves deployment `id` in one transaction: reads it, lets `decide` work out the next
-    /// state from it (reading the gate inputs in the same transaction if it asks), and writes
+    /// Moves deployment `id` in one unit of work: reads it, lets `decide` work out the next
+    /// state from it (with the gate inputs as they stand at `now`, if it asks), and writes
     /// that as one compare-and-set on the stored revision and status, with its history entry
     /// and the table of latest succeeded deployments brought up to date: entering
     /// `succeeded` makes it the latest of its component and environment unless a later
@@ -151,6 +152,7 @@ pub trait DeploymentRepository: Send + Sync {
         &self,
         tenant: TenantId,
         id: Uuid,
+        now: DateTime<Utc>,
         decide: Decide,
     ) -> Result<Deployment, TransitionFailure>;
 

@@ -5,9 +5,10 @@
 use crate::connection::{DbConnection, MultiBackend};
 use crate::environments::EnvironmentRow;
 use crate::error::{is_unique_violation, Failure};
+use crate::freeze_windows::FreezeWindowRow;
 use crate::schema::{
     components, deployment_approvals, deployment_counts, deployment_history, deployments,
-    environments, releases,
+    environments, freeze_windows, releases,
 };
 use crate::tx::Access;
 use crate::types::{sql, DbJson, DbTime, DbUuid};
@@ -19,8 +20,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use terrane_domain::{
     CommitSha, ComponentId, Deployment, DeploymentStatus, Digest, Environment, EnvironmentId,
-    EnvironmentStatus, HistoryEntry, Page, PromotionEvidence, PromotionPolicy, TenantId,
-    TransitionInput, UserId, Version,
+    EnvironmentStatus, FreezeWindow, HistoryEntry, Page, PromotionEvidence, PromotionPolicy,
+    TenantId, TransitionInput, UserId, Version,
 };
 use terrane_ports::{
     Approval, Decide, DeploymentFilter, DeploymentRepository, GateInputs, GateSource, StoreError,
@@ -758,17 +759,17 @@ fn promotion_evidence(
     })
 }
 
-/// The gate inputs of starting `deployment`, whose environment is `environment`, at `now`.
-/// The active freeze windows are a query; the approvals and the promotion evidence are read
-/// only when the environment's rules look at them.
-fn gate_inputs(
-    conn: &mut DbConnection,
-    deployment: &Deployment,
-    environment: Environment,
-    now: DateTime<Utc>,
-) -> Result<GateInputs, Failure> {
-    let tenant = deployment.tenant;
-    let active_windows = crate::freeze_windows::active_in(conn, tenant, environment.id, now)?;
+/// The gate inputs of starting `deployment` (read with its environment and the freeze
+/// windows active then, see [`find_for_transition`]): the approvals and the promotion
+/// evidence are read only when the environment's rules look at them.
+fn gate_inputs(conn: &mut DbConnection, found: &Found) -> Result<GateInputs, Failure> {
+    let Found {
+        deployment,
+        environment,
+        active_windows,
+    } = found;
+    let (tenant, environment) = (deployment.tenant, environment.clone());
+    let active_windows = active_windows.clone();
     let approvers = if environment.required_approvals > 0 {
         deployment_approvals::table
             .filter(deployment_approvals::deployment_id.eq(DbUuid(deployment.id)))
@@ -804,40 +805,67 @@ fn gate_inputs(
     })
 }
 
-/// The gate inputs of one deployment, read on the connection of the unit of work moving it.
+/// A deployment about to be moved, with what its gates look at first.
+struct Found {
+    deployment: Deployment,
+    environment: Environment,
+    /// The environment's freeze windows active at the moment of the decision, by start.
+    active_windows: Vec<FreezeWindow>,
+}
+
+/// The gate inputs of one deployment, on the connection of the unit of work moving it.
 struct Gates<'a> {
     conn: &'a mut DbConnection,
-    deployment: &'a Deployment,
-    environment: &'a Environment,
+    found: &'a Found,
 }
 
 impl GateSource for Gates<'_> {
-    fn gate_inputs(&mut self, now: DateTime<Utc>) -> Result<GateInputs, StoreError> {
-        gate_inputs(self.conn, self.deployment, self.environment.clone(), now)
-            .map_err(Failure::into_store_error)
+    fn gate_inputs(&mut self) -> Result<GateInputs, StoreError> {
+        gate_inputs(self.conn, self.found).map_err(Failure::into_store_error)
     }
 }
 
-/// The tenant's deployment `id` with its environment, in one query.
-fn find_with_environment(
+/// The tenant's deployment `id` with its environment and the environment's freeze windows
+/// active at `now`, in one query (one row per active window, usually one row in all).
+fn find_for_transition(
     conn: &mut DbConnection,
     tenant: TenantId,
     id: Uuid,
-) -> Result<Option<(Deployment, Environment)>, Failure> {
-    let found = deployments::table
+    now: DateTime<Utc>,
+) -> Result<Option<Found>, Failure> {
+    let now = DbTime(now);
+    let active = freeze_windows::environment_id
+        .eq(environments::id)
+        .and(freeze_windows::tenant_id.eq(deployments::tenant_id))
+        .and(freeze_windows::starts_at.le(now))
+        .and(freeze_windows::ends_at.gt(now));
+    let rows = deployments::table
         .inner_join(environments::table)
+        .left_join(freeze_windows::table.on(active))
         .filter(deployments::id.eq(DbUuid(id)))
         .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
-        .select((DeploymentRow::as_select(), EnvironmentRow::as_select()))
-        .first::<(DeploymentRow, EnvironmentRow)>(conn)
-        .optional()?;
-    match found {
-        Some((deployment, environment)) => Ok(Some((
-            Deployment::try_from(deployment)?,
-            Environment::try_from(environment)?,
-        ))),
-        None => Ok(None),
-    }
+        .order_by(freeze_windows::starts_at.asc())
+        .then_order_by(freeze_windows::id.asc())
+        .select((
+            DeploymentRow::as_select(),
+            EnvironmentRow::as_select(),
+            Option::<FreezeWindowRow>::as_select(),
+        ))
+        .load::<(DeploymentRow, EnvironmentRow, Option<FreezeWindowRow>)>(conn)?;
+    let mut rows = rows.into_iter();
+    let Some((deployment, environment, window)) = rows.next() else {
+        return Ok(None);
+    };
+    let active_windows = window
+        .into_iter()
+        .chain(rows.filter_map(|(_, _, window)| window))
+        .map(FreezeWindow::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(Some(Found {
+        deployment: Deployment::try_from(deployment)?,
+        environment: Environment::try_from(environment)?,
+        active_windows,
+    }))
 }
 
 #[derive(QueryableByName)]
@@ -936,22 +964,22 @@ impl DeploymentRepository for Store {
         &self,
         tenant: TenantId,
         id: Uuid,
+        now: DateTime<Utc>,
         decide: Decide,
     ) -> Result<Deployment, TransitionFailure> {
         // A refusal is an answer, not a failure of the unit of work; it wrote nothing, so
         // committing it is the same as rolling it back. The reads before the write need no
         // transaction: the write is a compare-and-set on what they read.
         self.tenant_tx(tenant, Access::Statements, move |conn| {
-            let (current, environment) =
-                find_with_environment(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            let found = find_for_transition(conn, tenant, id, now)?.ok_or(StoreError::NotFound)?;
             let decided = decide(
-                &current,
+                &found.deployment,
                 &mut Gates {
                     conn: &mut *conn,
-                    deployment: &current,
-                    environment: &environment,
+                    found: &found,
                 },
             );
+            let current = found.deployment;
             let (next, entry) = match decided {
                 Ok(decided) => decided,
                 Err(refused) => return Ok(Err(refused)),
@@ -971,10 +999,9 @@ impl DeploymentRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<(Deployment, GateInputs), StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
-            let (deployment, environment) =
-                find_with_environment(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
-            let inputs = gate_inputs(conn, &deployment, environment, now)?;
-            Ok((deployment, inputs))
+            let found = find_for_transition(conn, tenant, id, now)?.ok_or(StoreError::NotFound)?;
+            let inputs = gate_inputs(conn, &found)?;
+            Ok((found.deployment, inputs))
         })
         .await
     }

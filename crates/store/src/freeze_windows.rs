@@ -19,7 +19,7 @@ use uuid::Uuid;
 /// One row of `freeze_windows`.
 #[derive(Debug, Queryable, Selectable, Insertable)]
 #[diesel(table_name = freeze_windows)]
-struct FreezeWindowRow {
+pub(crate) struct FreezeWindowRow {
     id: DbUuid,
     tenant_id: DbUuid,
     environment_id: DbUuid,
@@ -147,18 +147,6 @@ fn load(
         .into_iter()
         .map(FreezeWindow::try_from)
         .collect()
-}
-
-/// The windows of `environment` active at `now`, ordered by start.
-pub(crate) fn active_in(
-    conn: &mut DbConnection,
-    tenant: TenantId,
-    environment: EnvironmentId,
-    now: DateTime<Utc>,
-) -> Result<Vec<FreezeWindow>, Failure> {
-    let query = windows(tenant, Some(true), now)
-        .filter(freeze_windows::environment_id.eq(DbUuid(environment.0)));
-    load(conn, query)
 }
 
 #[async_trait]

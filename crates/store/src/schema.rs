@@ -297,6 +297,7 @@ diesel::joinable!(latest_deployments -> deployments (deployment_id));
 diesel::allow_tables_to_appear_in_same_query!(
     deployments,
     environments,
+    freeze_windows,
     components,
     releases,
     release_components,

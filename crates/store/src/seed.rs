@@ -121,21 +121,22 @@ impl Store {
             // On PostgreSQL VACUUM also fills the visibility map, without which counting a
             // page's total cannot be an index-only scan; it runs outside a transaction, one
             // table a statement. On SQLite VACUUM would rewrite the file: ANALYZE is enough.
-            let verb = match conn {
-                DbConnection::Pg(_) => "VACUUM ANALYZE",
-                DbConnection::Sqlite(_) => "ANALYZE",
+            let (verb, rewrite) = match conn {
+                DbConnection::Pg(_) => ("VACUUM ANALYZE", "VACUUM FULL ANALYZE"),
+                DbConnection::Sqlite(_) => ("ANALYZE", "ANALYZE"),
             };
             for table in [
                 "components",
                 "environments",
                 "deployments",
                 "latest_deployments",
-                // Kept by a trigger, statement by statement: the load leaves a version of
-                // each count behind per batch.
-                "deployment_counts",
             ] {
                 conn.batch_execute(&format!("{verb} {table}"))?;
             }
+            // Kept by a trigger, statement by statement: the load leaves a version of each
+            // count behind per batch, about a hundred times the table's live size, which
+            // would then crowd PostgreSQL's buffer cache. The live rows are few: rewrite it.
+            conn.batch_execute(&format!("{rewrite} deployment_counts"))?;
             Ok(())
         })
         .await?;

@@ -7,12 +7,13 @@ use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use terrane_domain::{
     Component, ComponentId, ComponentInput, Deployment, DeploymentInput, DeploymentStatus,
-    Environment, EnvironmentId, EnvironmentInput, Page, PromotionEvidence, PromotionPolicy,
-    Release, ReleaseComponentInput, ReleaseInput, TenantId, TransitionInput, UserId,
+    Environment, EnvironmentId, EnvironmentInput, FreezeWindow, FreezeWindowId, FreezeWindowInput,
+    Page, PromotionEvidence, PromotionPolicy, Release, ReleaseComponentInput, ReleaseInput,
+    TenantId, TransitionInput, UserId,
 };
 use terrane_ports::{
     ComponentRepository, Decide, DeploymentFilter, DeploymentRepository, EnvironmentRepository,
-    ReleaseRepository, ServiceError, StoreError, TransitionFailure,
+    FreezeWindowRepository, ReleaseRepository, ServiceError, StoreError, TransitionFailure,
 };
 use terrane_store::{Backend, Store};
 use uuid::Uuid;
@@ -26,6 +27,7 @@ on_both_backends!(
     another_tenant_neither_reads_nor_moves_nor_approves,
     the_list_is_newest_first_filtered_and_paged,
     gate_inputs_read_the_environment_windows_approvals_and_promotion_evidence,
+    gate_inputs_hold_the_windows_active_at_the_moment_of_the_decision,
     a_refused_decision_writes_nothing,
     list_totals_follow_every_record_and_move,
     stuck_deployments_are_failed_once_even_by_racing_sweepers,
@@ -116,7 +118,7 @@ async fn step(
         finished_at: finished,
         ..Default::default()
     };
-    DeploymentRepository::transition(store, d.tenant, d.id, moving(d, input, at))
+    DeploymentRepository::transition(store, d.tenant, d.id, at, moving(d, input, at))
         .await
         .unwrap()
 }
@@ -293,7 +295,7 @@ async fn of_racing_transitions_from_one_revision_exactly_one_wins(db: TestDb) {
                     ..Default::default()
                 };
                 let decide = moving(&from, input, now());
-                DeploymentRepository::transition(&store, from.tenant, from.id, decide).await
+                DeploymentRepository::transition(&store, from.tenant, from.id, now(), decide).await
             }
         })
         .await;
@@ -471,7 +473,7 @@ async fn another_tenant_neither_reads_nor_moves_nor_approves(db: TestDb) {
         ..Default::default()
     };
     let moved = ledger(&db)
-        .transition(other, d.id, moving(&d, failing, now()))
+        .transition(other, d.id, now(), moving(&d, failing, now()))
         .await;
     assert_eq!(moved, Err(TransitionFailure::Store(StoreError::NotFound)));
     assert_eq!(
@@ -574,6 +576,84 @@ async fn the_list_is_newest_first_filtered_and_paged(db: TestDb) {
     assert_eq!(ids(of_release), [made[4].id]);
 }
 
+/// A freeze window on `environment` from `start` to `end`.
+async fn freeze(
+    store: &Store,
+    environment: &Environment,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+) -> FreezeWindow {
+    let time = |at: DateTime<Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let new = FreezeWindowInput {
+        start: Some(time(start)),
+        end: Some(time(end)),
+        reason: Some(format!("freeze from {}", time(start))),
+        exceptions: Some(vec![user(9).to_string()]),
+    }
+    .into_new()
+    .expect("a valid window");
+    FreezeWindowRepository::create(
+        store,
+        environment.tenant,
+        environment.id,
+        FreezeWindowId(Uuid::now_v7()),
+        new,
+        user(1),
+        now(),
+    )
+    .await
+    .unwrap()
+}
+
+async fn gate_inputs_hold_the_windows_active_at_the_moment_of_the_decision(db: TestDb) {
+    let t = tenant();
+    let c = component(&db.store, t, "api").await;
+    let dev = environment(&db.store, t, env_named("dev")).await;
+    let prod = environment(&db.store, t, env_named("prod")).await;
+    let at = now();
+    let hour = Duration::hours(1);
+    // Active at `at`: two, listed by start whatever the order they were made in.
+    let later = freeze(&db.store, &dev, at - hour, at + hour).await;
+    let earlier = freeze(&db.store, &dev, at - hour * 2, at + hour * 3).await;
+    // Over, not begun, or on another environment.
+    freeze(&db.store, &dev, at - hour * 3, at - hour).await;
+    freeze(&db.store, &dev, at + hour, at + hour * 2).await;
+    freeze(&db.store, &prod, at - hour, at + hour).await;
+    let d = record(&db.store, pending(t, &c, &dev, "v1", at)).await;
+    let (read, inputs) = ledger(&db).gate_inputs(t, d.id, at).await.unwrap();
+    assert_eq!(read, d);
+    assert_eq!(inputs.environment, dev);
+    assert_eq!(inputs.active_windows, [earlier.clone(), later.clone()]);
+    // Two hours on, only the earlier one is still on: the moment is the one asked about.
+    let (_, inputs) = ledger(&db)
+        .gate_inputs(t, d.id, at + hour * 2)
+        .await
+        .unwrap();
+    assert_eq!(inputs.active_windows, [earlier.clone()]);
+    // A transition's decision sees what the moment of the transition sees.
+    let seen = ledger(&db)
+        .transition(
+            t,
+            d.id,
+            at,
+            Box::new(move |current, gates| {
+                let inputs = gates.gate_inputs().unwrap();
+                assert_eq!(*current, d);
+                Err(ServiceError::Conflict(format!(
+                    "{} windows",
+                    inputs.active_windows.len()
+                )))
+            }),
+        )
+        .await;
+    assert_eq!(
+        seen,
+        Err(TransitionFailure::Refused(ServiceError::Conflict(
+            "2 windows".into()
+        )))
+    );
+}
+
 async fn gate_inputs_read_the_environment_windows_approvals_and_promotion_evidence(db: TestDb) {
     let t = tenant();
     let c = component(&db.store, t, "api").await;
@@ -653,9 +733,10 @@ async fn a_refused_decision_writes_nothing(db: TestDb) {
         .transition(
             t,
             d.id,
+            now(),
             Box::new(move |current, gates| {
                 assert_eq!(*current, seen);
-                let inputs = gates.gate_inputs(now()).unwrap();
+                let inputs = gates.gate_inputs().unwrap();
                 Err(ServiceError::Conflict(format!(
                     "no, {}",
                     inputs.environment.name.as_str()
