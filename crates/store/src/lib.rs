@@ -4,9 +4,11 @@
 //! Every query is written once with diesel against `DbConnection`, a multi-connection over
 //! both backends. Columns are native on PostgreSQL (`uuid`, `timestamptz`) and TEXT on SQLite
 //! (see the private `types` module). Blocking diesel work runs on tokio's
-//! blocking pool. Every tenant-scoped operation runs in one transaction that first tells
-//! PostgreSQL the tenant, so row-level security backs up the `tenant_id` filter each query
-//! carries anyway.
+//! blocking pool. Every tenant-scoped operation first tells PostgreSQL the tenant, so
+//! row-level security backs up the `tenant_id` filter each query carries anyway: most run in
+//! one transaction that sets it for itself; the hottest writes (recording a deployment,
+//! moving one) are one statement each that needs no transaction around it, and run with the
+//! tenant set for the connection's session instead (`tx::Access::Statements`).
 
 mod agents;
 mod components;
