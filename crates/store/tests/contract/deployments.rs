@@ -629,7 +629,7 @@ async fn gate_inputs_hold_the_windows_active_at_the_moment_of_the_decision(db: T
         .gate_inputs(t, d.id, at + hour * 2)
         .await
         .unwrap();
-    assert_eq!(inputs.active_windows, [earlier.clone()]);
+    assert_eq!(inputs.active_windows, [earlier]);
     // A transition's decision sees what the moment of the transition sees.
     let seen = ledger(&db)
         .transition(
