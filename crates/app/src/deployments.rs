@@ -84,7 +84,7 @@ fn decide(
             )));
         }
         let (next, entry) = current
-            .transition(input, Some(actor), None, now)
+            .transition(input.clone(), Some(actor), None, now)
             .map_err(|error| match error {
                 TransitionError::Invalid(errors) => ServiceError::Validation(errors),
                 TransitionError::NotAllowed(refused) => ServiceError::Validation(

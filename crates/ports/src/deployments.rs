@@ -83,8 +83,13 @@ pub trait GateSource {
 
 /// Works out a transition from the deployment as stored: the next state and its history
 /// entry, or why not. It asks `GateSource` for the gate inputs only when it needs them.
+///
+/// The store may ask twice: first about the deployment as this process last wrote it, and,
+/// when that copy turns out stale (the compare-and-set misses) or the answer is a refusal,
+/// again about the deployment as read from the database. Only the answer about what is
+/// stored is ever written or returned.
 pub type Decide = Box<
-    dyn FnOnce(&Deployment, &mut dyn GateSource) -> Result<(Deployment, HistoryEntry), ServiceError>
+    dyn Fn(&Deployment, &mut dyn GateSource) -> Result<(Deployment, HistoryEntry), ServiceError>
         + Send,
 >;
 

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
+use std::sync::Arc;
 use terrane_domain::{
     CommitSha, ComponentId, Deployment, DeploymentStatus, Digest, Environment, EnvironmentId,
     EnvironmentStatus, FreezeWindow, HistoryEntry, Page, PromotionEvidence, PromotionPolicy,
@@ -825,6 +826,51 @@ impl GateSource for Gates<'_> {
     }
 }
 
+/// Moves `copy`, the deployment as this process last wrote it, when `decide` agrees and the
+/// compare-and-set finds it unchanged: `None` when it has to be decided on what the database
+/// holds instead (the copy is stale, or the answer was a refusal, which is only given about
+/// what is stored).
+fn move_copy(
+    conn: &mut DbConnection,
+    copy: &Deployment,
+    now: DateTime<Utc>,
+    decide: &Decide,
+) -> Result<Option<Deployment>, Failure> {
+    let decided = decide(
+        copy,
+        &mut CopyGates {
+            conn: &mut *conn,
+            copy,
+            now,
+        },
+    );
+    let Ok((next, entry)) = decided else {
+        return Ok(None);
+    };
+    match write_transition(conn, copy, &next, &entry) {
+        Ok(()) => Ok(Some(next)),
+        Err(Failure::Store(StoreError::VersionMismatch { .. } | StoreError::NotFound)) => Ok(None),
+        Err(failure) => Err(failure),
+    }
+}
+
+/// The gate inputs of a decision on a copy: read when asked, with the environment and the
+/// freeze windows as they stand (a stale copy fails its compare-and-set anyway).
+struct CopyGates<'a> {
+    conn: &'a mut DbConnection,
+    copy: &'a Deployment,
+    now: DateTime<Utc>,
+}
+
+impl GateSource for CopyGates<'_> {
+    fn gate_inputs(&mut self) -> Result<GateInputs, StoreError> {
+        let found = find_for_transition(self.conn, self.copy.tenant, self.copy.id, self.now)
+            .map_err(Failure::into_store_error)?
+            .ok_or(StoreError::NotFound)?;
+        gate_inputs(self.conn, &found).map_err(Failure::into_store_error)
+    }
+}
+
 /// The tenant's deployment `id` with its environment and the environment's freeze windows
 /// active at `now`, in one query (one row per active window, usually one row in all).
 fn find_for_transition(
@@ -913,18 +959,23 @@ impl DeploymentRepository for Store {
         } else {
             Access::Write
         };
-        self.tenant_tx(tenant, access, move |conn| {
-            // Each insert takes the lock of its row of `deployment_counts`; taking them in
-            // key order keeps two transactions recording the same components from
-            // deadlocking.
-            let mut ordered: Vec<&Deployment> = new.iter().collect();
-            ordered.sort_by_key(|d| (d.environment_id.0, d.component_id.0));
-            for d in ordered {
-                insert_deployment(conn, d)?;
-            }
-            Ok(new)
-        })
-        .await
+        let created = self
+            .tenant_tx(tenant, access, move |conn| {
+                // Each insert takes the lock of its row of `deployment_counts`; taking them in
+                // key order keeps two transactions recording the same components from
+                // deadlocking.
+                let mut ordered: Vec<&Deployment> = new.iter().collect();
+                ordered.sort_by_key(|d| (d.environment_id.0, d.component_id.0));
+                for d in ordered {
+                    insert_deployment(conn, d)?;
+                }
+                Ok(new)
+            })
+            .await?;
+        for d in &created {
+            self.recent.put(d);
+        }
+        Ok(created)
     }
 
     async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Deployment, StoreError> {
@@ -967,10 +1018,19 @@ impl DeploymentRepository for Store {
         now: DateTime<Utc>,
         decide: Decide,
     ) -> Result<Deployment, TransitionFailure> {
+        let recent = Arc::clone(&self.recent);
+        let copy = recent.get(tenant, id);
         // A refusal is an answer, not a failure of the unit of work; it wrote nothing, so
         // committing it is the same as rolling it back. The reads before the write need no
         // transaction: the write is a compare-and-set on what they read.
         self.tenant_tx(tenant, Access::Statements, move |conn| {
+            if let Some(next) =
+                copy.and_then(|copy| move_copy(conn, &copy, now, &decide).transpose())
+            {
+                let next = next?;
+                recent.put(&next);
+                return Ok(Ok(next));
+            }
             let found = find_for_transition(conn, tenant, id, now)?.ok_or(StoreError::NotFound)?;
             let decided = decide(
                 &found.deployment,
@@ -979,12 +1039,12 @@ impl DeploymentRepository for Store {
                     found: &found,
                 },
             );
-            let current = found.deployment;
             let (next, entry) = match decided {
                 Ok(decided) => decided,
                 Err(refused) => return Ok(Err(refused)),
             };
-            write_transition(conn, &current, &next, &entry)?;
+            write_transition(conn, &found.deployment, &next, &entry)?;
+            recent.put(&next);
             Ok(Ok(next))
         })
         .await

@@ -20,6 +20,7 @@ mod freeze_windows;
 mod health;
 mod idempotency;
 mod migrations;
+mod recent;
 mod releases;
 mod requests;
 mod schema;
@@ -85,6 +86,8 @@ pub struct Store {
     /// (`busy_timeout`); queueing in front of one thread instead hands over at once, and
     /// lets one commit serve every write waiting. `None` on PostgreSQL.
     writer: Option<Arc<writer::Writer>>,
+    /// The deployments this process last wrote, which transitions are first decided on.
+    recent: Arc<recent::Recent>,
     backend: Backend,
 }
 
@@ -145,6 +148,7 @@ impl Store {
             pool,
             permits,
             writer,
+            recent: Arc::default(),
             backend,
         })
     }

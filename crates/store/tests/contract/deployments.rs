@@ -29,6 +29,7 @@ on_both_backends!(
     gate_inputs_read_the_environment_windows_approvals_and_promotion_evidence,
     gate_inputs_hold_the_windows_active_at_the_moment_of_the_decision,
     a_refused_decision_writes_nothing,
+    a_copy_another_replica_moved_on_is_decided_again_on_what_is_stored,
     list_totals_follow_every_record_and_move,
     stuck_deployments_are_failed_once_even_by_racing_sweepers,
     an_environment_with_deployments_is_not_deleted,
@@ -130,7 +131,7 @@ fn moving(from: &Deployment, input: TransitionInput, at: DateTime<Utc>) -> Decid
     let revision = from.version_number;
     Box::new(move |current, _| {
         if current.version_number == revision {
-            Ok((next, entry))
+            Ok((next.clone(), entry.clone()))
         } else {
             Err(ServiceError::Conflict("moved on".into()))
         }
@@ -752,6 +753,96 @@ async fn a_refused_decision_writes_nothing(db: TestDb) {
     );
     assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), d);
     assert_eq!(ledger(&db).history(t, d.id).await.unwrap().len(), 1);
+}
+
+/// The decision of moving whatever is stored to `status`, as the service takes it (the state
+/// machine only).
+fn to_status(status: &'static str, at: DateTime<Utc>) -> Decide {
+    Box::new(move |current, _| {
+        let input = TransitionInput {
+            status: Some(status.into()),
+            ..Default::default()
+        };
+        current
+            .transition(input, Some(user(2)), None, at)
+            .map_err(|refused| ServiceError::Conflict(format!("{refused:?}")))
+    })
+}
+
+async fn a_copy_another_replica_moved_on_is_decided_again_on_what_is_stored(db: TestDb) {
+    let t = tenant();
+    let (c, e) = (
+        component(&db.store, t, "api").await,
+        environment(&db.store, t, env_named("dev")).await,
+    );
+    // A second process on the same database.
+    let replica = Store::connect(&db.url, 2).unwrap();
+    // This store recorded it: its copy says pending, revision 1.
+    let d = record(&db.store, pending(t, &c, &e, "v1", now())).await;
+    // The replica fails it and sends it back to pending: revision 3.
+    let failed = step(&replica, &d, "failed", now(), None).await;
+    let again = step(&replica, &failed, "pending", now(), None).await;
+    // A decision bound to revision 1 passes on the copy; the write misses, and on what is
+    // stored the decision refuses: that refusal is the answer, not a failed write.
+    let stale = DeploymentRepository::transition(
+        &db.store,
+        t,
+        d.id,
+        now(),
+        moving(
+            &d,
+            TransitionInput {
+                status: Some("in_progress".into()),
+                ..Default::default()
+            },
+            now(),
+        ),
+    )
+    .await;
+    assert_eq!(
+        stale,
+        Err(TransitionFailure::Refused(ServiceError::Conflict(
+            "moved on".into()
+        )))
+    );
+    // A decision on whatever is stored moves revision 3, once.
+    let started = DeploymentRepository::transition(
+        &db.store,
+        t,
+        d.id,
+        now(),
+        to_status("in_progress", now()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (started.status, started.version_number),
+        (DeploymentStatus::InProgress, again.version_number + 1)
+    );
+    assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), started);
+    assert_eq!(ledger(&db).history(t, d.id).await.unwrap().len(), 4);
+    // The replica's own copy is now the stale one: the same holds the other way round.
+    let done =
+        DeploymentRepository::transition(&replica, t, d.id, now(), to_status("succeeded", now()))
+            .await
+            .unwrap();
+    assert_eq!(done.version_number, started.version_number + 1);
+    // And a refusal on a copy is checked against what is stored: the copy says in_progress
+    // (which cannot be rolled back), the database says succeeded (which can).
+    let rolled_back = DeploymentRepository::transition(
+        &db.store,
+        t,
+        d.id,
+        now(),
+        to_status("rolled_back", now()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (rolled_back.status, rolled_back.version_number),
+        (DeploymentStatus::RolledBack, done.version_number + 1)
+    );
+    assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), rolled_back);
 }
 
 async fn stuck_deployments_are_failed_once_even_by_racing_sweepers(db: TestDb) {
