@@ -1024,12 +1024,12 @@ impl DeploymentRepository for Store {
         // committing it is the same as rolling it back. The reads before the write need no
         // transaction: the write is a compare-and-set on what they read.
         self.tenant_tx(tenant, Access::Statements, move |conn| {
-            if let Some(next) =
-                copy.and_then(|copy| move_copy(conn, &copy, now, &decide).transpose())
-            {
-                let next = next?;
-                recent.put(&next);
-                return Ok(Ok(next));
+            // First on the copy this process last wrote, if it has one (see `move_copy`).
+            if let Some(copy) = copy {
+                if let Some(next) = move_copy(conn, &copy, now, &decide)? {
+                    recent.put(&next);
+                    return Ok(Ok(next));
+                }
             }
             let found = find_for_transition(conn, tenant, id, now)?.ok_or(StoreError::NotFound)?;
             let decided = decide(
