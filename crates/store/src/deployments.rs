@@ -424,21 +424,31 @@ fn write_transition(
     next: &Deployment,
     entry: &HistoryEntry,
 ) -> Result<(), Failure> {
+    if try_write_transition(conn, current, next, entry)? {
+        return Ok(());
+    }
+    Err(unchanged(
+        conn,
+        Versioned::Deployments,
+        current.tenant,
+        current.id,
+    ))
+}
+
+/// [`write_transition`], answering whether the compare-and-set matched instead of why not.
+fn try_write_transition(
+    conn: &mut DbConnection,
+    current: &Deployment,
+    next: &Deployment,
+    entry: &HistoryEntry,
+) -> Result<bool, Failure> {
     let updated = match conn {
         DbConnection::Pg(pg) if current.status != DeploymentStatus::Succeeded => {
             TransitionWrite::new(current, next, entry).execute(pg)?
         }
         _ => conn.transaction(|conn| write_transition_steps(conn, current, next, entry))?,
     };
-    if updated == 0 {
-        return Err(unchanged(
-            conn,
-            Versioned::Deployments,
-            current.tenant,
-            current.id,
-        ));
-    }
-    Ok(())
+    Ok(updated > 0)
 }
 
 /// [`write_transition`] one statement at a time; 0 when the compare-and-set missed.
@@ -611,9 +621,9 @@ struct GuardedInsert {
 }
 
 impl diesel::query_builder::QueryId for GuardedInsert {
-    type QueryId = ();
-    // Cached by its text, which never changes.
-    const HAS_STATIC_QUERY_ID: bool = false;
+    // Its text never changes: cached by type, without building the text to look it up.
+    type QueryId = GuardedInsert;
+    const HAS_STATIC_QUERY_ID: bool = true;
 }
 
 impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for GuardedInsert {
@@ -814,15 +824,35 @@ struct Found {
     active_windows: Vec<FreezeWindow>,
 }
 
-/// The gate inputs of one deployment, on the connection of the unit of work moving it.
+/// The gate inputs of one deployment, on the connection of the unit of work moving it: from
+/// what was read with the deployment, or, for a decision on a copy, read when asked (as they
+/// stand; a stale copy fails its compare-and-set anyway).
 struct Gates<'a> {
     conn: &'a mut DbConnection,
-    found: &'a Found,
+    found: Option<&'a Found>,
+    /// The deployment decided on.
+    deployment: &'a Deployment,
+    now: DateTime<Utc>,
 }
 
 impl GateSource for Gates<'_> {
     fn gate_inputs(&mut self) -> Result<GateInputs, StoreError> {
-        gate_inputs(self.conn, self.found).map_err(Failure::into_store_error)
+        let read;
+        let found = match self.found {
+            Some(found) => found,
+            None => {
+                read = find_for_transition(
+                    self.conn,
+                    self.deployment.tenant,
+                    self.deployment.id,
+                    self.now,
+                )
+                .map_err(Failure::into_store_error)?
+                .ok_or(StoreError::NotFound)?;
+                &read
+            }
+        };
+        gate_inputs(self.conn, found).map_err(Failure::into_store_error)
     }
 }
 
@@ -838,37 +868,17 @@ fn move_copy(
 ) -> Result<Option<Deployment>, Failure> {
     let decided = decide(
         copy,
-        &mut CopyGates {
+        &mut Gates {
             conn: &mut *conn,
-            copy,
+            found: None,
+            deployment: copy,
             now,
         },
     );
     let Ok((next, entry)) = decided else {
         return Ok(None);
     };
-    match write_transition(conn, copy, &next, &entry) {
-        Ok(()) => Ok(Some(next)),
-        Err(Failure::Store(StoreError::VersionMismatch { .. } | StoreError::NotFound)) => Ok(None),
-        Err(failure) => Err(failure),
-    }
-}
-
-/// The gate inputs of a decision on a copy: read when asked, with the environment and the
-/// freeze windows as they stand (a stale copy fails its compare-and-set anyway).
-struct CopyGates<'a> {
-    conn: &'a mut DbConnection,
-    copy: &'a Deployment,
-    now: DateTime<Utc>,
-}
-
-impl GateSource for CopyGates<'_> {
-    fn gate_inputs(&mut self) -> Result<GateInputs, StoreError> {
-        let found = find_for_transition(self.conn, self.copy.tenant, self.copy.id, self.now)
-            .map_err(Failure::into_store_error)?
-            .ok_or(StoreError::NotFound)?;
-        gate_inputs(self.conn, &found).map_err(Failure::into_store_error)
-    }
+    Ok(try_write_transition(conn, copy, &next, &entry)?.then_some(next))
 }
 
 /// The tenant's deployment `id` with its environment and the environment's freeze windows
@@ -1036,7 +1046,9 @@ impl DeploymentRepository for Store {
                 &found.deployment,
                 &mut Gates {
                     conn: &mut *conn,
-                    found: &found,
+                    found: Some(&found),
+                    deployment: &found.deployment,
+                    now,
                 },
             );
             let (next, entry) = match decided {
