@@ -6,6 +6,7 @@ use crate::connection::{DbConnection, MultiBackend};
 use crate::environments::EnvironmentRow;
 use crate::error::{is_unique_violation, Failure};
 use crate::freeze_windows::FreezeWindowRow;
+use crate::recent::Recent;
 use crate::schema::{
     components, deployment_approvals, deployment_counts, deployment_history, deployments,
     environments, freeze_windows, releases,
@@ -424,7 +425,7 @@ fn write_transition(
     next: &Deployment,
     entry: &HistoryEntry,
 ) -> Result<(), Failure> {
-    if try_write_transition(conn, current, next, entry)? {
+    if try_write_transition(conn, current, next, entry, None)? {
         return Ok(());
     }
     Err(unchanged(
@@ -436,28 +437,39 @@ fn write_transition(
 }
 
 /// [`write_transition`], answering whether the compare-and-set matched instead of why not.
+/// With `assumed`, it also matches only when what the decision assumed of its gate inputs
+/// still holds.
 fn try_write_transition(
     conn: &mut DbConnection,
     current: &Deployment,
     next: &Deployment,
     entry: &HistoryEntry,
+    assumed: Option<&Assumed>,
 ) -> Result<bool, Failure> {
     let updated = match conn {
         DbConnection::Pg(pg) if current.status != DeploymentStatus::Succeeded => {
-            TransitionWrite::new(current, next, entry).execute(pg)?
+            TransitionWrite::new(current, next, entry, assumed).execute(pg)?
         }
-        _ => conn.transaction(|conn| write_transition_steps(conn, current, next, entry))?,
+        _ => {
+            conn.transaction(|conn| write_transition_steps(conn, current, next, entry, assumed))?
+        }
     };
     Ok(updated > 0)
 }
 
-/// [`write_transition`] one statement at a time; 0 when the compare-and-set missed.
+/// [`try_write_transition`] one statement at a time; 0 when the compare-and-set missed.
 fn write_transition_steps(
     conn: &mut DbConnection,
     current: &Deployment,
     next: &Deployment,
     entry: &HistoryEntry,
+    assumed: Option<&Assumed>,
 ) -> Result<usize, Failure> {
+    if let Some(assumed) = assumed {
+        if !diesel::select(assumed.holds()).get_result::<bool>(conn)? {
+            return Ok(0);
+        }
+    }
     let tenant = current.tenant;
     let updated = diesel::update(deployments::table)
         .filter(deployments::id.eq(DbUuid(current.id)))
@@ -477,9 +489,10 @@ fn write_transition_steps(
 }
 
 /// A transition on PostgreSQL in one statement, prepared once per connection: the
-/// compare-and-set on revision and status; only when it matched, the history row and, for a
-/// deployment that succeeded, its row of `latest_deployments`. The statement's row count is
-/// the history rows written: 0 when the compare-and-set missed.
+/// compare-and-set on revision and status (and, for a decision on assumed gate inputs, on
+/// those: see [`Assumed`]); only when it matched, the history row and, for a deployment that
+/// succeeded, its row of `latest_deployments`. The statement's row count is the history rows
+/// written: 0 when the compare-and-set missed.
 ///
 /// The text is fixed (what varies is bound), so diesel keeps it prepared; its own UPDATE
 /// statements are parsed and planned again on every run.
@@ -489,23 +502,31 @@ struct TransitionWrite {
     expected_status: &'static str,
     history: HistoryRow,
     latest: bool,
+    /// What the decision assumed of its gate inputs, as a condition (see [`Assumed`]).
+    assumed: Option<assumption_holds>,
 }
 
 impl TransitionWrite {
-    fn new(current: &Deployment, next: &Deployment, entry: &HistoryEntry) -> Self {
+    fn new(
+        current: &Deployment,
+        next: &Deployment,
+        entry: &HistoryEntry,
+        assumed: Option<&Assumed>,
+    ) -> Self {
         TransitionWrite {
             next: DeploymentRow::from(next),
             expected_version: current.version_number,
             expected_status: current.status.as_str(),
             history: HistoryRow::new(current.tenant, current.id, entry),
             latest: next.status == DeploymentStatus::Succeeded,
+            assumed: assumed.map(Assumed::holds),
         }
     }
 }
 
 impl diesel::query_builder::QueryId for TransitionWrite {
     type QueryId = ();
-    // Cached by its text, which is one of two.
+    // Cached by its text, which is one of four.
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
@@ -540,6 +561,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
         out.push_bind_param::<BigInt, _>(&self.expected_version)?;
         out.push_sql(" AND status = ");
         out.push_bind_param::<Text, _>(self.expected_status)?;
+        if let Some(assumed) = &self.assumed {
+            out.push_sql(" AND ");
+            assumed.walk_ast(out.reborrow())?;
+        }
         out.push_sql(" RETURNING id)");
         if self.latest {
             out.push_sql(concat!(", latest AS (", latest_columns!(), "SELECT "));
@@ -824,61 +849,144 @@ struct Found {
     active_windows: Vec<FreezeWindow>,
 }
 
+/// What a decision on a copy took its gate inputs to be without reading them: the
+/// environment as this process last read it, with no freeze window active at the moment of
+/// the decision. Only for an environment whose gates look at nothing else (no approvals
+/// required, no promotion order), so these are the whole inputs; the write lands only if
+/// both still hold then (see [`Assumed::holds`]), and otherwise the transition is decided
+/// again on what is stored.
+#[derive(Debug, Clone)]
+struct Assumed {
+    tenant: DbUuid,
+    environment: DbUuid,
+    environment_version: i64,
+    now: DbTime,
+}
+
+impl Assumed {
+    /// The inputs of the gates of starting `deployment` in `environment` at `now`, and the
+    /// assumption they rest on; `None` when the environment's gates need more than it.
+    fn inputs(
+        deployment: &Deployment,
+        environment: &Environment,
+        now: DateTime<Utc>,
+    ) -> Option<(GateInputs, Assumed)> {
+        if environment.required_approvals > 0
+            || environment.promotion_policy != PromotionPolicy::Default
+            || environment.id != deployment.environment_id
+        {
+            return None;
+        }
+        let inputs = GateInputs {
+            environment: environment.clone(),
+            active_windows: Vec::new(),
+            approvers: Vec::new(),
+            promotion: PromotionEvidence::FirstEnvironment,
+        };
+        let assumed = Assumed {
+            tenant: DbUuid(deployment.tenant.0),
+            environment: DbUuid(environment.id.0),
+            environment_version: environment.version,
+            now: DbTime(now),
+        };
+        Some((inputs, assumed))
+    }
+
+    /// True while the environment is at the version the decision saw and none of its freeze
+    /// windows is active at the moment of the decision.
+    fn holds(&self) -> assumption_holds {
+        assumption_holds(
+            self.tenant,
+            self.environment,
+            self.environment_version,
+            self.now,
+        )
+    }
+}
+
+/// [`Assumed::holds`].
+#[diesel::dsl::auto_type]
+fn assumption_holds(tenant: DbUuid, environment: DbUuid, version: i64, now: DbTime) -> _ {
+    let unchanged: _ = environments::table
+        .filter(environments::id.eq(environment))
+        .filter(environments::tenant_id.eq(tenant))
+        .filter(environments::version.eq(version));
+    let frozen: _ = freeze_windows::table
+        .filter(freeze_windows::environment_id.eq(environment))
+        .filter(freeze_windows::tenant_id.eq(tenant))
+        .filter(freeze_windows::starts_at.le(now))
+        .filter(freeze_windows::ends_at.gt(now));
+    diesel::dsl::exists(unchanged).and(diesel::dsl::not(diesel::dsl::exists(frozen)))
+}
+
 /// The gate inputs of one deployment, on the connection of the unit of work moving it: from
-/// what was read with the deployment, or, for a decision on a copy, read when asked (as they
-/// stand; a stale copy fails its compare-and-set anyway).
+/// what was read with the deployment; or, for a decision on a copy, assumed from the
+/// environment as this process last read it (see [`Assumed`]), else read when asked (as they
+/// stand; a stale copy fails its compare-and-set anyway). Every environment read is kept in
+/// `environments` for the next decision.
 struct Gates<'a> {
     conn: &'a mut DbConnection,
     found: Option<&'a Found>,
     /// The deployment decided on.
     deployment: &'a Deployment,
     now: DateTime<Utc>,
+    environments: &'a Recent<Environment>,
+    /// What the inputs handed out were assumed to be, if they were.
+    assumed: Option<Assumed>,
 }
 
 impl GateSource for Gates<'_> {
     fn gate_inputs(&mut self) -> Result<GateInputs, StoreError> {
+        let tenant = self.deployment.tenant;
         let read;
         let found = match self.found {
             Some(found) => found,
             None => {
-                read = find_for_transition(
-                    self.conn,
-                    self.deployment.tenant,
-                    self.deployment.id,
-                    self.now,
-                )
-                .map_err(Failure::into_store_error)?
-                .ok_or(StoreError::NotFound)?;
+                let known = self
+                    .environments
+                    .get(tenant, self.deployment.environment_id.0)
+                    .and_then(|env| Assumed::inputs(self.deployment, &env, self.now));
+                if let Some((inputs, assumed)) = known {
+                    self.assumed = Some(assumed);
+                    return Ok(inputs);
+                }
+                read = find_for_transition(self.conn, tenant, self.deployment.id, self.now)
+                    .map_err(Failure::into_store_error)?
+                    .ok_or(StoreError::NotFound)?;
                 &read
             }
         };
+        let environment = &found.environment;
+        self.environments.put(tenant, environment.id.0, environment);
         gate_inputs(self.conn, found).map_err(Failure::into_store_error)
     }
 }
 
 /// Moves `copy`, the deployment as this process last wrote it, when `decide` agrees and the
-/// compare-and-set finds it unchanged: `None` when it has to be decided on what the database
-/// holds instead (the copy is stale, or the answer was a refusal, which is only given about
-/// what is stored).
+/// compare-and-set finds it (and whatever its gate inputs were assumed to be) unchanged:
+/// `None` when it has to be decided on what the database holds instead (something is stale,
+/// or the answer was a refusal, which is only given about what is stored).
 fn move_copy(
     conn: &mut DbConnection,
     copy: &Deployment,
     now: DateTime<Utc>,
+    environments: &Recent<Environment>,
     decide: &Decide,
 ) -> Result<Option<Deployment>, Failure> {
-    let decided = decide(
-        copy,
-        &mut Gates {
-            conn: &mut *conn,
-            found: None,
-            deployment: copy,
-            now,
-        },
-    );
+    let mut gates = Gates {
+        conn: &mut *conn,
+        found: None,
+        deployment: copy,
+        now,
+        environments,
+        assumed: None,
+    };
+    let decided = decide(copy, &mut gates);
+    let assumed = gates.assumed;
     let Ok((next, entry)) = decided else {
         return Ok(None);
     };
-    Ok(try_write_transition(conn, copy, &next, &entry)?.then_some(next))
+    Ok(try_write_transition(conn, copy, &next, &entry, assumed.as_ref())?.then_some(next))
 }
 
 /// The tenant's deployment `id` with its environment and the environment's freeze windows
@@ -983,7 +1091,7 @@ impl DeploymentRepository for Store {
             })
             .await?;
         for d in &created {
-            self.recent.put(d);
+            self.recent.put(tenant, d.id, d);
         }
         Ok(created)
     }
@@ -1029,6 +1137,7 @@ impl DeploymentRepository for Store {
         decide: Decide,
     ) -> Result<Deployment, TransitionFailure> {
         let recent = Arc::clone(&self.recent);
+        let environments = Arc::clone(&self.recent_environments);
         let copy = recent.get(tenant, id);
         // A refusal is an answer, not a failure of the unit of work; it wrote nothing, so
         // committing it is the same as rolling it back. The reads before the write need no
@@ -1036,8 +1145,8 @@ impl DeploymentRepository for Store {
         self.tenant_tx(tenant, Access::Statements, move |conn| {
             // First on the copy this process last wrote, if it has one (see `move_copy`).
             if let Some(copy) = copy {
-                if let Some(next) = move_copy(conn, &copy, now, &decide)? {
-                    recent.put(&next);
+                if let Some(next) = move_copy(conn, &copy, now, &environments, &decide)? {
+                    recent.put(tenant, id, &next);
                     return Ok(Ok(next));
                 }
             }
@@ -1049,6 +1158,8 @@ impl DeploymentRepository for Store {
                     found: Some(&found),
                     deployment: &found.deployment,
                     now,
+                    environments: &environments,
+                    assumed: None,
                 },
             );
             let (next, entry) = match decided {
@@ -1056,7 +1167,7 @@ impl DeploymentRepository for Store {
                 Err(refused) => return Ok(Err(refused)),
             };
             write_transition(conn, &found.deployment, &next, &entry)?;
-            recent.put(&next);
+            recent.put(tenant, id, &next);
             Ok(Ok(next))
         })
         .await

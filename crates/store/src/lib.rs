@@ -87,7 +87,10 @@ pub struct Store {
     /// lets one commit serve every write waiting. `None` on PostgreSQL.
     writer: Option<Arc<writer::Writer>>,
     /// The deployments this process last wrote, which transitions are first decided on.
-    recent: Arc<recent::Recent>,
+    recent: Arc<recent::Recent<terrane_domain::Deployment>>,
+    /// The environments this process last read gate inputs from, which the gates of a
+    /// transition decided on a copy are first evaluated on.
+    recent_environments: Arc<recent::Recent<terrane_domain::Environment>>,
     backend: Backend,
 }
 
@@ -149,6 +152,7 @@ impl Store {
             permits,
             writer,
             recent: Arc::default(),
+            recent_environments: Arc::default(),
             backend,
         })
     }

@@ -7,9 +7,9 @@ use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use terrane_domain::{
     Component, ComponentId, ComponentInput, Deployment, DeploymentInput, DeploymentStatus,
-    Environment, EnvironmentId, EnvironmentInput, FreezeWindow, FreezeWindowId, FreezeWindowInput,
-    Page, PromotionEvidence, PromotionPolicy, Release, ReleaseComponentInput, ReleaseInput,
-    TenantId, TransitionInput, UserId,
+    Environment, EnvironmentChanges, EnvironmentId, EnvironmentInput, FreezeWindow, FreezeWindowId,
+    FreezeWindowInput, Page, PromotionEvidence, PromotionPolicy, Release, ReleaseComponentInput,
+    ReleaseInput, TenantId, TransitionInput, UserId,
 };
 use terrane_ports::{
     ComponentRepository, Decide, DeploymentFilter, DeploymentRepository, EnvironmentRepository,
@@ -30,6 +30,7 @@ on_both_backends!(
     gate_inputs_hold_the_windows_active_at_the_moment_of_the_decision,
     a_refused_decision_writes_nothing,
     a_copy_another_replica_moved_on_is_decided_again_on_what_is_stored,
+    gates_decided_on_a_copy_see_every_window_and_rule_added_since,
     list_totals_follow_every_record_and_move,
     stuck_deployments_are_failed_once_even_by_racing_sweepers,
     an_environment_with_deployments_is_not_deleted,
@@ -843,6 +844,91 @@ async fn a_copy_another_replica_moved_on_is_decided_again_on_what_is_stored(db: 
         (DeploymentStatus::RolledBack, done.version_number + 1)
     );
     assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), rolled_back);
+}
+
+/// The decision of starting whatever is stored at `at`, as the service takes it for an
+/// environment without promotion order: refused while a freeze window is active or approvals
+/// are missing.
+fn gated_start(at: DateTime<Utc>) -> Decide {
+    Box::new(move |current, gates| {
+        let inputs = gates
+            .gate_inputs()
+            .map_err(|e| ServiceError::Internal(e.to_string()))?;
+        if !inputs.active_windows.is_empty() {
+            return Err(ServiceError::Conflict("frozen".into()));
+        }
+        if usize::from(inputs.environment.required_approvals) > inputs.approvers.len() {
+            return Err(ServiceError::Conflict("needs approvals".into()));
+        }
+        let input = TransitionInput {
+            status: Some("in_progress".into()),
+            ..Default::default()
+        };
+        current
+            .transition(input, Some(user(2)), None, at)
+            .map_err(|refused| ServiceError::Conflict(format!("{refused:?}")))
+    })
+}
+
+/// A store decides the gates of starting a deployment it recorded on the environment as it
+/// last read it, without reading it again; a window or a rule added since, by this store or
+/// another, still refuses.
+async fn gates_decided_on_a_copy_see_every_window_and_rule_added_since(db: TestDb) {
+    let t = tenant();
+    let c = component(&db.store, t, "api").await;
+    let (dev, qa) = (
+        environment(&db.store, t, env_named("dev")).await,
+        environment(&db.store, t, env_named("qa")).await,
+    );
+    let replica = Store::connect(&db.url, 2).unwrap();
+    let start = |d: Deployment| {
+        let store = &db.store;
+        async move { DeploymentRepository::transition(store, t, d.id, now(), gated_start(now())).await }
+    };
+    let refused = |why: &str| {
+        Err(TransitionFailure::Refused(ServiceError::Conflict(
+            why.into(),
+        )))
+    };
+    // Both environments are read once, by a start that passes.
+    for env in [&dev, &qa] {
+        let d = record(&db.store, pending(t, &c, env, "v1", now())).await;
+        assert_eq!(start(d).await.unwrap().status, DeploymentStatus::InProgress);
+    }
+    // A window on dev that is not on yet, or over, does not refuse.
+    let hour = Duration::hours(1);
+    freeze(&replica, &dev, now() + hour, now() + hour * 2).await;
+    freeze(&replica, &dev, now() - hour * 2, now() - hour).await;
+    let d = record(&db.store, pending(t, &c, &dev, "v2", now())).await;
+    assert_eq!(start(d).await.unwrap().status, DeploymentStatus::InProgress);
+    // One that is on does, though the environment itself did not change.
+    freeze(&replica, &dev, now() - hour, now() + hour).await;
+    let d = record(&db.store, pending(t, &c, &dev, "v3", now())).await;
+    assert_eq!(start(d.clone()).await, refused("frozen"));
+    assert_eq!(
+        ledger(&db).get(t, d.id).await.unwrap(),
+        d,
+        "refused: unchanged"
+    );
+    // qa starts requiring an approval, changed through another replica.
+    let changes = EnvironmentChanges {
+        required_approvals: Some(1),
+        ..Default::default()
+    };
+    EnvironmentRepository::update(&replica, t, qa.id, None, changes, now())
+        .await
+        .unwrap();
+    let d = record(&db.store, pending(t, &c, &qa, "v2", now())).await;
+    assert_eq!(start(d.clone()).await, refused("needs approvals"));
+    ledger(&db)
+        .approve(t, d.id, user(5), None, now())
+        .await
+        .unwrap();
+    assert_eq!(
+        start(d.clone()).await.unwrap().status,
+        DeploymentStatus::InProgress
+    );
+    assert_eq!(ledger(&db).history(t, d.id).await.unwrap().len(), 2);
 }
 
 async fn stuck_deployments_are_failed_once_even_by_racing_sweepers(db: TestDb) {
