@@ -907,11 +907,11 @@ impl Assumed {
 /// [`Assumed::holds`].
 #[diesel::dsl::auto_type]
 fn assumption_holds(tenant: DbUuid, environment: DbUuid, version: i64, now: DbTime) -> _ {
-    let unchanged: _ = environments::table
+    let unchanged = environments::table
         .filter(environments::id.eq(environment))
         .filter(environments::tenant_id.eq(tenant))
         .filter(environments::version.eq(version));
-    let frozen: _ = freeze_windows::table
+    let frozen = freeze_windows::table
         .filter(freeze_windows::environment_id.eq(environment))
         .filter(freeze_windows::tenant_id.eq(tenant))
         .filter(freeze_windows::starts_at.le(now))
