@@ -14,6 +14,7 @@ pub mod extract;
 mod freeze_windows;
 mod health;
 mod idempotency;
+pub use idempotency::RETENTION_HOURS as IDEMPOTENCY_RETENTION_HOURS;
 pub mod observe;
 mod ops;
 pub mod problem;

@@ -153,6 +153,14 @@ pub trait IdempotencyRepository: Send + Sync {
     /// # Errors
     /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
     async fn abandon(&self, tenant: TenantId, key: String) -> Result<(), StoreError>;
+
+    /// Deletes at most `limit` records, of every tenant, claimed before `expires_before`
+    /// (which [`IdempotencyRepository::begin`] counts as absent already), oldest first, and
+    /// answers how many it deleted. Several replicas purging at once delete each record once.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn purge(&self, expires_before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
 }
 
 /// Installation-wide settings (not tenant data), such as the generated signing secret.

@@ -87,6 +87,10 @@ pub struct ServeArgs {
     /// deployment timeout.
     #[arg(long, env = "TERRANE_SWEEP_INTERVAL_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub sweep_interval_secs: u64,
+    /// Seconds between purges of the answers kept for `Idempotency-Key` retries that are
+    /// past replaying (older than a day).
+    #[arg(long, env = "TERRANE_IDEMPOTENCY_PURGE_INTERVAL_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub idempotency_purge_interval_secs: u64,
     #[command(flatten)]
     pub health: HealthArgs,
     #[command(flatten)]

@@ -5,6 +5,7 @@ mod config;
 mod health_scheduler;
 mod jobs;
 mod provisioner;
+mod purge;
 mod seed;
 mod sweep;
 
@@ -187,7 +188,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         views: Arc::new(Views::new(store.clone())),
         idempotency: store.clone(),
         health: store.clone(),
-        clock,
+        clock: clock.clone(),
     };
     let metrics = web::Data::new(Metrics::default());
     let backend = store.backend();
@@ -205,6 +206,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let sweeper = actix_web::rt::spawn(sweep::run(
         deployments,
         std::time::Duration::from_secs(args.sweep_interval_secs),
+    ));
+    let purger = actix_web::rt::spawn(purge::run(
+        store.clone(),
+        clock.clone(),
+        std::time::Duration::from_secs(args.idempotency_purge_interval_secs),
     ));
     let scheduler = (args.health.health_scheduler_interval_secs > 0).then(|| {
         actix_web::rt::spawn(health_scheduler::run(
@@ -231,6 +237,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         scheduler.abort();
     }
     sweeper.abort();
+    purger.abort();
     served?;
     tracing::info!("stopped");
     Ok(())

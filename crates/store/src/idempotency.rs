@@ -4,11 +4,13 @@ use crate::connection::DbConnection;
 use crate::error::{is_unique_violation, Failure};
 use crate::schema::idempotency_keys;
 use crate::tx::Access;
+use crate::types::sql::UtcTimestamp;
 use crate::types::{DbTime, DbUuid};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use diesel::sql_types::BigInt;
 use terrane_domain::TenantId;
 use terrane_ports::{IdempotencyBegin, IdempotencyRepository, StoreError, StoredResponse};
 
@@ -104,6 +106,18 @@ fn begin(
     }
 }
 
+/// The oldest records claimed before `$1`, at most `$2` of them. On PostgreSQL the rows are
+/// locked, skipping those another purge (or a request reclaiming its key) holds, so that
+/// concurrent purges split the work instead of waiting on each other.
+const PURGE_PG: &str = "DELETE FROM idempotency_keys WHERE (tenant_id, key) IN \
+     (SELECT tenant_id, key FROM idempotency_keys WHERE created_at < $1 \
+      ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
+
+/// The same on SQLite, where the write transaction already excludes other writers.
+const PURGE_SQLITE: &str = "DELETE FROM idempotency_keys WHERE (tenant_id, key) IN \
+     (SELECT tenant_id, key FROM idempotency_keys WHERE created_at < $1 \
+      ORDER BY created_at LIMIT $2)";
+
 #[async_trait]
 impl IdempotencyRepository for Store {
     async fn begin(
@@ -141,6 +155,21 @@ impl IdempotencyRepository for Store {
                 ))
                 .execute(conn)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn purge(&self, expires_before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        self.system_tx(move |conn| {
+            let purge = match conn {
+                DbConnection::Pg(_) => PURGE_PG,
+                DbConnection::Sqlite(_) => PURGE_SQLITE,
+            };
+            let purged = diesel::sql_query(purge)
+                .bind::<UtcTimestamp, _>(DbTime(expires_before))
+                .bind::<BigInt, _>(i64::from(limit))
+                .execute(conn)?;
+            Ok(purged as u64)
         })
         .await
     }

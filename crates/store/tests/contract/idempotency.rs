@@ -30,6 +30,8 @@ on_both_backends!(
     a_completed_answer_is_final,
     keys_belong_to_their_tenant,
     of_racing_begins_for_one_key_exactly_one_starts,
+    expired_records_of_every_tenant_are_purged_oldest_first,
+    racing_purges_delete_each_expired_record_once,
 );
 
 async fn a_free_key_starts_and_its_completed_answer_is_replayed(db: TestDb) {
@@ -252,4 +254,113 @@ async fn of_racing_begins_for_one_key_exactly_one_starts(db: TestDb) {
         .filter(|o| **o == IdempotencyBegin::InProgress)
         .count();
     assert_eq!((started, in_progress), (1, RACERS - 1), "{outcomes:?}");
+}
+
+/// Claims `key` for `tenant` at `at`, completed unless `running`.
+async fn claimed(
+    db: &TestDb,
+    tenant: terrane_domain::TenantId,
+    key: &str,
+    at: DateTime<Utc>,
+    running: bool,
+) {
+    let begun = db
+        .store
+        .begin(tenant, key.into(), "f".into(), at, day_before(at))
+        .await
+        .unwrap();
+    assert_eq!(begun, IdempotencyBegin::Started);
+    if !running {
+        db.store
+            .complete(tenant, key.into(), created())
+            .await
+            .unwrap();
+    }
+}
+
+async fn expired_records_of_every_tenant_are_purged_oldest_first(db: TestDb) {
+    let (a, b, at) = (tenant(), tenant(), now());
+    let hours = |n: i64| at - Duration::hours(n);
+    // Expired: two of a (one still marked running), one of b; kept: one of each, and one
+    // exactly at the limit.
+    claimed(&db, a, "a-oldest", hours(50), false).await;
+    claimed(&db, b, "b-old", hours(40), false).await;
+    claimed(&db, a, "a-old", hours(30), true).await;
+    claimed(&db, a, "a-fresh", hours(1), false).await;
+    claimed(&db, b, "b-fresh", hours(2), false).await;
+    claimed(&db, b, "b-edge", hours(24), false).await;
+    let expires_before = day_before(at);
+    assert_eq!(
+        db.store.purge(expires_before, 2).await.unwrap(),
+        2,
+        "at most the limit"
+    );
+    // The oldest went first: b-old (40 h) is gone, a-old (30 h) is still there.
+    let still = |tenant, key: &str| {
+        db.store
+            .begin(tenant, key.into(), "f".into(), at, at - Duration::days(30))
+    };
+    assert_eq!(
+        still(b, "b-old").await.unwrap(),
+        IdempotencyBegin::Started,
+        "purged"
+    );
+    assert_eq!(
+        still(a, "a-old").await.unwrap(),
+        IdempotencyBegin::InProgress,
+        "not yet"
+    );
+    assert_eq!(db.store.purge(expires_before, 100).await.unwrap(), 1);
+    assert_eq!(
+        db.store.purge(expires_before, 100).await.unwrap(),
+        0,
+        "nothing left"
+    );
+    assert_eq!(
+        still(a, "a-old").await.unwrap(),
+        IdempotencyBegin::Started,
+        "purged"
+    );
+    // Fresh records, and the one exactly a day old, are still replayed.
+    for (tenant, key) in [(a, "a-fresh"), (b, "b-fresh"), (b, "b-edge")] {
+        assert_eq!(
+            db.store
+                .begin(tenant, key.into(), "f".into(), at, expires_before)
+                .await
+                .unwrap(),
+            IdempotencyBegin::Replay(created()),
+            "{key} is kept"
+        );
+    }
+}
+
+async fn racing_purges_delete_each_expired_record_once(db: TestDb) {
+    let at = now();
+    let old = at - Duration::hours(30);
+    let expired = 120;
+    for n in 0..expired {
+        claimed(&db, tenant(), &format!("key-{n}"), old, n % 2 == 0).await;
+    }
+    claimed(&db, tenant(), "fresh", at, false).await;
+    let store = std::sync::Arc::new(db.store);
+    let purged = race(RACERS, |_| {
+        let store = store.clone();
+        async move {
+            let mut total = 0;
+            loop {
+                let purged = store.purge(day_before(at), 7).await.unwrap();
+                total += purged;
+                if purged < 7 {
+                    return total;
+                }
+            }
+        }
+    })
+    .await;
+    assert_eq!(purged.iter().sum::<u64>(), expired);
+    assert_eq!(
+        store.purge(at + Duration::hours(1), 100).await.unwrap(),
+        1,
+        "only the fresh one was left"
+    );
 }

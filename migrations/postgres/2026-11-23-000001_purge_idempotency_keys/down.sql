@@ -1,0 +1,2 @@
+DROP POLICY idempotency_keys_system ON idempotency_keys;
+DROP INDEX idempotency_keys_created_at_idx;
