@@ -135,14 +135,7 @@ async fn migrate_applies_migrations_and_exits(db: Db) {
     );
 }
 
-macro_rules! both {
-    ($($name:ident),*) => {
-        mod sqlite { $( #[tokio::test] async fn $name() { super::$name(crate::support::Db::Sqlite).await } )* }
-        mod postgres { $( #[tokio::test] async fn $name() { super::$name(crate::support::Db::Postgres).await } )* }
-    };
-}
-
-both!(
+crate::on_both_databases!(commands:
     a_minted_token_works_against_a_server_sharing_the_database,
     sigterm_drains_and_exits_zero,
     migrate_applies_migrations_and_exits

@@ -1049,16 +1049,7 @@ async fn a_review_body_that_is_not_json_is_refused(app: TestApp) {
 
 // Servers configured differently: separation of duties, provisioning commands, the reaper.
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {
-        mod configured {
-            mod sqlite { $( #[tokio::test] async fn $name() { super::super::$name(crate::support::Db::Sqlite).await } )* }
-            mod postgres { $( #[tokio::test] async fn $name() { super::super::$name(crate::support::Db::Postgres).await } )* }
-        }
-    };
-}
-
-both!(
+crate::on_both_databases!(configured:
     approving_own_request_is_refused_when_separation_of_duties_is_on,
     a_provision_command_that_succeeds_makes_the_request_active_in_the_background,
     a_provision_command_that_fails_fails_the_request_with_its_stderr_and_a_retry_provisions_again,

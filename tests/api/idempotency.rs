@@ -14,21 +14,7 @@ on_both_backends!(
     keys_belong_to_their_tenant,
 );
 
-mod purge {
-    mod sqlite {
-        #[tokio::test]
-        async fn the_server_purges_answers_past_replaying() {
-            super::super::the_server_purges_answers_past_replaying(crate::support::Db::Sqlite).await
-        }
-    }
-    mod postgres {
-        #[tokio::test]
-        async fn the_server_purges_answers_past_replaying() {
-            super::super::the_server_purges_answers_past_replaying(crate::support::Db::Postgres)
-                .await
-        }
-    }
-}
+crate::on_both_databases!(purge: the_server_purges_answers_past_replaying);
 
 async fn post_with_key(app: &TestApp, token: &str, key: &str, body: Value) -> reqwest::Response {
     app.request(Method::POST, "/api/v1/environments", token)

@@ -259,3 +259,20 @@ macro_rules! on_both_backends {
         }
     };
 }
+
+/// Runs each listed test, a function taking the kind of database (for tests that start
+/// their own servers, configured their own way), against SQLite and PostgreSQL, in module
+/// `$group`.
+#[macro_export]
+macro_rules! on_both_databases {
+    ($group:ident: $($name:ident),* $(,)?) => {
+        mod $group {
+            mod sqlite {
+                $( #[tokio::test] async fn $name() { super::super::$name($crate::support::Db::Sqlite).await } )*
+            }
+            mod postgres {
+                $( #[tokio::test] async fn $name() { super::super::$name($crate::support::Db::Postgres).await } )*
+            }
+        }
+    };
+}

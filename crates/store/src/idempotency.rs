@@ -106,17 +106,15 @@ fn begin(
     }
 }
 
-/// The oldest records claimed before `$1`, at most `$2` of them. On PostgreSQL the rows are
-/// locked, skipping those another purge (or a request reclaiming its key) holds, so that
-/// concurrent purges split the work instead of waiting on each other.
-const PURGE_PG: &str = "DELETE FROM idempotency_keys WHERE (tenant_id, key) IN \
-     (SELECT tenant_id, key FROM idempotency_keys WHERE created_at < $1 \
-      ORDER BY created_at LIMIT $2 FOR UPDATE SKIP LOCKED)";
-
-/// The same on SQLite, where the write transaction already excludes other writers.
-const PURGE_SQLITE: &str = "DELETE FROM idempotency_keys WHERE (tenant_id, key) IN \
-     (SELECT tenant_id, key FROM idempotency_keys WHERE created_at < $1 \
-      ORDER BY created_at LIMIT $2)";
+/// Deletes the oldest records claimed before `$1`, at most `$2` of them, taking them with
+/// `lock` (see [`IdempotencyRepository::purge`]).
+fn purge_sql(lock: &str) -> String {
+    format!(
+        "DELETE FROM idempotency_keys WHERE (tenant_id, key) IN \
+         (SELECT tenant_id, key FROM idempotency_keys WHERE created_at < $1 \
+          ORDER BY created_at LIMIT $2{lock})"
+    )
+}
 
 #[async_trait]
 impl IdempotencyRepository for Store {
@@ -161,11 +159,15 @@ impl IdempotencyRepository for Store {
 
     async fn purge(&self, expires_before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
         self.system_tx(move |conn| {
-            let purge = match conn {
-                DbConnection::Pg(_) => PURGE_PG,
-                DbConnection::Sqlite(_) => PURGE_SQLITE,
+            // On PostgreSQL the rows are locked, skipping those another purge (or a request
+            // reclaiming its key) holds, so that concurrent purges split the work instead of
+            // waiting on each other; on SQLite the write transaction already excludes other
+            // writers.
+            let lock = match conn {
+                DbConnection::Pg(_) => " FOR UPDATE SKIP LOCKED",
+                DbConnection::Sqlite(_) => "",
             };
-            let purged = diesel::sql_query(purge)
+            let purged = diesel::sql_query(purge_sql(lock))
                 .bind::<UtcTimestamp, _>(DbTime(expires_before))
                 .bind::<BigInt, _>(i64::from(limit))
                 .execute(conn)?;

@@ -62,16 +62,33 @@ fn promotion_evidence(
 }
 
 /// The gate inputs of starting `deployment` (read with its environment and the freeze
-/// windows active then, see [`find_for_transition`]): the approvals and the promotion
-/// evidence are read only when the environment's rules look at them.
+/// windows active then, see [`find_for_transition`]).
 pub(super) fn gate_inputs(conn: &mut DbConnection, found: &Found) -> Result<GateInputs, Failure> {
-    let Found {
-        deployment,
-        environment,
-        active_windows,
-    } = found;
-    let (tenant, environment) = (deployment.tenant, environment.clone());
-    let active_windows = active_windows.clone();
+    inputs_of(
+        conn,
+        &found.deployment,
+        found.environment.clone(),
+        found.active_windows.clone(),
+    )
+}
+
+/// Whether the gates of starting a deployment in `environment` look at more than the
+/// environment and its freeze windows: at approvals, or at the environment before it.
+fn looks_beyond(environment: &Environment) -> bool {
+    environment.required_approvals > 0
+        || environment.promotion_policy == PromotionPolicy::Sequential
+}
+
+/// The gate inputs of starting `deployment` in `environment` with `active_windows`: the
+/// approvals and the promotion evidence are read only when the environment's rules look at
+/// them (see [`looks_beyond`]), so for most environments this reads nothing.
+fn inputs_of(
+    conn: &mut DbConnection,
+    deployment: &Deployment,
+    environment: Environment,
+    active_windows: Vec<FreezeWindow>,
+) -> Result<GateInputs, Failure> {
+    let tenant = deployment.tenant;
     let approvers = if environment.required_approvals > 0 {
         deployment_approvals::table
             .filter(deployment_approvals::deployment_id.eq(DbUuid(deployment.id)))
@@ -130,32 +147,18 @@ pub(super) struct Assumed {
 }
 
 impl Assumed {
-    /// The inputs of the gates of starting `deployment` in `environment` at `now`, and the
-    /// assumption they rest on; `None` when the environment's gates need more than it.
-    fn inputs(
-        deployment: &Deployment,
-        environment: &Environment,
-        now: DateTime<Utc>,
-    ) -> Option<(GateInputs, Assumed)> {
-        if environment.required_approvals > 0
-            || environment.promotion_policy != PromotionPolicy::Default
-            || environment.id != deployment.environment_id
-        {
+    /// What deciding the gates of starting `deployment` on `environment`, its copy, with no
+    /// freeze window active at `now`, assumes; `None` when those gates look beyond it.
+    fn of(deployment: &Deployment, environment: &Environment, now: DateTime<Utc>) -> Option<Self> {
+        if looks_beyond(environment) {
             return None;
         }
-        let inputs = GateInputs {
-            environment: environment.clone(),
-            active_windows: Vec::new(),
-            approvers: Vec::new(),
-            promotion: PromotionEvidence::FirstEnvironment,
-        };
-        let assumed = Assumed {
+        Some(Assumed {
             tenant: DbUuid(deployment.tenant.0),
             environment: DbUuid(environment.id.0),
             environment_version: environment.version,
             now: DbTime(now),
-        };
-        Some((inputs, assumed))
+        })
     }
 
     /// True while the environment is at the version the decision saw and none of its freeze
@@ -216,10 +219,12 @@ impl GateSource for Gates<'_> {
                 let known = self
                     .environments
                     .get(tenant, self.deployment.environment_id.0)
-                    .and_then(|env| Assumed::inputs(self.deployment, &env, self.now));
-                if let Some((inputs, assumed)) = known {
+                    .and_then(|env| Some((Assumed::of(self.deployment, &env, self.now)?, env)));
+                if let Some((assumed, environment)) = known {
                     self.assumed = Some(assumed);
-                    return Ok(inputs);
+                    // Reads nothing: the environment's gates look no further.
+                    return inputs_of(self.conn, self.deployment, environment, Vec::new())
+                        .map_err(Failure::into_store_error);
                 }
                 read = find_for_transition(self.conn, tenant, self.deployment.id, self.now)
                     .map_err(Failure::into_store_error)?
