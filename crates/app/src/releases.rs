@@ -1,5 +1,5 @@
 use crate::authorize;
-use crate::deployments::create_error;
+use crate::deployments::record;
 use async_trait::async_trait;
 use std::sync::Arc;
 use terrane_domain::{
@@ -95,9 +95,13 @@ impl ReleaseService for Releases {
             let new = input.into_new(actor.user)?;
             deployments.push(new.into_deployment(self.ids.new_id(), actor.tenant, actor.user, now));
         }
-        self.deployments
-            .create(actor.tenant, deployments)
-            .await
-            .map_err(create_error)
+        record(
+            self.deployments.as_ref(),
+            actor.tenant,
+            environment,
+            deployments,
+            now,
+        )
+        .await
     }
 }

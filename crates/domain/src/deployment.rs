@@ -1,8 +1,7 @@
-//! Deployments: the ledger's state machine and the gates that guard leaving `pending`.
+//! Deployments: the ledger's state machine (the gates that guard leaving `pending` are in
+//! [`crate::gates`]).
 
-use crate::environment::{Environment, PromotionPolicy};
 use crate::error::{FieldError, ValidationErrors};
-use crate::freeze::FreezePolicy;
 use crate::ids::{ComponentId, EnvironmentId, TenantId, UserId};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
@@ -84,110 +83,6 @@ impl fmt::Display for InvalidTransition {
 }
 
 impl std::error::Error for InvalidTransition {}
-
-wire_enum!(
-    /// The checks a deployment passes before it may start.
-    GateKind, "gate" {
-        /// No active freeze window, or the actor is one of its exceptions.
-        Freeze => "freeze",
-        /// Enough distinct approvals.
-        Approvals => "approvals",
-        /// The promotion order.
-        Promotion => "promotion",
-    }
-);
-
-/// The verdict of one gate, with a reason a person can act on.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GateResult {
-    /// Which gate.
-    pub gate: GateKind,
-    /// Whether it lets the deployment start.
-    pub passed: bool,
-    /// Why, and when refused, what would let it pass.
-    pub reason: String,
-}
-
-impl GateResult {
-    fn new(gate: GateKind, passed: bool, reason: String) -> Self {
-        Self {
-            gate,
-            passed,
-            reason,
-        }
-    }
-}
-
-/// The approvals gate: `required` distinct approvers; with separation of duties, the
-/// deployment's author neither may approve nor counts.
-pub fn approvals_gate(
-    required: u8,
-    separation_of_duties: bool,
-    author: UserId,
-    approvers: &[UserId],
-) -> GateResult {
-    let mut counted: Vec<UserId> = Vec::new();
-    for approver in approvers {
-        let barred = separation_of_duties && *approver == author;
-        if !barred && !counted.contains(approver) {
-            counted.push(*approver);
-        }
-    }
-    let have = counted.len();
-    let need = usize::from(required);
-    let passed = have >= need;
-    let reason = match (need, passed) {
-        (0, _) => "the environment requires no approvals".to_owned(),
-        (_, true) => format!("{have} of {need} required approvals"),
-        (_, false) if separation_of_duties => format!(
-            "{have} of {need} required approvals: {} more from someone other than the author",
-            need - have
-        ),
-        (_, false) => format!(
-            "{have} of {need} required approvals: {} more needed",
-            need - have
-        ),
-    };
-    GateResult::new(GateKind::Approvals, passed, reason)
-}
-
-/// What the ledger says about the environment a version must pass through first.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum PromotionEvidence {
-    /// There is no active environment ordered before the target.
-    FirstEnvironment,
-    /// The nearest active environment ordered before the target, and whether the same
-    /// component and version succeeded there.
-    Previous {
-        /// Its name, for the reason.
-        environment: String,
-        /// Whether the version succeeded there.
-        succeeded: bool,
-    },
-}
-
-/// The promotion gate: with a `sequential` policy, the version must have succeeded in the
-/// nearest lower-ordered active environment.
-pub fn promotion_gate(
-    policy: PromotionPolicy,
-    version: &str,
-    evidence: &PromotionEvidence,
-) -> GateResult {
-    let (passed, reason) = match (policy, evidence) {
-        (PromotionPolicy::Default, _) => (true, "the environment has no promotion order".to_owned()),
-        (PromotionPolicy::Sequential, PromotionEvidence::FirstEnvironment) => {
-            (true, "no active environment comes before this one".to_owned())
-        }
-        (PromotionPolicy::Sequential, PromotionEvidence::Previous { environment, succeeded: true }) => {
-            (true, format!("{version} succeeded in `{environment}`"))
-        }
-        (PromotionPolicy::Sequential, PromotionEvidence::Previous { environment, succeeded: false }) => (
-            false,
-            format!("{version} must succeed in `{environment}` first: the environment promotes sequentially"),
-        ),
-    };
-    GateResult::new(GateKind::Promotion, passed, reason)
-}
 
 /// Longest version label.
 pub const MAX_VERSION_LEN: usize = 128;
@@ -608,42 +503,17 @@ impl Deployment {
         };
         Ok((next, entry))
     }
-}
 
-/// Every gate a deployment must pass to leave `pending` for `in_progress`, evaluated without
-/// side effects: the answer to "can I deploy now, and if not, why".
-pub fn evaluate_gates(
-    now: DateTime<Utc>,
-    actor: UserId,
-    deployment: &Deployment,
-    environment: &Environment,
-    freeze: &FreezePolicy<'_>,
-    approvers: &[UserId],
-    promotion: &PromotionEvidence,
-) -> Vec<GateResult> {
-    let freeze = match freeze.may_deploy(now, actor) {
-        Ok(()) if freeze.is_frozen(now) => GateResult::new(
-            GateKind::Freeze,
-            true,
-            "the environment is frozen, but you are one of its exceptions".into(),
-        ),
-        Ok(()) => GateResult::new(GateKind::Freeze, true, "no freeze window is active".into()),
-        Err(frozen) => GateResult::new(GateKind::Freeze, false, frozen.to_string()),
-    };
-    vec![
-        freeze,
-        approvals_gate(
-            environment.required_approvals,
-            environment.require_separation_of_duties,
-            deployment.created_by,
-            approvers,
-        ),
-        promotion_gate(
-            environment.promotion_policy,
-            deployment.version.as_str(),
-            promotion,
-        ),
-    ]
+    /// True when it has been `in_progress` for longer than `timeout_seconds` (its
+    /// environment's deployment timeout) at `now`: the stuck-deployment sweep fails it.
+    pub fn is_timed_out(&self, now: DateTime<Utc>, timeout_seconds: u32) -> bool {
+        match (self.status, self.started_at) {
+            (DeploymentStatus::InProgress, Some(started)) => {
+                started + chrono::Duration::seconds(i64::from(timeout_seconds)) < now
+            }
+            _ => false,
+        }
+    }
 }
 
 #[cfg(test)]
@@ -691,35 +561,6 @@ mod tests {
 
     fn user(n: u128) -> UserId {
         UserId(Uuid::from_u128(n))
-    }
-
-    #[test]
-    fn approvals_count_distinct_people() {
-        let gate = approvals_gate(2, false, user(1), &[user(2), user(2)]);
-        assert!(!gate.passed);
-        assert_eq!(gate.reason, "1 of 2 required approvals: 1 more needed");
-        assert!(approvals_gate(2, false, user(1), &[user(2), user(3)]).passed);
-    }
-
-    #[test]
-    fn with_separation_of_duties_the_author_does_not_count() {
-        let gate = approvals_gate(1, true, user(1), &[user(1)]);
-        assert!(!gate.passed);
-        assert!(
-            gate.reason.contains("other than the author"),
-            "{}",
-            gate.reason
-        );
-        assert!(
-            approvals_gate(1, false, user(1), &[user(1)]).passed,
-            "without it, the author counts"
-        );
-        assert!(approvals_gate(1, true, user(1), &[user(1), user(2)]).passed);
-    }
-
-    #[test]
-    fn no_required_approvals_always_passes() {
-        assert!(approvals_gate(0, true, user(1), &[]).passed);
     }
 
     fn deployment() -> Deployment {
@@ -889,95 +730,20 @@ mod tests {
     }
 
     #[test]
-    fn gates_report_freeze_approvals_and_promotion_with_reasons() {
-        use crate::environment::EnvironmentInput;
-        use crate::freeze::FreezeWindow;
-        use crate::ids::FreezeWindowId;
-        let d = deployment();
-        let env = EnvironmentInput {
-            name: Some("production".into()),
-            required_approvals: Some(1),
-            require_separation_of_duties: Some(true),
-            promotion_policy: Some("sequential".into()),
-            ..Default::default()
-        }
-        .into_new()
-        .unwrap()
-        .into_environment(d.environment_id, d.tenant, 2, d.created_at);
-        let now = d.created_at + chrono::Duration::hours(1);
-        let window = FreezeWindow {
-            id: FreezeWindowId(Uuid::from_u128(77)),
-            tenant: d.tenant,
-            environment_id: d.environment_id,
-            start: now - chrono::Duration::hours(1),
-            end: now + chrono::Duration::hours(1),
-            reason: "Holiday freeze".into(),
-            exceptions: vec![user(9)],
-            created_by: user(3),
-            created_at: now,
-        };
-        let windows = [window];
-        let policy = FreezePolicy::new(&windows);
-        let staging = PromotionEvidence::Previous {
-            environment: "staging".into(),
-            succeeded: false,
-        };
-        let gates = evaluate_gates(now, user(2), &d, &env, &policy, &[user(1)], &staging);
-        let verdicts: Vec<_> = gates.iter().map(|g| (g.gate, g.passed)).collect();
-        assert_eq!(
-            verdicts,
-            [
-                (GateKind::Freeze, false),
-                (GateKind::Approvals, false),
-                (GateKind::Promotion, false)
-            ]
-        );
+    fn only_a_deployment_in_progress_past_its_timeout_is_timed_out() {
+        let pending = deployment();
+        let t0 = pending.created_at;
+        let later = t0 + chrono::Duration::seconds(601);
+        assert!(!pending.is_timed_out(later, 600), "pending never times out");
+        let (running, _) = pending
+            .transition(to("in_progress"), None, None, t0)
+            .unwrap();
+        assert!(!running.is_timed_out(t0 + chrono::Duration::seconds(600), 600));
+        assert!(running.is_timed_out(later, 600));
+        let (done, _) = running.transition(to("succeeded"), None, None, t0).unwrap();
         assert!(
-            gates[0].reason.contains("Holiday freeze"),
-            "{}",
-            gates[0].reason
-        );
-        let exempt = evaluate_gates(
-            now,
-            user(9),
-            &d,
-            &env,
-            &policy,
-            &[user(2)],
-            &PromotionEvidence::FirstEnvironment,
-        );
-        assert!(exempt.iter().all(|g| g.passed), "{exempt:?}");
-        assert!(exempt[0].reason.contains("exceptions"));
-    }
-
-    #[test]
-    fn sequential_promotion_needs_success_in_the_previous_environment() {
-        let missing = PromotionEvidence::Previous {
-            environment: "staging".into(),
-            succeeded: false,
-        };
-        let gate = promotion_gate(PromotionPolicy::Sequential, "v2", &missing);
-        assert!(!gate.passed);
-        assert_eq!(
-            gate.reason,
-            "v2 must succeed in `staging` first: the environment promotes sequentially"
-        );
-        let done = PromotionEvidence::Previous {
-            environment: "staging".into(),
-            succeeded: true,
-        };
-        assert!(promotion_gate(PromotionPolicy::Sequential, "v2", &done).passed);
-        assert!(
-            promotion_gate(
-                PromotionPolicy::Sequential,
-                "v2",
-                &PromotionEvidence::FirstEnvironment
-            )
-            .passed
-        );
-        assert!(
-            promotion_gate(PromotionPolicy::Default, "v2", &missing).passed,
-            "the default policy has no order"
+            !done.is_timed_out(later, 600),
+            "a finished one is not stuck"
         );
     }
 }

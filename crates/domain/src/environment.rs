@@ -488,7 +488,48 @@ impl EnvironmentChanges {
     }
 }
 
+/// Why an environment takes no deployments.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotTakingDeployments {
+    /// It is destroyed.
+    Destroyed(String),
+    /// It is inactive.
+    Inactive(String),
+}
+
+impl fmt::Display for NotTakingDeployments {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NotTakingDeployments::Destroyed(name) => {
+                write!(f, "the environment `{name}` is destroyed and takes no deployments")
+            }
+            NotTakingDeployments::Inactive(name) => write!(
+                f,
+                "the environment `{name}` is inactive; activate it (isActive: true) to deploy into it"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for NotTakingDeployments {}
+
 impl Environment {
+    /// Whether deployments may be recorded into it (and, for the promotion order, whether it
+    /// counts): it is active and not destroyed.
+    ///
+    /// # Errors
+    /// [`NotTakingDeployments`] saying why not.
+    pub fn takes_deployments(&self) -> Result<(), NotTakingDeployments> {
+        let name = || self.name.as_str().to_owned();
+        match self.status {
+            EnvironmentStatus::Destroyed => Err(NotTakingDeployments::Destroyed(name())),
+            _ if !self.is_active => Err(NotTakingDeployments::Inactive(name())),
+            EnvironmentStatus::Ready | EnvironmentStatus::Busy | EnvironmentStatus::Broken => {
+                Ok(())
+            }
+        }
+    }
+
     /// The environment after `changes`, with its version bumped and `updated_at` set to `now`.
     /// Renaming does not re-infer `is_production`: once stored it is an explicit fact.
     pub fn apply(&self, changes: EnvironmentChanges, now: DateTime<Utc>) -> Environment {

@@ -15,6 +15,7 @@ pub mod drift;
 pub mod environment;
 pub mod error;
 pub mod freeze;
+pub mod gates;
 pub mod health;
 pub mod ids;
 pub mod page;
@@ -34,18 +35,22 @@ pub use component::{
 };
 pub use deployment::Digest;
 pub use deployment::{
-    CommitSha, Deployment, DeploymentInput, DeploymentStatus, GateKind, GateResult, HistoryEntry,
-    NewDeployment, PromotionEvidence, TransitionError, TransitionInput, Version,
+    CommitSha, Deployment, DeploymentInput, DeploymentStatus, HistoryEntry, NewDeployment,
+    TransitionError, TransitionInput, Version,
 };
 pub use drift::{differences, Difference, ExpectedComponent};
 pub use environment::{
     Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentInput,
     EnvironmentName, EnvironmentSort, EnvironmentSortField, EnvironmentStatus, NewEnvironment,
-    PromotionPolicy,
+    NotTakingDeployments, PromotionPolicy,
 };
 pub use error::{FieldError, ValidationErrors};
 pub use freeze::{
     BlockingWindow, FreezePolicy, FreezeWindow, FreezeWindowInput, Frozen, NewFreezeWindow,
+};
+pub use gates::{
+    evaluate_gates, first_refusal, Earlier, GateInputs, GateKind, GateNeeds, GateResult,
+    PromotionEvidence,
 };
 pub use health::{AddressPolicy, Cidr, HealthCheck, HealthCheckId, ProbeOutcome};
 pub use ids::EnvironmentRequestId;

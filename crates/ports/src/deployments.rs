@@ -4,9 +4,9 @@ use crate::error::{ServiceError, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use terrane_domain::{
-    Actor, ComponentId, Deployment, DeploymentInput, DeploymentStatus, Environment, EnvironmentId,
-    FreezeWindow, GateResult, HistoryEntry, Page, PromotionEvidence, Release, ReleaseInput,
-    TenantId, TransitionInput, UserId,
+    Actor, ComponentId, Deployment, DeploymentInput, DeploymentStatus, Earlier, Environment,
+    EnvironmentId, FreezeWindow, GateResult, HistoryEntry, Page, Release, ReleaseInput, TenantId,
+    TransitionInput, UserId,
 };
 use uuid::Uuid;
 
@@ -56,69 +56,84 @@ pub struct TimedOut {
     pub id: Uuid,
 }
 
-/// What the gates of starting a deployment look at, read from the ledger at one moment.
+/// Whether a read may answer with what this process last read or wrote of the rows asked
+/// for. Only reads whose answer is then written with a compare-and-set on the versions read
+/// may take a copy: a stale copy then writes nothing and is read again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Consistency {
+    /// A copy this process keeps will do.
+    Recent,
+    /// What the database holds.
+    Stored,
+}
+
+/// An environment as the gates of starting a deployment see it, read at one moment: the
+/// environment and its freeze windows that had not ended then. Every change to the set of
+/// windows bumps the environment's version, so the version covers both.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GateInputs {
-    /// The deployment's environment.
+pub struct EnvironmentState {
+    /// The environment.
     pub environment: Environment,
-    /// Its freeze windows active at the moment asked about.
-    pub active_windows: Vec<FreezeWindow>,
-    /// Who approved the deployment in its current round; left empty when the environment
-    /// requires no approvals.
-    pub approvers: Vec<UserId>,
-    /// What the promotion gate needs; [`PromotionEvidence::FirstEnvironment`] when the
-    /// environment's promotion policy is not sequential.
-    pub promotion: PromotionEvidence,
+    /// Its freeze windows not yet over when read, by start.
+    pub windows: Vec<FreezeWindow>,
+    /// False when this is a copy this process kept ([`Consistency::Recent`]), true when it
+    /// was read from the database by this call.
+    pub stored: bool,
 }
 
-/// Reads the gate inputs of the deployment being moved, in the unit of work that moves it.
-pub trait GateSource {
-    /// The gate inputs as they stand at the moment the transition is decided (the `now` of
-    /// [`DeploymentRepository::transition`]).
-    ///
-    /// # Errors
-    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
-    fn gate_inputs(&mut self) -> Result<GateInputs, StoreError>;
+/// A deployment about to be moved, with the state of its environment, read at one moment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TransitionContext {
+    /// The deployment.
+    pub deployment: Deployment,
+    /// Its environment.
+    pub environment: EnvironmentState,
+    /// False when the deployment is a copy this process kept ([`Consistency::Recent`]).
+    pub stored: bool,
 }
 
-/// Works out a transition from the deployment as stored: the next state and its history
-/// entry, or why not. It asks `GateSource` for the gate inputs only when it needs them.
-///
-/// The store may ask twice: first about the deployment as this process last wrote it, and,
-/// when that copy turns out stale (the compare-and-set misses) or the answer is a refusal,
-/// again about the deployment as read from the database. Only the answer about what is
-/// stored is ever written or returned.
-pub type Decide = Box<
-    dyn Fn(&Deployment, &mut dyn GateSource) -> Result<(Deployment, HistoryEntry), ServiceError>
-        + Send,
->;
-
-/// Why [`DeploymentRepository::transition`] wrote nothing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum TransitionFailure {
-    /// The store failed, or the deployment is gone, or another change won the
-    /// compare-and-set ([`StoreError::VersionMismatch`]).
-    Store(StoreError),
-    /// The decision refused the transition.
-    Refused(ServiceError),
+/// A decided transition to write: the deployment as decided on, as it becomes, and its
+/// history entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The deployment as the decision saw it: its version and status are compared and set.
+    pub current: Deployment,
+    /// The deployment after the move.
+    pub next: Deployment,
+    /// Its history entry.
+    pub entry: HistoryEntry,
+    /// For a decision that read the gates: the version of the environment they were decided
+    /// on, which must still be stored for the write to land.
+    pub environment_version: Option<i64>,
 }
 
-/// Where the deployment ledger lives. Every method but [`DeploymentRepository::fail_timed_out`]
+/// A deployment `in_progress`, with its environment's deployment timeout.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InProgress {
+    /// The deployment.
+    pub deployment: Deployment,
+    /// Its environment's `config.deploymentTimeout`, in seconds.
+    pub timeout_seconds: u32,
+}
+
+/// Where the deployment ledger lives. Every method but [`DeploymentRepository::in_progress`]
 /// is scoped to one tenant.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait DeploymentRepository: Send + Sync {
-    /// Stores new pending deployments (all of them or none, in one transaction), each with
-    /// a history row from nothing to `pending` by its author.
+    /// Stores new pending deployments into one environment (all of them or none), each with
+    /// a history row from nothing to `pending` by its author, only while that environment is
+    /// still at `environment_version` (the version the decision to record them was taken on).
     ///
     /// # Errors
     /// [`StoreError::MissingReference`] naming `environmentId`, `componentId` or `releaseId`
-    /// when the tenant has no such row; [`StoreError::Conflict`] saying why when the
-    /// environment is destroyed or inactive.
+    /// when the tenant has no such row; [`StoreError::VersionMismatch`] with the environment's
+    /// current version when it changed.
     async fn create(
         &self,
         tenant: TenantId,
         deployments: Vec<Deployment>,
+        environment_version: i64,
     ) -> Result<Vec<Deployment>, StoreError>;
 
     /// One deployment.
@@ -139,38 +154,82 @@ pub trait DeploymentRepository: Send + Sync {
         page: Page,
     ) -> Result<(Vec<Deployment>, u64), StoreError>;
 
-    /// Moves deployment `id` in one unit of work: reads it, lets `decide` work out the next
-    /// state from it (with the gate inputs as they stand at `now`, if it asks), and writes
-    /// that as one compare-and-set on the stored revision and status, with its history entry
-    /// and the table of latest succeeded deployments brought up to date: entering
-    /// `succeeded` makes it the latest of its component and environment unless a later
-    /// success is there; leaving `succeeded` for `rolled_back` puts back the previous
-    /// succeeded deployment (or nothing). Of N concurrent calls, each deciding from the same
-    /// revision, exactly one writes.
+    /// The tenant's environment `id` with its freeze windows not over at `now`, in one read.
     ///
     /// # Errors
-    /// [`TransitionFailure::Refused`] with what `decide` answered (nothing is written);
-    /// [`TransitionFailure::Store`] with [`StoreError::NotFound`] when the tenant has no such
-    /// deployment, or [`StoreError::VersionMismatch`] when another change was written between
-    /// the read and the write.
-    async fn transition(
+    /// [`StoreError::NotFound`] when the tenant has no such environment.
+    async fn environment_state(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: EnvironmentId,
         now: DateTime<Utc>,
-        decide: Decide,
-    ) -> Result<Deployment, TransitionFailure>;
+        consistency: Consistency,
+    ) -> Result<EnvironmentState, StoreError>;
 
-    /// A deployment and its gate inputs at `now`, read in one transaction.
+    /// The tenant's deployment `id` with the state of its environment at `now`, in one read.
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the tenant has no deployment with that id.
-    async fn gate_inputs(
+    async fn load_for_transition(
         &self,
         tenant: TenantId,
         id: Uuid,
         now: DateTime<Utc>,
-    ) -> Result<(Deployment, GateInputs), StoreError>;
+        consistency: Consistency,
+    ) -> Result<TransitionContext, StoreError>;
+
+    /// Who approved deployment `id` in approval round `round`, by id.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn approvers(
+        &self,
+        tenant: TenantId,
+        id: Uuid,
+        round: u32,
+    ) -> Result<Vec<UserId>, StoreError>;
+
+    /// The tenant's environments whose order index is below `order_index`, each with whether
+    /// `version` of `component` succeeded there: what the promotion gate picks from.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn earlier_environments(
+        &self,
+        tenant: TenantId,
+        order_index: i32,
+        component: ComponentId,
+        version: String,
+    ) -> Result<Vec<Earlier>, StoreError>;
+
+    /// Writes a decided transition as one compare-and-set on the deployment's version and
+    /// status (and, when given, the environment's version), with its history entry and the
+    /// table of latest succeeded deployments brought up to date: entering `succeeded` makes
+    /// it the latest of its component and environment unless a later success is there;
+    /// leaving `succeeded` for `rolled_back` puts back the previous succeeded deployment (or
+    /// nothing). Of N concurrent writes from the same version, exactly one lands.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such deployment;
+    /// [`StoreError::VersionMismatch`] with the deployment's stored version when the
+    /// deployment or the environment is no longer as the decision saw it.
+    async fn save_transition(
+        &self,
+        tenant: TenantId,
+        transition: Transition,
+    ) -> Result<(), StoreError>;
+
+    /// Up to `limit` deployments `in_progress` across every tenant with ids after `after`, by
+    /// id, each with its environment's deployment timeout: what the stuck-deployment sweep
+    /// looks through.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn in_progress(
+        &self,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> Result<Vec<InProgress>, StoreError>;
 
     /// The history of a deployment, oldest first.
     ///
@@ -197,19 +256,6 @@ pub trait DeploymentRepository: Send + Sync {
     /// # Errors
     /// [`StoreError::NotFound`] when the tenant has no deployment with that id.
     async fn approvals(&self, tenant: TenantId, id: Uuid) -> Result<Vec<Approval>, StoreError>;
-
-    /// Fails, across every tenant, up to `limit` deployments that have been `in_progress`
-    /// longer than their environment's deployment timeout at `now`, each with a history row
-    /// without actor and the reason `timed out`. Each deployment is failed exactly once
-    /// however many processes sweep at the same time: rows another sweeper holds are skipped.
-    ///
-    /// # Errors
-    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
-    async fn fail_timed_out(
-        &self,
-        now: DateTime<Utc>,
-        limit: u32,
-    ) -> Result<Vec<TimedOut>, StoreError>;
 }
 
 /// Where releases live.

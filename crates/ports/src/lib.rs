@@ -32,8 +32,9 @@ pub use agents::{AgentRepository, AgentService, AgentStatus};
 #[cfg(feature = "mocks")]
 pub use agents::{MockAgentRepository, MockAgentService};
 pub use deployments::{
-    Approval, Decide, DeploymentFilter, DeploymentQuery, DeploymentRepository, DeploymentService,
-    GateInputs, GateSource, ReleaseRepository, ReleaseService, TimedOut, TransitionFailure,
+    Approval, Consistency, DeploymentFilter, DeploymentQuery, DeploymentRepository,
+    DeploymentService, EnvironmentState, InProgress, ReleaseRepository, ReleaseService, TimedOut,
+    Transition, TransitionContext,
 };
 #[cfg(feature = "mocks")]
 pub use deployments::{

@@ -83,6 +83,12 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TERRANE_WORKERS")]
     pub workers: Option<usize>,
+    /// Keep in this process copies of the deployments it last wrote and the environments it
+    /// last read, and decide a deployment's next move on them first (each write still
+    /// compares and sets the versions it decided on, so a stale copy only costs a read);
+    /// `false` reads every decision from the database.
+    #[arg(long, env = "TERRANE_RECENT_COPIES", default_value_t = true, action = clap::ArgAction::Set)]
+    pub recent_copies: bool,
     /// Seconds between sweeps for deployments stuck `in_progress` past their environment's
     /// deployment timeout.
     #[arg(long, env = "TERRANE_SWEEP_INTERVAL_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=86_400))]

@@ -25,9 +25,9 @@ use terrane_app::{TargetGroups, Targets};
 use terrane_domain::AddressPolicy;
 use terrane_domain::{Actor, TenantId, UserId};
 use terrane_http::{AppState, Metrics, TokenKeys};
-use terrane_ports::{Clock, SettingsRepository, SystemClock, UuidV7Source};
+use terrane_ports::{Clock, DeploymentRepository, SettingsRepository, SystemClock, UuidV7Source};
 use terrane_probe::HttpProber;
-use terrane_store::Store;
+use terrane_store::{RecentDeployments, Store};
 
 /// Where the generated signing secret is kept when `TERRANE_JWT_SECRET` is unset.
 const SECRET_SETTING: &str = "jwt_secret";
@@ -103,9 +103,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let keys = web::Data::new(signing_keys(&store, args.jwt_secret.as_deref()).await?);
     let store = Arc::new(store);
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let ledger: Arc<dyn DeploymentRepository> = if args.recent_copies {
+        Arc::new(RecentDeployments::new(store.clone()))
+    } else {
+        store.clone()
+    };
     let deployments = Arc::new(Deployments::new(
-        store.clone(),
-        store.clone(),
+        ledger.clone(),
         clock.clone(),
         Arc::new(UuidV7Source),
     ));
@@ -181,7 +185,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         deployments: deployments.clone(),
         releases: Arc::new(Releases::new(
             store.clone(),
-            store.clone(),
+            ledger.clone(),
             clock.clone(),
             Arc::new(UuidV7Source),
         )),

@@ -1,13 +1,12 @@
 //! The stuck-deployment sweep: fails deployments left `in_progress` past their environment's
-//! deployment timeout. Every replica runs it; the store claims rows with `SKIP LOCKED`, so
-//! each deployment is failed exactly once.
+//! deployment timeout (the use case `DeploymentService::sweep_timed_out`). Every replica runs
+//! it; each failure is a compare-and-set, so each deployment is failed exactly once.
 
 use std::sync::Arc;
 use std::time::Duration;
 use terrane_ports::DeploymentService;
 
-/// Deployments failed per transaction: short transactions hold few row locks, and several
-/// replicas share a large backlog.
+/// Deployments failed per call: a large backlog is worked through in rounds.
 const BATCH: u32 = 50;
 
 /// Sweeps every `interval` until the task is aborted.

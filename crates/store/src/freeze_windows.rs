@@ -89,23 +89,12 @@ impl TryFrom<FreezeWindowRow> for FreezeWindow {
     }
 }
 
-/// Whether the tenant has the environment. On PostgreSQL the row is also locked against
-/// deletion (`FOR KEY SHARE`) until the transaction ends, so a window cannot be added to an
-/// environment that is being deleted; SQLite's `BEGIN IMMEDIATE` already serializes writers.
+/// Whether the tenant has the environment.
 fn environment_exists(
     conn: &mut DbConnection,
     tenant: TenantId,
     environment: EnvironmentId,
-    access: Access,
 ) -> Result<bool, Failure> {
-    if let (DbConnection::Pg(pg), Access::Write) = (&mut *conn, access) {
-        diesel::sql_query(
-            "SELECT 1 FROM environments WHERE id = $1::uuid AND tenant_id = $2::uuid FOR KEY SHARE",
-        )
-        .bind::<diesel::sql_types::Text, _>(environment.to_string())
-        .bind::<diesel::sql_types::Text, _>(tenant.to_string())
-        .execute(pg)?;
-    }
     let found = environments::table
         .filter(environments::id.eq(DbUuid(environment.0)))
         .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
@@ -115,23 +104,60 @@ fn environment_exists(
     Ok(found.is_some())
 }
 
-/// The tenant's windows, narrowed to those active at `now` (`Some(true)`) or to the others
-/// (`Some(false)`).
+/// Bumps the version of the tenant's `environment` as its set of freeze windows changes: the
+/// gates of a start are decided on the environment and its windows together, and the
+/// compare-and-set that writes the start checks the environment's version alone. On
+/// PostgreSQL the update also locks the row until the transaction ends, so a window cannot be
+/// added to an environment that is being deleted; SQLite's `BEGIN IMMEDIATE` already
+/// serializes writers.
+///
+/// # Errors
+/// [`StoreError::NotFound`] when the tenant has no such environment.
+fn revise_environment(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    environment: EnvironmentId,
+) -> Result<(), Failure> {
+    let revised = diesel::update(environments::table)
+        .filter(environments::id.eq(DbUuid(environment.0)))
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .set(environments::version.eq(environments::version + 1))
+        .execute(conn)?;
+    if revised == 0 {
+        return Err(StoreError::NotFound.into());
+    }
+    Ok(())
+}
+
+/// The tenant's windows that may be `active` at `now` or not, as asked: with
+/// `Some(true)`, only the ones not over at `now` are read (the others cannot be active). Which
+/// of them are active is the domain's rule ([`FreezeWindow::is_active`]), applied by
+/// [`keep`] once they are read.
 fn windows(
     tenant: TenantId,
     active: Option<bool>,
     now: DateTime<Utc>,
 ) -> freeze_windows::BoxedQuery<'static, MultiBackend> {
-    use freeze_windows::{ends_at, starts_at};
     let query = freeze_windows::table
         .filter(freeze_windows::tenant_id.eq(DbUuid(tenant.0)))
         .into_boxed();
-    let now = DbTime(now);
     match active {
-        None => query,
-        Some(true) => query.filter(starts_at.le(now).and(ends_at.gt(now))),
-        Some(false) => query.filter(starts_at.gt(now).or(ends_at.le(now))),
+        Some(true) => query.filter(freeze_windows::ends_at.gt(DbTime(now))),
+        None | Some(false) => query,
     }
+}
+
+/// `windows` narrowed to those active at `now` (`Some(true)`) or to the others
+/// (`Some(false)`).
+fn keep(
+    mut windows: Vec<FreezeWindow>,
+    active: Option<bool>,
+    now: DateTime<Utc>,
+) -> Vec<FreezeWindow> {
+    if let Some(active) = active {
+        windows.retain(|w| w.is_active(now) == active);
+    }
+    windows
 }
 
 /// Loads `query` ordered by start, then id.
@@ -161,9 +187,7 @@ impl FreezeWindowRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<FreezeWindow, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            if !environment_exists(conn, tenant, environment, Access::Write)? {
-                return Err(StoreError::NotFound.into());
-            }
+            revise_environment(conn, tenant, environment)?;
             let window = new.into_window(id, tenant, environment, created_by, now);
             diesel::insert_into(freeze_windows::table)
                 .values(FreezeWindowRow::from(&window))
@@ -181,12 +205,12 @@ impl FreezeWindowRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<Vec<FreezeWindow>, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
-            if !environment_exists(conn, tenant, environment, Access::Read)? {
+            if !environment_exists(conn, tenant, environment)? {
                 return Err(StoreError::NotFound.into());
             }
             let query = windows(tenant, active, now)
                 .filter(freeze_windows::environment_id.eq(DbUuid(environment.0)));
-            load(conn, query)
+            Ok(keep(load(conn, query)?, active, now))
         })
         .await
     }
@@ -226,7 +250,7 @@ impl FreezeWindowRepository for Store {
             if deleted == 0 {
                 return Err(StoreError::NotFound.into());
             }
-            Ok(())
+            revise_environment(conn, tenant, environment)
         })
         .await
     }
@@ -242,7 +266,7 @@ impl FreezeWindowRepository for Store {
             let query =
                 windows(tenant, Some(true), now).filter(freeze_windows::environment_id.eq_any(ids));
             let mut by_environment: HashMap<EnvironmentId, Vec<FreezeWindow>> = HashMap::new();
-            for window in load(conn, query)? {
+            for window in keep(load(conn, query)?, Some(true), now) {
                 by_environment
                     .entry(window.environment_id)
                     .or_default()

@@ -20,7 +20,7 @@ mod freeze_windows;
 mod health;
 mod idempotency;
 mod migrations;
-mod recent;
+mod recent_deployments;
 mod releases;
 mod requests;
 mod schema;
@@ -37,6 +37,7 @@ mod views;
 mod writer;
 
 pub use migrations::migrations;
+pub use recent_deployments::RecentDeployments;
 
 use connection::{Manager, Target};
 use std::fmt;
@@ -86,11 +87,6 @@ pub struct Store {
     /// (`busy_timeout`); queueing in front of one thread instead hands over at once, and
     /// lets one commit serve every write waiting. `None` on PostgreSQL.
     writer: Option<Arc<writer::Writer>>,
-    /// The deployments this process last wrote, which transitions are first decided on.
-    recent: Arc<recent::Recent<terrane_domain::Deployment>>,
-    /// The environments this process last read gate inputs from, which the gates of a
-    /// transition decided on a copy are first evaluated on.
-    recent_environments: Arc<recent::Recent<terrane_domain::Environment>>,
     backend: Backend,
 }
 
@@ -151,8 +147,6 @@ impl Store {
             pool,
             permits,
             writer,
-            recent: Arc::default(),
-            recent_environments: Arc::default(),
             backend,
         })
     }

@@ -124,11 +124,27 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
     {
-        let setting = Setting {
-            name: "terrane.system",
-            value: "on".to_owned(),
-        };
-        self.blocking_with(Access::Write, setting, work).await
+        self.blocking_with(Access::Write, system_setting(), work)
+            .await
+    }
+
+    /// [`Store::system_tx`] for background work that only reads (on SQLite beside the
+    /// writer, not in its batch).
+    pub(crate) async fn system_read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
+    {
+        self.blocking_with(Access::Read, system_setting(), work)
+            .await
+    }
+}
+
+/// The setting of background work that spans tenants (see [`Store::system_tx`]).
+fn system_setting() -> Setting {
+    Setting {
+        name: "terrane.system",
+        value: "on".to_owned(),
     }
 }
 

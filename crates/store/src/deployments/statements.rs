@@ -5,12 +5,11 @@
 //! bound, so diesel keeps it prepared; and being one statement, it needs no transaction
 //! around it.
 
-use super::gates::{assumption_holds, Assumed};
 use super::rows::{DeploymentRow, HistoryRow};
 use crate::types::sql;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
-use terrane_domain::{Deployment, DeploymentStatus, HistoryEntry};
+use terrane_ports::Transition;
 
 /// The columns of `latest_deployments`, in the order every statement writes them.
 macro_rules! latest_columns {
@@ -55,8 +54,8 @@ pub(super) const RECOMPUTE_LATEST: &str = concat!(
 );
 
 /// A transition on PostgreSQL in one statement, prepared once per connection: the
-/// compare-and-set on revision and status (and, for a decision on assumed gate inputs, on
-/// those: see [`Assumed`]); only when it matched, the history row and, for a deployment that
+/// compare-and-set on revision and status (and, for a start, on the version of the
+/// environment its gates were decided on); only when it matched, the history row and, for a deployment that
 /// succeeded, its row of `latest_deployments`. The statement's row count is the history rows
 /// written: 0 when the compare-and-set missed.
 ///
@@ -68,31 +67,33 @@ pub(super) struct TransitionWrite {
     expected_status: &'static str,
     history: HistoryRow,
     latest: bool,
-    /// What the decision assumed of its gate inputs, as a condition (see [`Assumed`]).
-    assumed: Option<assumption_holds>,
+    /// The version the deployment's environment must still have.
+    environment_version: Option<i64>,
 }
 
 impl TransitionWrite {
-    pub(super) fn new(
-        current: &Deployment,
-        next: &Deployment,
-        entry: &HistoryEntry,
-        assumed: Option<&Assumed>,
-    ) -> Self {
+    pub(super) fn new(transition: &Transition) -> Self {
+        let Transition {
+            current,
+            next,
+            entry,
+            environment_version,
+        } = transition;
         TransitionWrite {
             next: DeploymentRow::from(next),
             expected_version: current.version_number,
             expected_status: current.status.as_str(),
             history: HistoryRow::new(current.tenant, current.id, entry),
-            latest: next.status == DeploymentStatus::Succeeded,
-            assumed: assumed.map(Assumed::holds),
+            latest: next.status == terrane_domain::DeploymentStatus::Succeeded,
+            environment_version: *environment_version,
         }
     }
 }
 
 impl diesel::query_builder::QueryId for TransitionWrite {
     type QueryId = ();
-    // Cached by its text, which is one of four.
+    // Cached by its text, which is one of four (with or without the environment's version and
+    // the latest deployment).
     const HAS_STATIC_QUERY_ID: bool = false;
 }
 
@@ -127,9 +128,14 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
         out.push_bind_param::<BigInt, _>(&self.expected_version)?;
         out.push_sql(" AND status = ");
         out.push_bind_param::<Text, _>(self.expected_status)?;
-        if let Some(assumed) = &self.assumed {
-            out.push_sql(" AND ");
-            assumed.walk_ast(out.reborrow())?;
+        if let Some(environment_version) = &self.environment_version {
+            out.push_sql(" AND EXISTS (SELECT 1 FROM environments WHERE id = ");
+            out.push_bind_param::<sql::Uuid, _>(&next.environment_id)?;
+            out.push_sql(" AND tenant_id = ");
+            out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
+            out.push_sql(" AND version = ");
+            out.push_bind_param::<BigInt, _>(environment_version)?;
+            out.push_sql(")");
         }
         out.push_sql(" RETURNING id)");
         if self.latest {
@@ -160,12 +166,13 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
 impl RunQueryDsl<PgConnection> for TransitionWrite {}
 
 /// A new deployment on PostgreSQL in one statement: the row, inserted only when its
-/// environment is the tenant's, active and not destroyed, its component the tenant's, and its
-/// release (if any) the tenant's, and then its first history row. The row count is 1 when
-/// it was written, 0 when a reference was not usable.
+/// environment is the tenant's and still at the version the decision to record it was taken
+/// on, its component the tenant's, and its release (if any) the tenant's, and then its first
+/// history row. The row count is 1 when it was written, 0 when a reference was not usable.
 pub(super) struct GuardedInsert {
     pub(super) row: DeploymentRow,
     pub(super) history: HistoryRow,
+    pub(super) environment_version: i64,
 }
 
 impl diesel::query_builder::QueryId for GuardedInsert {
@@ -228,7 +235,9 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for GuardedInsert {
         out.push_bind_param::<sql::Uuid, _>(&row.environment_id)?;
         out.push_sql(" AND tenant_id = ");
         out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
-        out.push_sql(" AND is_active AND status <> 'destroyed') AND EXISTS (SELECT 1 FROM components WHERE id = ");
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<BigInt, _>(&self.environment_version)?;
+        out.push_sql(") AND EXISTS (SELECT 1 FROM components WHERE id = ");
         out.push_bind_param::<sql::Uuid, _>(&row.component_id)?;
         out.push_sql(" AND tenant_id = ");
         out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;

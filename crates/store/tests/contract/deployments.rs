@@ -5,32 +5,37 @@ use crate::harness::{now, race, tenant, TestDb, RACERS};
 use chrono::{DateTime, Duration, Utc};
 use diesel::sql_types::Text;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
+use std::sync::Arc;
+use terrane_app::Deployments;
 use terrane_domain::{
-    Component, ComponentId, ComponentInput, Deployment, DeploymentInput, DeploymentStatus,
+    Actor, Component, ComponentId, ComponentInput, Deployment, DeploymentInput, DeploymentStatus,
     Environment, EnvironmentChanges, EnvironmentId, EnvironmentInput, FreezeWindow, FreezeWindowId,
-    FreezeWindowInput, Page, PromotionEvidence, PromotionPolicy, Release, ReleaseComponentInput,
-    ReleaseInput, TenantId, TransitionInput, UserId,
+    FreezeWindowInput, GateKind, Page, PromotionEvidence, PromotionPolicy, Release,
+    ReleaseComponentInput, ReleaseInput, Role, TenantId, TransitionInput, UserId,
 };
 use terrane_ports::{
-    ComponentRepository, Decide, DeploymentFilter, DeploymentRepository, EnvironmentRepository,
-    FreezeWindowRepository, ReleaseRepository, ServiceError, StoreError, TransitionFailure,
+    ComponentRepository, Consistency, DeploymentFilter, DeploymentRepository, DeploymentService,
+    EnvironmentRepository, FreezeWindowRepository, ReleaseRepository, ServiceError, StoreError,
+    SystemClock, Transition, UuidV7Source,
 };
-use terrane_store::{Backend, Store};
+use terrane_store::{Backend, RecentDeployments, Store};
 use uuid::Uuid;
 
 on_both_backends!(
     a_recorded_deployment_reads_back_whole_with_its_creation_in_history,
-    missing_references_and_unusable_environments_store_nothing,
+    missing_references_and_stale_environments_store_nothing,
     of_racing_transitions_from_one_revision_exactly_one_wins,
     the_latest_table_follows_successes_and_recomputes_after_a_rollback,
     approvals_count_once_per_person_and_round_and_only_while_pending,
     another_tenant_neither_reads_nor_moves_nor_approves,
     the_list_is_newest_first_filtered_and_paged,
-    gate_inputs_read_the_environment_windows_approvals_and_promotion_evidence,
-    gate_inputs_hold_the_windows_active_at_the_moment_of_the_decision,
-    a_refused_decision_writes_nothing,
+    approvers_and_earlier_environments_are_what_the_approval_and_promotion_gates_read,
+    a_transition_reads_its_environment_with_the_windows_not_yet_over,
+    a_start_lands_only_while_the_environment_is_at_the_version_decided_on,
+    freeze_windows_made_or_removed_revise_their_environment,
     a_copy_another_replica_moved_on_is_decided_again_on_what_is_stored,
     gates_decided_on_a_copy_see_every_window_and_rule_added_since,
+    with_or_without_copies_a_deployments_life_is_the_same,
     list_totals_follow_every_record_and_move,
     stuck_deployments_are_failed_once_even_by_racing_sweepers,
     an_environment_with_deployments_is_not_deleted,
@@ -100,8 +105,18 @@ fn pending(
     .into_deployment(Uuid::now_v7(), tenant, user(1), at)
 }
 
+/// The version of the tenant's environment `id` as stored.
+async fn environment_version(store: &Store, tenant: TenantId, id: EnvironmentId) -> i64 {
+    DeploymentRepository::environment_state(store, tenant, id, now(), Consistency::Stored)
+        .await
+        .unwrap()
+        .environment
+        .version
+}
+
 async fn record(store: &Store, d: Deployment) -> Deployment {
-    DeploymentRepository::create(store, d.tenant, vec![d])
+    let version = environment_version(store, d.tenant, d.environment_id).await;
+    DeploymentRepository::create(store, d.tenant, vec![d], version)
         .await
         .unwrap()
         .remove(0)
@@ -120,23 +135,48 @@ async fn step(
         finished_at: finished,
         ..Default::default()
     };
-    DeploymentRepository::transition(store, d.tenant, d.id, at, moving(d, input, at))
+    let transition = moving(d, input, at);
+    let next = transition.next.clone();
+    DeploymentRepository::save_transition(store, d.tenant, transition)
         .await
-        .unwrap()
+        .unwrap();
+    next
 }
 
-/// The decision that moves `from` as `input` says, refused when the stored revision is no
-/// longer that of `from`.
-fn moving(from: &Deployment, input: TransitionInput, at: DateTime<Utc>) -> Decide {
+/// The transition that moves `from` as `input` says, decided by the state machine alone.
+fn moving(from: &Deployment, input: TransitionInput, at: DateTime<Utc>) -> Transition {
     let (next, entry) = from.transition(input, Some(user(2)), None, at).unwrap();
-    let revision = from.version_number;
-    Box::new(move |current, _| {
-        if current.version_number == revision {
-            Ok((next.clone(), entry.clone()))
-        } else {
-            Err(ServiceError::Conflict("moved on".into()))
-        }
-    })
+    Transition {
+        current: from.clone(),
+        next,
+        entry,
+        environment_version: None,
+    }
+}
+
+/// The ledger's use cases over `store`, as a server wires them (with copies, or without).
+fn use_cases(store: &Store, copies: bool) -> Deployments {
+    let repo: Arc<dyn DeploymentRepository> = if copies {
+        Arc::new(RecentDeployments::new(Arc::new(store.clone())))
+    } else {
+        Arc::new(store.clone())
+    };
+    Deployments::new(repo, Arc::new(SystemClock), Arc::new(UuidV7Source))
+}
+
+fn deployer(tenant: TenantId, n: u128) -> Actor {
+    Actor {
+        user: user(n),
+        tenant,
+        roles: vec![Role::Deployer],
+    }
+}
+
+fn to(status: &str) -> TransitionInput {
+    TransitionInput {
+        status: Some(status.into()),
+        ..Default::default()
+    }
 }
 
 #[derive(QueryableByName)]
@@ -197,7 +237,7 @@ async fn a_recorded_deployment_reads_back_whole_with_its_creation_in_history(db:
     assert_eq!(ledger(&db).history(t, d.id).await.unwrap().len(), 2);
 }
 
-async fn missing_references_and_unusable_environments_store_nothing(db: TestDb) {
+async fn missing_references_and_stale_environments_store_nothing(db: TestDb) {
     let t = tenant();
     let c = component(&db.store, t, "api").await;
     let e = environment(&db.store, t, env_named("dev")).await;
@@ -224,7 +264,8 @@ async fn missing_references_and_unusable_environments_store_nothing(db: TestDb) 
         // Alone (one statement on PostgreSQL), and after a good one: nothing of the batch
         // is kept.
         for batch in [vec![bad.clone()], vec![good.clone(), bad]] {
-            let error = ledger(&db).create(t, batch).await.unwrap_err();
+            let version = environment_version(&db.store, t, e.id).await;
+            let error = ledger(&db).create(t, batch, version).await.unwrap_err();
             assert_eq!(error, StoreError::MissingReference(field.into()));
         }
     }
@@ -239,36 +280,18 @@ async fn missing_references_and_unusable_environments_store_nothing(db: TestDb) 
         ),
         (pending(t, &their_component, &e, "v1", now()), "componentId"),
     ] {
-        let error = ledger(&db).create(t, vec![bad]).await.unwrap_err();
+        let version = environment_version(&db.store, t, e.id).await;
+        let error = ledger(&db).create(t, vec![bad], version).await.unwrap_err();
         assert_eq!(error, StoreError::MissingReference(field.into()));
     }
-    let inactive = environment(
-        &db.store,
-        t,
-        EnvironmentInput {
-            is_active: Some(false),
-            ..env_named("old")
-        },
-    )
-    .await;
-    let destroyed = environment(
-        &db.store,
-        t,
-        EnvironmentInput {
-            status: Some("destroyed".into()),
-            ..env_named("gone")
-        },
-    )
-    .await;
-    for (env, word) in [(&inactive, "inactive"), (&destroyed, "destroyed")] {
-        let error = ledger(&db)
-            .create(t, vec![pending(t, &c, env, "v1", now())])
-            .await
-            .unwrap_err();
-        assert!(
-            matches!(&error, StoreError::Conflict(m) if m.contains(word)),
-            "{error:?}"
-        );
+    // An environment no longer at the version the decision read stores nothing either.
+    let version = environment_version(&db.store, t, e.id).await;
+    for batch in [
+        vec![good.clone()],
+        vec![good.clone(), pending(t, &c, &e, "v2", now())],
+    ] {
+        let error = ledger(&db).create(t, batch, version - 1).await.unwrap_err();
+        assert_eq!(error, StoreError::VersionMismatch { current: version });
     }
     let (list, total) = ledger(&db)
         .list(t, DeploymentFilter::default(), Page::default())
@@ -287,38 +310,27 @@ async fn of_racing_transitions_from_one_revision_exactly_one_wins(db: TestDb) {
     let mut current = d.clone();
     for status in ["in_progress", "succeeded"] {
         let store = db.store.clone();
-        let from = current.clone();
+        let transition = moving(&current, to(status), now());
         let results = race(RACERS, move |_| {
             let store = store.clone();
-            let from = from.clone();
-            async move {
-                let input = TransitionInput {
-                    status: Some(status.into()),
-                    ..Default::default()
-                };
-                let decide = moving(&from, input, now());
-                DeploymentRepository::transition(&store, from.tenant, from.id, now(), decide).await
-            }
+            let transition = transition.clone();
+            async move { DeploymentRepository::save_transition(&store, t, transition).await }
         })
         .await;
-        let winners: Vec<Deployment> = results.iter().filter_map(|r| r.clone().ok()).collect();
-        assert_eq!(winners.len(), 1, "{status}: {results:?}");
+        let winners = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(winners, 1, "{status}: {results:?}");
         for result in &results {
-            // A loser either read after the winner wrote (and its decision refused), or read
-            // before and lost the compare-and-set.
             if let Err(error) = result {
-                let lost_the_write = TransitionFailure::Store(StoreError::VersionMismatch {
-                    current: from_revision(&current) + 1,
-                });
-                let read_too_late =
-                    TransitionFailure::Refused(ServiceError::Conflict("moved on".into()));
-                assert!(
-                    *error == lost_the_write || *error == read_too_late,
-                    "{error:?}"
+                assert_eq!(
+                    *error,
+                    StoreError::VersionMismatch {
+                        current: current.version_number + 1
+                    }
                 );
             }
         }
-        current = winners[0].clone();
+        current = ledger(&db).get(t, d.id).await.unwrap();
+        assert_eq!(current.status.as_str(), status);
     }
     assert_eq!(ledger(&db).history(t, d.id).await.unwrap().len(), 3);
     assert_eq!(
@@ -326,10 +338,6 @@ async fn of_racing_transitions_from_one_revision_exactly_one_wins(db: TestDb) {
         Some((d.id, "v1".to_owned())),
         "the one success is the latest"
     );
-}
-
-fn from_revision(d: &Deployment) -> i64 {
-    d.version_number
 }
 
 async fn the_latest_table_follows_successes_and_recomputes_after_a_rollback(db: TestDb) {
@@ -475,11 +483,19 @@ async fn another_tenant_neither_reads_nor_moves_nor_approves(db: TestDb) {
         ..Default::default()
     };
     let moved = ledger(&db)
-        .transition(other, d.id, now(), moving(&d, failing, now()))
+        .save_transition(other, moving(&d, failing, now()))
         .await;
-    assert_eq!(moved, Err(TransitionFailure::Store(StoreError::NotFound)));
+    assert_eq!(moved, Err(StoreError::NotFound));
     assert_eq!(
-        ledger(&db).gate_inputs(other, d.id, now()).await,
+        ledger(&db)
+            .load_for_transition(other, d.id, now(), Consistency::Stored)
+            .await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        ledger(&db)
+            .environment_state(other, e.id, now(), Consistency::Stored)
+            .await,
         Err(StoreError::NotFound)
     );
     let (_, total) = ledger(&db)
@@ -493,7 +509,7 @@ async fn another_tenant_neither_reads_nor_moves_nor_approves(db: TestDb) {
         ..pending(t, &c, &e, "v1", now())
     };
     assert_eq!(
-        ledger(&db).create(other, vec![theirs]).await,
+        ledger(&db).create(other, vec![theirs], e.version).await,
         Err(StoreError::MissingReference("environmentId".into()))
     );
     assert_eq!(
@@ -607,56 +623,54 @@ async fn freeze(
     .unwrap()
 }
 
-async fn gate_inputs_hold_the_windows_active_at_the_moment_of_the_decision(db: TestDb) {
+async fn a_transition_reads_its_environment_with_the_windows_not_yet_over(db: TestDb) {
     let t = tenant();
     let c = component(&db.store, t, "api").await;
     let dev = environment(&db.store, t, env_named("dev")).await;
     let prod = environment(&db.store, t, env_named("prod")).await;
     let at = now();
     let hour = Duration::hours(1);
-    // Active at `at`: two, listed by start whatever the order they were made in.
+    // Not over at `at`: three, listed by start whatever the order they were made in.
     let later = freeze(&db.store, &dev, at - hour, at + hour).await;
     let earlier = freeze(&db.store, &dev, at - hour * 2, at + hour * 3).await;
-    // Over, not begun, or on another environment.
+    let coming = freeze(&db.store, &dev, at + hour, at + hour * 2).await;
+    // Over, or on another environment.
     freeze(&db.store, &dev, at - hour * 3, at - hour).await;
-    freeze(&db.store, &dev, at + hour, at + hour * 2).await;
     freeze(&db.store, &prod, at - hour, at + hour).await;
     let d = record(&db.store, pending(t, &c, &dev, "v1", at)).await;
-    let (read, inputs) = ledger(&db).gate_inputs(t, d.id, at).await.unwrap();
-    assert_eq!(read, d);
-    assert_eq!(inputs.environment, dev);
-    assert_eq!(inputs.active_windows, [earlier.clone(), later.clone()]);
-    // Two hours on, only the earlier one is still on: the moment is the one asked about.
-    let (_, inputs) = ledger(&db)
-        .gate_inputs(t, d.id, at + hour * 2)
+    let dev = EnvironmentRepository::get(&db.store, t, dev.id)
         .await
         .unwrap();
-    assert_eq!(inputs.active_windows, [earlier]);
-    // A transition's decision sees what the moment of the transition sees.
-    let seen = ledger(&db)
-        .transition(
-            t,
-            d.id,
-            at,
-            Box::new(move |current, gates| {
-                let inputs = gates.gate_inputs().unwrap();
-                assert_eq!(*current, d);
-                Err(ServiceError::Conflict(format!(
-                    "{} windows",
-                    inputs.active_windows.len()
-                )))
-            }),
-        )
-        .await;
+    let context = ledger(&db)
+        .load_for_transition(t, d.id, at, Consistency::Stored)
+        .await
+        .unwrap();
+    assert_eq!(context.deployment, d);
+    assert!(context.stored && context.environment.stored);
+    assert_eq!(context.environment.environment, dev);
     assert_eq!(
-        seen,
-        Err(TransitionFailure::Refused(ServiceError::Conflict(
-            "2 windows".into()
-        )))
+        context.environment.windows,
+        [earlier.clone(), later.clone(), coming.clone()]
+    );
+    // Two and a half hours on, only the earlier one is not over: the moment is the one asked
+    // about.
+    let state = ledger(&db)
+        .environment_state(t, dev.id, at + hour * 5 / 2, Consistency::Stored)
+        .await
+        .unwrap();
+    assert_eq!(state.environment, dev);
+    assert_eq!(state.windows, [earlier]);
+    assert_eq!(
+        ledger(&db)
+            .load_for_transition(t, Uuid::now_v7(), at, Consistency::Stored)
+            .await,
+        Err(StoreError::NotFound)
     );
 }
 
-async fn gate_inputs_read_the_environment_windows_approvals_and_promotion_evidence(db: TestDb) {
+async fn approvers_and_earlier_environments_are_what_the_approval_and_promotion_gates_read(
+    db: TestDb,
+) {
     let t = tenant();
     let c = component(&db.store, t, "api").await;
     let ordered = |name: &str, order: i64, active: bool| EnvironmentInput {
@@ -673,101 +687,127 @@ async fn gate_inputs_read_the_environment_windows_approvals_and_promotion_eviden
         ..ordered("prod", 4, true)
     };
     let prod = environment(&db.store, t, guarded).await;
-    let first = record(&db.store, pending(t, &c, &dev, "v1", now())).await;
-    let (_, plain) = ledger(&db).gate_inputs(t, first.id, now()).await.unwrap();
-    assert_eq!(plain.environment, dev);
+    environment(&db.store, t, ordered("dr", 5, true)).await;
+    let d = record(&db.store, pending(t, &c, &prod, "v1", now())).await;
+    ledger(&db)
+        .approve(t, d.id, user(5), None, now())
+        .await
+        .unwrap();
+    ledger(&db)
+        .approve(t, d.id, user(4), None, now())
+        .await
+        .unwrap();
     assert_eq!(
-        (
-            plain.active_windows.len(),
-            plain.approvers.len(),
-            &plain.promotion
-        ),
-        (0, 0, &PromotionEvidence::FirstEnvironment),
-        "dev has no gate rules to read for"
+        ledger(&db).approvers(t, d.id, 0).await.unwrap(),
+        [user(4), user(5)]
     );
-    let inputs = |version: &str| {
+    assert_eq!(
+        ledger(&db).approvers(t, d.id, 1).await.unwrap(),
+        [],
+        "only the round asked about"
+    );
+    let evidence = |version: &str| {
         let (db, prod, c, version) = (&db, prod.clone(), c.clone(), version.to_owned());
         async move {
-            let d = record(&db.store, pending(t, &c, &prod, &version, now())).await;
-            ledger(db)
-                .approve(t, d.id, user(5), None, now())
+            let earlier = ledger(db)
+                .earlier_environments(t, prod.order_index, c.id, version)
                 .await
                 .unwrap();
-            let (read, inputs) = ledger(db).gate_inputs(t, d.id, now()).await.unwrap();
-            assert_eq!(read, d);
-            assert_eq!(inputs.approvers, [user(5)]);
-            inputs.promotion
+            let mut names: Vec<&str> = earlier
+                .iter()
+                .map(|e| e.environment.name.as_str())
+                .collect();
+            names.sort_unstable();
+            assert_eq!(names, ["dev", "qa", "staging"], "the ones ordered before");
+            PromotionEvidence::from_earlier(&prod, &earlier)
         }
     };
     let not_yet = PromotionEvidence::Previous {
         environment: "staging".into(),
         succeeded: false,
     };
-    assert_eq!(inputs("v1").await, not_yet);
+    assert_eq!(evidence("v1").await, not_yet);
     let d = record(&db.store, pending(t, &c, &staging, "v1", now())).await;
     let running = step(&db.store, &d, "in_progress", now(), None).await;
     let done = step(&db.store, &running, "succeeded", now(), None).await;
     assert_eq!(
-        inputs("v1").await,
+        evidence("v1").await,
         PromotionEvidence::Previous {
             environment: "staging".into(),
             succeeded: true
         }
     );
-    assert_eq!(inputs("v2").await, not_yet);
+    assert_eq!(evidence("v2").await, not_yet);
     step(&db.store, &done, "rolled_back", now(), None).await;
     assert_eq!(
-        inputs("v1").await,
+        evidence("v1").await,
         not_yet,
         "a rolled-back success does not count"
     );
+    let first = ledger(&db)
+        .earlier_environments(t, dev.order_index, c.id, "v1".into())
+        .await
+        .unwrap();
+    assert!(first.is_empty(), "{first:?}");
 }
 
-async fn a_refused_decision_writes_nothing(db: TestDb) {
+async fn a_start_lands_only_while_the_environment_is_at_the_version_decided_on(db: TestDb) {
     let t = tenant();
     let (c, e) = (
         component(&db.store, t, "api").await,
         environment(&db.store, t, env_named("dev")).await,
     );
     let d = record(&db.store, pending(t, &c, &e, "v1", now())).await;
-    let seen = d.clone();
-    let refused = ledger(&db)
-        .transition(
-            t,
-            d.id,
-            now(),
-            Box::new(move |current, gates| {
-                assert_eq!(*current, seen);
-                let inputs = gates.gate_inputs().unwrap();
-                Err(ServiceError::Conflict(format!(
-                    "no, {}",
-                    inputs.environment.name.as_str()
-                )))
-            }),
-        )
-        .await;
+    let decided_on = environment_version(&db.store, t, e.id).await;
+    let changes = EnvironmentChanges {
+        display_name: Some("Development".into()),
+        ..Default::default()
+    };
+    EnvironmentRepository::update(&db.store, t, e.id, None, changes, now())
+        .await
+        .unwrap();
+    let start = |version: i64| Transition {
+        environment_version: Some(version),
+        ..moving(&d, to("in_progress"), now())
+    };
     assert_eq!(
-        refused,
-        Err(TransitionFailure::Refused(ServiceError::Conflict(
-            "no, dev".into()
-        )))
+        ledger(&db).save_transition(t, start(decided_on)).await,
+        Err(StoreError::VersionMismatch {
+            current: d.version_number
+        }),
+        "the deployment is unchanged, but its environment is not"
     );
     assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), d);
     assert_eq!(ledger(&db).history(t, d.id).await.unwrap().len(), 1);
+    ledger(&db)
+        .save_transition(t, start(decided_on + 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        ledger(&db).get(t, d.id).await.unwrap().status,
+        DeploymentStatus::InProgress
+    );
 }
 
-/// The decision of moving whatever is stored to `status`, as the service takes it (the state
-/// machine only).
-fn to_status(status: &'static str, at: DateTime<Utc>) -> Decide {
-    Box::new(move |current, _| {
-        let input = TransitionInput {
-            status: Some(status.into()),
-            ..Default::default()
-        };
-        current
-            .transition(input, Some(user(2)), None, at)
-            .map_err(|refused| ServiceError::Conflict(format!("{refused:?}")))
-    })
+async fn freeze_windows_made_or_removed_revise_their_environment(db: TestDb) {
+    let t = tenant();
+    let e = environment(&db.store, t, env_named("dev")).await;
+    let hour = Duration::hours(1);
+    let window = freeze(&db.store, &e, now() + hour, now() + hour * 2).await;
+    assert_eq!(environment_version(&db.store, t, e.id).await, e.version + 1);
+    FreezeWindowRepository::delete(&db.store, t, e.id, window.id)
+        .await
+        .unwrap();
+    assert_eq!(environment_version(&db.store, t, e.id).await, e.version + 2);
+    assert_eq!(
+        FreezeWindowRepository::delete(&db.store, t, e.id, window.id).await,
+        Err(StoreError::NotFound)
+    );
+    assert_eq!(
+        environment_version(&db.store, t, e.id).await,
+        e.version + 2,
+        "nothing removed, nothing revised"
+    );
 }
 
 async fn a_copy_another_replica_moved_on_is_decided_again_on_what_is_stored(db: TestDb) {
@@ -776,46 +816,39 @@ async fn a_copy_another_replica_moved_on_is_decided_again_on_what_is_stored(db: 
         component(&db.store, t, "api").await,
         environment(&db.store, t, env_named("dev")).await,
     );
-    // A second process on the same database.
-    let replica = Store::connect(&db.url, 2).unwrap();
-    // This store recorded it: its copy says pending, revision 1.
-    let d = record(&db.store, pending(t, &c, &e, "v1", now())).await;
-    // The replica fails it and sends it back to pending: revision 3.
-    let failed = step(&replica, &d, "failed", now(), None).await;
-    let again = step(&replica, &failed, "pending", now(), None).await;
-    // A decision bound to revision 1 passes on the copy; the write misses, and on what is
-    // stored the decision refuses: that refusal is the answer, not a failed write.
-    let stale = DeploymentRepository::transition(
-        &db.store,
-        t,
-        d.id,
-        now(),
-        moving(
-            &d,
-            TransitionInput {
-                status: Some("in_progress".into()),
+    let who = deployer(t, 2);
+    // Two processes on the same database, each keeping copies.
+    let here = use_cases(&db.store, true);
+    let replica_store = Store::connect(&db.url, 2).unwrap();
+    let replica = use_cases(&replica_store, true);
+    // This process recorded it: its copy says pending, version 1.
+    let d = here
+        .create(
+            &who,
+            DeploymentInput {
+                component_id: Some(c.id.0),
+                environment_id: Some(e.id.0),
+                version: Some("v1".into()),
                 ..Default::default()
             },
-            now(),
-        ),
-    )
-    .await;
-    assert_eq!(
-        stale,
-        Err(TransitionFailure::Refused(ServiceError::Conflict(
-            "moved on".into()
-        )))
-    );
-    // A decision on whatever is stored moves revision 3, once.
-    let started = DeploymentRepository::transition(
-        &db.store,
-        t,
-        d.id,
-        now(),
-        to_status("in_progress", now()),
-    )
-    .await
-    .unwrap();
+        )
+        .await
+        .unwrap();
+    // The replica fails it and sends it back to pending: version 3.
+    replica
+        .transition(&who, d.id, None, to("failed"))
+        .await
+        .unwrap();
+    let again = replica
+        .transition(&who, d.id, None, to("pending"))
+        .await
+        .unwrap();
+    // Decided on the copy (version 1), the write misses; decided again on what is stored,
+    // it lands on version 3.
+    let started = here
+        .transition(&who, d.id, None, to("in_progress"))
+        .await
+        .unwrap();
     assert_eq!(
         (started.status, started.version_number),
         (DeploymentStatus::InProgress, again.version_number + 1)
@@ -823,56 +856,35 @@ async fn a_copy_another_replica_moved_on_is_decided_again_on_what_is_stored(db: 
     assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), started);
     assert_eq!(ledger(&db).history(t, d.id).await.unwrap().len(), 4);
     // The replica's own copy is now the stale one: the same holds the other way round.
-    let done =
-        DeploymentRepository::transition(&replica, t, d.id, now(), to_status("succeeded", now()))
-            .await
-            .unwrap();
+    let done = replica
+        .transition(&who, d.id, None, to("succeeded"))
+        .await
+        .unwrap();
     assert_eq!(done.version_number, started.version_number + 1);
-    // And a refusal on a copy is checked against what is stored: the copy says in_progress
+    // A refusal on a copy is checked against what is stored: this copy says in_progress
     // (which cannot be rolled back), the database says succeeded (which can).
-    let rolled_back = DeploymentRepository::transition(
-        &db.store,
-        t,
-        d.id,
-        now(),
-        to_status("rolled_back", now()),
-    )
-    .await
-    .unwrap();
+    let rolled_back = here
+        .transition(&who, d.id, None, to("rolled_back"))
+        .await
+        .unwrap();
     assert_eq!(
         (rolled_back.status, rolled_back.version_number),
         (DeploymentStatus::RolledBack, done.version_number + 1)
     );
     assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), rolled_back);
+    // An If-Match naming the copy's version is refused once what is stored says otherwise.
+    let stale = here
+        .transition(&who, d.id, Some(started.version_number), to("pending"))
+        .await;
+    assert!(
+        matches!(&stale, Err(ServiceError::PreconditionFailed(_))),
+        "{stale:?}"
+    );
 }
 
-/// The decision of starting whatever is stored at `at`, as the service takes it for an
-/// environment without promotion order: refused while a freeze window is active or approvals
-/// are missing.
-fn gated_start(at: DateTime<Utc>) -> Decide {
-    Box::new(move |current, gates| {
-        let inputs = gates
-            .gate_inputs()
-            .map_err(|e| ServiceError::Internal(e.to_string()))?;
-        if !inputs.active_windows.is_empty() {
-            return Err(ServiceError::Conflict("frozen".into()));
-        }
-        if usize::from(inputs.environment.required_approvals) > inputs.approvers.len() {
-            return Err(ServiceError::Conflict("needs approvals".into()));
-        }
-        let input = TransitionInput {
-            status: Some("in_progress".into()),
-            ..Default::default()
-        };
-        current
-            .transition(input, Some(user(2)), None, at)
-            .map_err(|refused| ServiceError::Conflict(format!("{refused:?}")))
-    })
-}
-
-/// A store decides the gates of starting a deployment it recorded on the environment as it
-/// last read it, without reading it again; a window or a rule added since, by this store or
-/// another, still refuses.
+/// A process decides the gates of starting a deployment it recorded on the environment as it
+/// last read it, without reading it again; a window or a rule added since, by this process or
+/// another, refuses the very next start.
 async fn gates_decided_on_a_copy_see_every_window_and_rule_added_since(db: TestDb) {
     let t = tenant();
     let c = component(&db.store, t, "api").await;
@@ -880,31 +892,42 @@ async fn gates_decided_on_a_copy_see_every_window_and_rule_added_since(db: TestD
         environment(&db.store, t, env_named("dev")).await,
         environment(&db.store, t, env_named("qa")).await,
     );
+    let here = use_cases(&db.store, true);
     let replica = Store::connect(&db.url, 2).unwrap();
+    let who = deployer(t, 2);
+    let record_into = |env: &Environment, version: &str| {
+        let input = DeploymentInput {
+            component_id: Some(c.id.0),
+            environment_id: Some(env.id.0),
+            version: Some(version.into()),
+            ..Default::default()
+        };
+        let (here, who) = (&here, who.clone());
+        async move { here.create(&who, input).await.unwrap() }
+    };
     let start = |d: Deployment| {
-        let store = &db.store;
-        async move { DeploymentRepository::transition(store, t, d.id, now(), gated_start(now())).await }
+        let (here, who) = (&here, who.clone());
+        async move { here.transition(&who, d.id, None, to("in_progress")).await }
     };
-    let refused = |why: &str| {
-        Err(TransitionFailure::Refused(ServiceError::Conflict(
-            why.into(),
-        )))
+    let refused_by = |result: Result<Deployment, ServiceError>| match result {
+        Err(ServiceError::GateRefused { gate, .. }) => Some(gate),
+        other => panic!("expected a gate to refuse: {other:?}"),
     };
-    // Both environments are read once, by a start that passes.
+    // Both environments are read once, by starts that pass.
     for env in [&dev, &qa] {
-        let d = record(&db.store, pending(t, &c, env, "v1", now())).await;
+        let d = record_into(env, "v1").await;
         assert_eq!(start(d).await.unwrap().status, DeploymentStatus::InProgress);
     }
     // A window on dev that is not on yet, or over, does not refuse.
     let hour = Duration::hours(1);
     freeze(&replica, &dev, now() + hour, now() + hour * 2).await;
     freeze(&replica, &dev, now() - hour * 2, now() - hour).await;
-    let d = record(&db.store, pending(t, &c, &dev, "v2", now())).await;
+    let d = record_into(&dev, "v2").await;
     assert_eq!(start(d).await.unwrap().status, DeploymentStatus::InProgress);
-    // One that is on does, though the environment itself did not change.
+    // One that is on does, though the environment's own fields did not change.
     freeze(&replica, &dev, now() - hour, now() + hour).await;
-    let d = record(&db.store, pending(t, &c, &dev, "v3", now())).await;
-    assert_eq!(start(d.clone()).await, refused("frozen"));
+    let d = record_into(&dev, "v3").await;
+    assert_eq!(refused_by(start(d.clone()).await), Some(GateKind::Freeze));
     assert_eq!(
         ledger(&db).get(t, d.id).await.unwrap(),
         d,
@@ -918,17 +941,85 @@ async fn gates_decided_on_a_copy_see_every_window_and_rule_added_since(db: TestD
     EnvironmentRepository::update(&replica, t, qa.id, None, changes, now())
         .await
         .unwrap();
-    let d = record(&db.store, pending(t, &c, &qa, "v2", now())).await;
-    assert_eq!(start(d.clone()).await, refused("needs approvals"));
-    ledger(&db)
-        .approve(t, d.id, user(5), None, now())
-        .await
-        .unwrap();
+    let d = record_into(&qa, "v2").await;
+    assert_eq!(
+        refused_by(start(d.clone()).await),
+        Some(GateKind::Approvals)
+    );
+    here.approve(&deployer(t, 5), d.id, None).await.unwrap();
     assert_eq!(
         start(d.clone()).await.unwrap().status,
         DeploymentStatus::InProgress
     );
     assert_eq!(ledger(&db).history(t, d.id).await.unwrap().len(), 2);
+    // qa is deactivated through the replica: recording into it is refused at once.
+    let changes = EnvironmentChanges {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    EnvironmentRepository::update(&replica, t, qa.id, None, changes, now())
+        .await
+        .unwrap();
+    let input = DeploymentInput {
+        component_id: Some(c.id.0),
+        environment_id: Some(qa.id.0),
+        version: Some("v3".into()),
+        ..Default::default()
+    };
+    let refused = here.create(&who, input).await;
+    assert!(
+        matches!(&refused, Err(ServiceError::Conflict(m)) if m.contains("inactive")),
+        "{refused:?}"
+    );
+}
+
+/// The same life, decided with the copies of a process or on what is stored each time,
+/// leaves the same ledger.
+async fn with_or_without_copies_a_deployments_life_is_the_same(db: TestDb) {
+    let t = tenant();
+    let c = component(&db.store, t, "api").await;
+    let e = environment(&db.store, t, env_named("dev")).await;
+    let who = deployer(t, 2);
+    for copies in [true, false] {
+        let ledger_uc = use_cases(&db.store, copies);
+        let d = ledger_uc
+            .create(
+                &who,
+                DeploymentInput {
+                    component_id: Some(c.id.0),
+                    environment_id: Some(e.id.0),
+                    version: Some(format!("copies-{copies}")),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let mut last = d.clone();
+        for status in [
+            "in_progress",
+            "succeeded",
+            "rolled_back",
+            "pending",
+            "failed",
+        ] {
+            last = ledger_uc
+                .transition(&who, d.id, None, to(status))
+                .await
+                .unwrap();
+            assert_eq!(last.status.as_str(), status);
+        }
+        assert_eq!(last.version_number, d.version_number + 5);
+        assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), last);
+        let history = ledger(&db).history(t, d.id).await.unwrap();
+        assert_eq!(history.len(), 6, "copies: {copies}");
+        let again = ledger_uc.transition(&who, d.id, None, to("failed")).await;
+        assert_eq!(
+            again,
+            Err(ServiceError::Conflict(
+                "the deployment is already `failed`".into()
+            ))
+        );
+    }
 }
 
 async fn stuck_deployments_are_failed_once_even_by_racing_sweepers(db: TestDb) {
@@ -979,11 +1070,12 @@ async fn stuck_deployments_are_failed_once_even_by_racing_sweepers(db: TestDb) {
 
     let store = db.store.clone();
     let swept = race(8, move |_| {
-        let store = store.clone();
+        // Eight replicas, each with its own use cases.
+        let sweeper = use_cases(&store, true);
         async move {
             let mut mine = Vec::new();
             loop {
-                let batch = store.fail_timed_out(now(), 3).await.unwrap();
+                let batch = sweeper.sweep_timed_out(3).await.unwrap();
                 if batch.is_empty() {
                     return mine;
                 }
@@ -1319,7 +1411,10 @@ async fn the_ledger_and_its_sweep_work_under_row_level_security() {
         stuck.push(step(&confined, &d, "in_progress", started, None).await);
     }
     // Without `terrane.system` in its transaction, the sweep would see no tenant's rows.
-    let failed = confined.fail_timed_out(now(), 10).await.unwrap();
+    let failed = use_cases(&confined, false)
+        .sweep_timed_out(10)
+        .await
+        .unwrap();
     let mut failed: Vec<Uuid> = failed.into_iter().map(|f| f.id).collect();
     failed.sort();
     let mut expected: Vec<Uuid> = stuck.iter().map(|d| d.id).collect();
