@@ -278,4 +278,198 @@ mod tests {
         assert!(recent.lock().len() <= MOST);
         assert_eq!(recent.get(a, mine), None, "the full map started over");
     }
+
+    use chrono::TimeZone;
+    use terrane_domain::{DeploymentInput, EnvironmentInput, TransitionInput};
+    use terrane_ports::MockDeploymentRepository;
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 1, 10, 14, 0, 0).unwrap()
+    }
+
+    fn tenant() -> TenantId {
+        TenantId(Uuid::from_u128(7))
+    }
+
+    fn state() -> EnvironmentState {
+        let environment = EnvironmentInput {
+            name: Some("dev".into()),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap()
+        .into_environment(EnvironmentId(Uuid::from_u128(20)), tenant(), 0, at());
+        EnvironmentState {
+            environment,
+            windows: Vec::new(),
+            stored: true,
+        }
+    }
+
+    fn deployment() -> Deployment {
+        DeploymentInput {
+            component_id: Some(Uuid::from_u128(10)),
+            environment_id: Some(Uuid::from_u128(20)),
+            version: Some("v1".into()),
+            ..Default::default()
+        }
+        .into_new(UserId(Uuid::from_u128(1)))
+        .unwrap()
+        .into_deployment(
+            Uuid::from_u128(3),
+            tenant(),
+            UserId(Uuid::from_u128(1)),
+            at(),
+        )
+    }
+
+    fn started() -> Transition {
+        let current = deployment();
+        let input = TransitionInput {
+            status: Some("in_progress".into()),
+            ..Default::default()
+        };
+        let (next, entry) = current.transition(input, None, None, at()).unwrap();
+        Transition {
+            current,
+            next,
+            entry,
+            environment_version: Some(1),
+        }
+    }
+
+    /// A repository that answers `times` stored reads of the deployment and its environment.
+    fn stored_reads(times: usize) -> MockDeploymentRepository {
+        let mut inner = MockDeploymentRepository::new();
+        inner
+            .expect_load_for_transition()
+            .withf(|_, _, _, consistency| *consistency == Consistency::Stored)
+            .times(times)
+            .returning(|_, _, _, _| {
+                Ok(TransitionContext {
+                    deployment: deployment(),
+                    environment: state(),
+                    stored: true,
+                })
+            });
+        inner
+    }
+
+    async fn load(recent: &RecentDeployments, consistency: Consistency) -> TransitionContext {
+        recent
+            .load_for_transition(tenant(), Uuid::from_u128(3), at(), consistency)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn recent_reads_answer_from_what_a_stored_read_returned_and_say_so() {
+        let recent = RecentDeployments::new(Arc::new(stored_reads(2)));
+        let first = load(&recent, Consistency::Recent).await;
+        assert!(first.stored, "nothing kept yet: read from the database");
+        let copy = load(&recent, Consistency::Recent).await;
+        assert_eq!(copy.deployment, first.deployment);
+        assert_eq!(copy.environment.environment, first.environment.environment);
+        assert!(!copy.stored && !copy.environment.stored, "marked as copies");
+        let state = recent
+            .environment_state(
+                tenant(),
+                EnvironmentId(Uuid::from_u128(20)),
+                at(),
+                Consistency::Recent,
+            )
+            .await
+            .unwrap();
+        assert!(!state.stored);
+        assert!(
+            load(&recent, Consistency::Stored).await.stored,
+            "a stored read always asks the database"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_saved_transition_is_the_next_copy_and_a_missed_one_drops_both_copies() {
+        let mut inner = stored_reads(2);
+        let mut saves = 0;
+        inner
+            .expect_save_transition()
+            .times(2)
+            .returning(move |_, _| {
+                saves += 1;
+                if saves == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::VersionMismatch { current: 9 })
+                }
+            });
+        let recent = RecentDeployments::new(Arc::new(inner));
+        load(&recent, Consistency::Stored).await;
+        let transition = started();
+        let next = transition.next.clone();
+        recent.save_transition(tenant(), transition).await.unwrap();
+        let copy = load(&recent, Consistency::Recent).await;
+        assert_eq!(copy.deployment, next, "what was written is the copy");
+        assert!(!copy.stored);
+        assert_eq!(
+            recent.save_transition(tenant(), started()).await,
+            Err(StoreError::VersionMismatch { current: 9 })
+        );
+        assert!(
+            load(&recent, Consistency::Recent).await.stored,
+            "after a miss, nothing stale is handed out again"
+        );
+        assert!(
+            recent
+                .environments
+                .get(tenant(), Uuid::from_u128(20))
+                .is_some(),
+            "the read after the miss is kept"
+        );
+    }
+
+    #[tokio::test]
+    async fn recorded_deployments_are_kept_and_a_refused_record_drops_the_environment() {
+        let mut inner = MockDeploymentRepository::new();
+        inner
+            .expect_environment_state()
+            .times(2)
+            .returning(|_, _, _, _| Ok(state()));
+        let mut creates = 0;
+        inner.expect_create().times(2).returning(move |_, list, _| {
+            creates += 1;
+            if creates == 1 {
+                Ok(list)
+            } else {
+                Err(StoreError::VersionMismatch { current: 2 })
+            }
+        });
+        let recent = RecentDeployments::new(Arc::new(inner));
+        let env = EnvironmentId(Uuid::from_u128(20));
+        recent
+            .environment_state(tenant(), env, at(), Consistency::Recent)
+            .await
+            .unwrap();
+        recent
+            .create(tenant(), vec![deployment()], 1)
+            .await
+            .unwrap();
+        assert_eq!(
+            recent.deployments.get(tenant(), Uuid::from_u128(3)),
+            Some(deployment())
+        );
+        let copy = recent
+            .environment_state(tenant(), env, at(), Consistency::Recent)
+            .await
+            .unwrap();
+        assert!(!copy.stored, "the environment came from the copy");
+        assert!(recent
+            .create(tenant(), vec![deployment()], 1)
+            .await
+            .is_err());
+        let read = recent
+            .environment_state(tenant(), env, at(), Consistency::Recent)
+            .await
+            .unwrap();
+        assert!(read.stored, "a refused record drops the environment's copy");
+    }
 }
