@@ -480,19 +480,26 @@ TSV="$REPO_ROOT/target/bench/results-$(date +%Y%m%d-%H%M%S).tsv"
 echo
 echo "terrane bench: wrk -t$THREADS -c$CONNECTIONS -d$DURATION on $(nproc) cores (wrk and server share them)"
 echo
-fmt='| %-8s | %-38s | %10s | %8s | %8s | %8s |%s\n'
+fmt='| %-8s | %-38s | %10s | %9s | %8s | %8s | %8s |%s\n'
 # shellcheck disable=SC2059
-printf "$fmt" backend endpoint 'req/s' 'p50 ms' 'p99 ms' 'non-2xx' ''
+printf "$fmt" backend endpoint 'req/s' 'x healthz' 'p50 ms' 'p99 ms' 'non-2xx' ''
 # shellcheck disable=SC2059
-printf "$fmt" -------- "$(printf -- '-%.0s' {1..38})" ---------- -------- -------- -------- ''
+printf "$fmt" -------- "$(printf -- '-%.0s' {1..38})" ---------- --------- -------- -------- -------- ''
+# The ceiling of each backend's run: every figure is also shown as a ratio to it.
+declare -A CEILING=()
+for row in "${RESULTS[@]}"; do
+    IFS=$'\t' read -r backend label rps _ <<<"$row"
+    [[ $label == "GET /healthz" ]] && CEILING[$backend]=$rps
+done
 for row in "${RESULTS[@]}"; do
     IFS=$'\t' read -r backend label rps p50 p99 non2xx sockerr requests <<<"$row"
+    ratio=$(awk -v r="$rps" -v c="${CEILING[$backend]:-0}" 'BEGIN { if (c > 0) printf "%.3f", r / c; else print "-" }')
     flag=""
     ((non2xx > 0)) && flag+=" <-- ${non2xx} non-2xx"
     ((sockerr > 0)) && flag+=" <-- ${sockerr} socket errors"
     ((requests == 0)) && flag+=" <-- no requests completed"
     # shellcheck disable=SC2059
-    printf "$fmt" "$backend" "$label" "$(printf '%.0f' "$rps")" "$p50" "$p99" "$non2xx" "$flag"
+    printf "$fmt" "$backend" "$label" "$(printf '%.0f' "$rps")" "$ratio" "$p50" "$p99" "$non2xx" "$flag"
 done
 echo
 for row in "${RSS[@]}"; do

@@ -3,13 +3,13 @@ use crate::deployments::record;
 use async_trait::async_trait;
 use std::sync::Arc;
 use terrane_domain::{
-    Actor, Deployment, DeploymentInput, EnvironmentId, Page, Permission, Release, ReleaseInput,
+    Actor, Deployment, DeploymentInput, EnvironmentId, Page, Permission, Release, ReleaseId,
+    ReleaseInput,
 };
 use terrane_ports::{
     Clock, DeploymentRepository, IdSource, ReleaseRepository, ReleaseService, ServiceError,
     StoreError,
 };
-use uuid::Uuid;
 
 const WHAT: &str = "release";
 
@@ -59,7 +59,7 @@ impl ReleaseService for Releases {
             .map_err(store_error)
     }
 
-    async fn get(&self, actor: &Actor, id: Uuid) -> Result<Release, ServiceError> {
+    async fn get(&self, actor: &Actor, id: ReleaseId) -> Result<Release, ServiceError> {
         authorize(actor, Permission::Read, "reading releases")?;
         self.repo.get(actor.tenant, id).await.map_err(store_error)
     }
@@ -75,7 +75,7 @@ impl ReleaseService for Releases {
     async fn deploy(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: ReleaseId,
         environment: EnvironmentId,
     ) -> Result<Vec<Deployment>, ServiceError> {
         authorize(actor, Permission::Deploy, "deploying a release")?;
@@ -89,7 +89,7 @@ impl ReleaseService for Releases {
                 version: Some(part.version.as_str().to_owned()),
                 digest: part.digest.as_ref().map(|d| d.as_str().to_owned()),
                 description: Some(format!("release {}", release.name)),
-                release_id: Some(release.id),
+                release_id: Some(release.id.0),
                 ..Default::default()
             };
             let new = input.into_new(actor.user)?;

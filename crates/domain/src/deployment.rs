@@ -2,7 +2,7 @@
 //! [`crate::gates`]).
 
 use crate::error::{FieldError, ValidationErrors};
-use crate::ids::{ComponentId, EnvironmentId, TenantId, UserId};
+use crate::ids::{ComponentId, DeploymentId, EnvironmentId, ReleaseId, TenantId, UserId};
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -181,7 +181,7 @@ impl CommitSha {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Deployment {
     /// Its id.
-    pub id: Uuid,
+    pub id: DeploymentId,
     /// The organization.
     pub tenant: TenantId,
     /// What is deployed.
@@ -189,7 +189,7 @@ pub struct Deployment {
     /// Where.
     pub environment_id: EnvironmentId,
     /// The release it belongs to, if any.
-    pub release_id: Option<Uuid>,
+    pub release_id: Option<ReleaseId>,
     /// Which version.
     pub version: Version,
     /// The image digest, when known.
@@ -207,7 +207,7 @@ pub struct Deployment {
     /// Where it is.
     pub status: DeploymentStatus,
     /// Bumped by every change; the ETag.
-    pub version_number: i64,
+    pub revision: i64,
     /// Bumped by every retry (`-> pending`): only approvals of the current round count.
     pub approval_round: u32,
     /// When it was recorded.
@@ -251,7 +251,7 @@ pub struct NewDeployment {
     /// Where.
     pub environment_id: EnvironmentId,
     /// Which release, if any.
-    pub release_id: Option<Uuid>,
+    pub release_id: Option<ReleaseId>,
     /// Which version.
     pub version: Version,
     /// Which image.
@@ -337,7 +337,7 @@ impl DeploymentInput {
             ) if errors.is_empty() => Ok(NewDeployment {
                 component_id,
                 environment_id,
-                release_id: self.release_id,
+                release_id: self.release_id.map(ReleaseId),
                 version,
                 digest,
                 commit_sha,
@@ -361,7 +361,7 @@ impl NewDeployment {
     ) -> Deployment {
         let now = crate::time::truncate(now);
         Deployment {
-            id,
+            id: DeploymentId(id),
             tenant,
             component_id: self.component_id,
             environment_id: self.environment_id,
@@ -374,7 +374,7 @@ impl NewDeployment {
             description: self.description,
             metadata: self.metadata,
             status: DeploymentStatus::Pending,
-            version_number: 1,
+            revision: 1,
             approval_round: 0,
             created_at: now,
             started_at: None,
@@ -492,7 +492,7 @@ impl Deployment {
             }
             DeploymentStatus::RolledBack => {}
         }
-        next.version_number += 1;
+        next.revision += 1;
         next.updated_at = now;
         let entry = HistoryEntry {
             from: Some(self.status),
@@ -594,10 +594,7 @@ mod tests {
         let d = deployment();
         assert_eq!(d.status, Pending);
         assert_eq!(d.deployed_by, user(1).to_string());
-        assert_eq!(
-            (d.version_number, d.started_at, d.finished_at),
-            (1, None, None)
-        );
+        assert_eq!((d.revision, d.started_at, d.finished_at), (1, None, None));
     }
 
     #[test]
@@ -640,7 +637,7 @@ mod tests {
             .transition(to("in_progress"), Some(user(2)), None, t1)
             .unwrap();
         assert_eq!(
-            (running.status, running.started_at, running.version_number),
+            (running.status, running.started_at, running.revision),
             (InProgress, Some(t1), 2)
         );
         assert_eq!(

@@ -68,3 +68,11 @@ id_type!(
     /// A self-service request for an environment.
     EnvironmentRequestId
 );
+id_type!(
+    /// A deployment of the ledger.
+    DeploymentId
+);
+id_type!(
+    /// A release: a named set of component versions.
+    ReleaseId
+);

@@ -55,8 +55,8 @@ pub use gates::{
 pub use health::{AddressPolicy, Cidr, HealthCheck, HealthCheckId, ProbeOutcome};
 pub use ids::EnvironmentRequestId;
 pub use ids::{
-    AssignmentId, ComponentId, EnvironmentId, FreezeWindowId, TargetGroupId, TargetId, TenantId,
-    UserId,
+    AssignmentId, ComponentId, DeploymentId, EnvironmentId, FreezeWindowId, ReleaseId,
+    TargetGroupId, TargetId, TenantId, UserId,
 };
 pub use page::Page;
 pub use release::{NewRelease, Release, ReleaseComponent, ReleaseComponentInput, ReleaseInput};

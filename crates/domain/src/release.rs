@@ -2,7 +2,7 @@
 
 use crate::deployment::{Digest, Version};
 use crate::error::ValidationErrors;
-use crate::ids::{ComponentId, TenantId, UserId};
+use crate::ids::{ComponentId, ReleaseId, TenantId, UserId};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
@@ -26,7 +26,7 @@ pub struct ReleaseComponent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Release {
     /// Its id.
-    pub id: Uuid,
+    pub id: ReleaseId,
     /// The organization.
     pub tenant: TenantId,
     /// Unique in the organization (`2026.01-sprint-3`).
@@ -155,7 +155,7 @@ impl NewRelease {
         now: DateTime<Utc>,
     ) -> Release {
         Release {
-            id,
+            id: ReleaseId(id),
             tenant,
             name: self.name,
             components: self.components,

@@ -13,8 +13,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use terrane_domain::{
-    ComponentId, Deployment, DeploymentInput, DeploymentStatus, EnvironmentId, GateKind,
-    GateResult, HistoryEntry, Page, TransitionInput,
+    ComponentId, Deployment, DeploymentId, DeploymentInput, DeploymentStatus, EnvironmentId,
+    GateKind, GateResult, HistoryEntry, Page, ReleaseId, TransitionInput,
 };
 use terrane_ports::{Approval, DeploymentFilter, DeploymentQuery};
 use utoipa::{IntoParams, ToSchema};
@@ -189,11 +189,11 @@ pub struct DeploymentResponse {
 impl From<Deployment> for DeploymentResponse {
     fn from(d: Deployment) -> Self {
         Self {
-            id: d.id,
+            id: d.id.0,
             organization_id: d.tenant.as_uuid(),
             component_id: d.component_id.as_uuid(),
             environment_id: d.environment_id.as_uuid(),
-            release_id: d.release_id,
+            release_id: d.release_id.map(|r| r.0),
             version: d.version.as_str().to_owned(),
             digest: d.digest.map(|x| x.as_str().to_owned()),
             commit_sha: d.commit_sha.map(|x| x.as_str().to_owned()),
@@ -203,7 +203,7 @@ impl From<Deployment> for DeploymentResponse {
             metadata: d.metadata,
             status: d.status.as_str(),
             approval_round: d.approval_round,
-            revision: d.version_number,
+            revision: d.revision,
             created_at: d.created_at,
             started_at: d.started_at,
             finished_at: d.finished_at,
@@ -264,7 +264,7 @@ fn list_query(req: &HttpRequest) -> Result<DeploymentQuery, Problem> {
         component_id: q.uuid("componentId").map(ComponentId),
         environment_id: q.uuid("environmentId").map(EnvironmentId),
         status: q.parsed("status", |v| v.parse()),
-        release_id: q.uuid("releaseId"),
+        release_id: q.uuid("releaseId").map(ReleaseId),
     };
     let (skip, take) = (q.integer("skip"), q.integer("take"));
     let page = Page::parse(skip, take).unwrap_or_else(|errors| {
@@ -347,7 +347,7 @@ pub struct ApprovalResponse {
 impl From<Approval> for ApprovalResponse {
     fn from(a: Approval) -> Self {
         Self {
-            deployment_id: a.deployment_id,
+            deployment_id: a.deployment_id.0,
             approver: a.approver.as_uuid(),
             round: a.round,
             comment: a.comment,
@@ -387,7 +387,7 @@ impl From<GateResult> for GateResponse {
 /// One deployment's response with its ETag.
 pub(crate) fn one(status: StatusCode, deployment: Deployment) -> HttpResponse {
     HttpResponse::build(status)
-        .insert_header((header::ETAG, etag(deployment.version_number)))
+        .insert_header((header::ETAG, etag(deployment.revision)))
         .json(DeploymentResponse::from(deployment))
 }
 
@@ -471,11 +471,11 @@ pub async fn get_deployment(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
-    let id = path_id(&req, "id")?;
+    let id = DeploymentId(path_id(&req, "id")?);
     let deployment = state.deployments.get(&actor, id).await?;
-    if not_modified(&req, deployment.version_number) {
+    if not_modified(&req, deployment.revision) {
         return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(deployment.version_number)))
+            .insert_header((header::ETAG, etag(deployment.revision)))
             .finish());
     }
     Ok(one(StatusCode::OK, deployment))
@@ -509,7 +509,7 @@ pub async fn patch_deployment(
     Authenticated(actor): Authenticated,
     body: JsonBody<TransitionBody>,
 ) -> Result<HttpResponse, Problem> {
-    let id = path_id(&req, "id")?;
+    let id = DeploymentId(path_id(&req, "id")?);
     let expected = if_match(&req)?;
     let input = TransitionInput::from(body.value);
     idempotent(&req, &state, &actor, &body.raw, || async {
@@ -540,7 +540,7 @@ pub async fn deployment_history(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
-    let id = path_id(&req, "id")?;
+    let id = DeploymentId(path_id(&req, "id")?);
     let history = state.deployments.history(&actor, id).await?;
     Ok(HttpResponse::Ok().json(
         history
@@ -573,7 +573,7 @@ pub async fn approve_deployment(
     Authenticated(actor): Authenticated,
     body: JsonBody<ApprovalBody>,
 ) -> Result<HttpResponse, Problem> {
-    let id = path_id(&req, "id")?;
+    let id = DeploymentId(path_id(&req, "id")?);
     let approval = state
         .deployments
         .approve(&actor, id, body.value.comment)
@@ -599,7 +599,7 @@ pub async fn list_deployment_approvals(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
-    let id = path_id(&req, "id")?;
+    let id = DeploymentId(path_id(&req, "id")?);
     let approvals = state.deployments.approvals(&actor, id).await?;
     Ok(HttpResponse::Ok().json(
         approvals
@@ -633,7 +633,7 @@ pub async fn deployment_gates(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
-    let id = path_id(&req, "id")?;
+    let id = DeploymentId(path_id(&req, "id")?);
     let gates = state.deployments.gates(&actor, id).await?;
     Ok(HttpResponse::Ok().json(
         gates

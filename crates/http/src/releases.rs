@@ -10,7 +10,9 @@ use actix_web::http::header;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use terrane_domain::{EnvironmentId, Page, Release, ReleaseComponentInput, ReleaseInput};
+use terrane_domain::{
+    EnvironmentId, Page, Release, ReleaseComponentInput, ReleaseId, ReleaseInput,
+};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -109,7 +111,7 @@ pub struct ReleaseResponse {
 impl From<Release> for ReleaseResponse {
     fn from(r: Release) -> Self {
         Self {
-            id: r.id,
+            id: r.id.0,
             organization_id: r.tenant.as_uuid(),
             name: r.name,
             components: r
@@ -245,7 +247,7 @@ pub async fn get_release(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
-    let id = path_id(&req, "id")?;
+    let id = ReleaseId(path_id(&req, "id")?);
     let release = state.releases.get(&actor, id).await?;
     Ok(HttpResponse::Ok().json(ReleaseResponse::from(release)))
 }
@@ -274,7 +276,7 @@ pub async fn deploy_release(
     Authenticated(actor): Authenticated,
     body: JsonBody<DeployReleaseBody>,
 ) -> Result<HttpResponse, Problem> {
-    let id = path_id(&req, "id")?;
+    let id = ReleaseId(path_id(&req, "id")?);
     let environment = body
         .value
         .environment_id

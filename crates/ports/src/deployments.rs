@@ -4,11 +4,10 @@ use crate::error::{ServiceError, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use terrane_domain::{
-    Actor, ComponentId, Deployment, DeploymentInput, DeploymentStatus, Earlier, Environment,
-    EnvironmentId, FreezeWindow, GateResult, HistoryEntry, Page, Release, ReleaseInput, TenantId,
-    TransitionInput, UserId,
+    Actor, ComponentId, Deployment, DeploymentId, DeploymentInput, DeploymentStatus, Earlier,
+    Environment, EnvironmentId, FreezeWindow, GateResult, HistoryEntry, Page, Release, ReleaseId,
+    ReleaseInput, TenantId, TransitionInput, UserId,
 };
-use uuid::Uuid;
 
 /// Which deployments a list returns; every filter given must match.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -20,7 +19,7 @@ pub struct DeploymentFilter {
     /// In this status.
     pub status: Option<DeploymentStatus>,
     /// Part of this release.
-    pub release_id: Option<Uuid>,
+    pub release_id: Option<ReleaseId>,
 }
 
 /// A validated deployment list query.
@@ -36,7 +35,7 @@ pub struct DeploymentQuery {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Approval {
     /// The deployment approved.
-    pub deployment_id: Uuid,
+    pub deployment_id: DeploymentId,
     /// The approval round it belongs to (see [`Deployment::approval_round`]).
     pub round: u32,
     /// Who approved.
@@ -53,7 +52,7 @@ pub struct TimedOut {
     /// Its tenant.
     pub tenant: TenantId,
     /// The deployment.
-    pub id: Uuid,
+    pub id: DeploymentId,
 }
 
 /// Whether a read may answer with what this process last read or wrote of the rows asked
@@ -140,7 +139,7 @@ pub trait DeploymentRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the tenant has no deployment with that id.
-    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Deployment, StoreError>;
+    async fn get(&self, tenant: TenantId, id: DeploymentId) -> Result<Deployment, StoreError>;
 
     /// A page of the tenant's deployments matching `filter`, newest first (by creation, then
     /// id), with the number of all matching rows.
@@ -173,7 +172,7 @@ pub trait DeploymentRepository: Send + Sync {
     async fn load_for_transition(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: DeploymentId,
         now: DateTime<Utc>,
         consistency: Consistency,
     ) -> Result<TransitionContext, StoreError>;
@@ -185,7 +184,7 @@ pub trait DeploymentRepository: Send + Sync {
     async fn approvers(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: DeploymentId,
         round: u32,
     ) -> Result<Vec<UserId>, StoreError>;
 
@@ -227,7 +226,7 @@ pub trait DeploymentRepository: Send + Sync {
     /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
     async fn in_progress(
         &self,
-        after: Option<Uuid>,
+        after: Option<DeploymentId>,
         limit: u32,
     ) -> Result<Vec<InProgress>, StoreError>;
 
@@ -235,7 +234,11 @@ pub trait DeploymentRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the tenant has no deployment with that id.
-    async fn history(&self, tenant: TenantId, id: Uuid) -> Result<Vec<HistoryEntry>, StoreError>;
+    async fn history(
+        &self,
+        tenant: TenantId,
+        id: DeploymentId,
+    ) -> Result<Vec<HistoryEntry>, StoreError>;
 
     /// Records `approver`'s approval of a pending deployment in its current round.
     ///
@@ -245,7 +248,7 @@ pub trait DeploymentRepository: Send + Sync {
     async fn approve(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: DeploymentId,
         approver: UserId,
         comment: Option<String>,
         now: DateTime<Utc>,
@@ -255,7 +258,11 @@ pub trait DeploymentRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the tenant has no deployment with that id.
-    async fn approvals(&self, tenant: TenantId, id: Uuid) -> Result<Vec<Approval>, StoreError>;
+    async fn approvals(
+        &self,
+        tenant: TenantId,
+        id: DeploymentId,
+    ) -> Result<Vec<Approval>, StoreError>;
 }
 
 /// Where releases live.
@@ -274,7 +281,7 @@ pub trait ReleaseRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::NotFound`] when the tenant has no release with that id.
-    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Release, StoreError>;
+    async fn get(&self, tenant: TenantId, id: ReleaseId) -> Result<Release, StoreError>;
 
     /// A page of the tenant's releases, newest first, with the number of all of them.
     ///
@@ -302,7 +309,7 @@ pub trait DeploymentService: Send + Sync {
     ///
     /// # Errors
     /// `NotFound`.
-    async fn get(&self, actor: &Actor, id: Uuid) -> Result<Deployment, ServiceError>;
+    async fn get(&self, actor: &Actor, id: DeploymentId) -> Result<Deployment, ServiceError>;
 
     /// A page of deployments, newest first, and the total matching (any role).
     ///
@@ -325,7 +332,7 @@ pub trait DeploymentService: Send + Sync {
     async fn transition(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: DeploymentId,
         expected_version: Option<i64>,
         input: TransitionInput,
     ) -> Result<Deployment, ServiceError>;
@@ -334,7 +341,11 @@ pub trait DeploymentService: Send + Sync {
     ///
     /// # Errors
     /// `NotFound`.
-    async fn history(&self, actor: &Actor, id: Uuid) -> Result<Vec<HistoryEntry>, ServiceError>;
+    async fn history(
+        &self,
+        actor: &Actor,
+        id: DeploymentId,
+    ) -> Result<Vec<HistoryEntry>, ServiceError>;
 
     /// Approves a pending deployment (admin or deployer).
     ///
@@ -345,7 +356,7 @@ pub trait DeploymentService: Send + Sync {
     async fn approve(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: DeploymentId,
         comment: Option<String>,
     ) -> Result<Approval, ServiceError>;
 
@@ -353,14 +364,19 @@ pub trait DeploymentService: Send + Sync {
     ///
     /// # Errors
     /// `NotFound`.
-    async fn approvals(&self, actor: &Actor, id: Uuid) -> Result<Vec<Approval>, ServiceError>;
+    async fn approvals(
+        &self,
+        actor: &Actor,
+        id: DeploymentId,
+    ) -> Result<Vec<Approval>, ServiceError>;
 
     /// Every gate of leaving `pending` for `in_progress`, as they stand now for the actor,
     /// changing nothing (any role).
     ///
     /// # Errors
     /// `NotFound`.
-    async fn gates(&self, actor: &Actor, id: Uuid) -> Result<Vec<GateResult>, ServiceError>;
+    async fn gates(&self, actor: &Actor, id: DeploymentId)
+        -> Result<Vec<GateResult>, ServiceError>;
 
     /// Fails the deployments stuck `in_progress` past their environment's timeout, across
     /// tenants (the server's background sweep), up to `limit` per call.
@@ -385,7 +401,7 @@ pub trait ReleaseService: Send + Sync {
     ///
     /// # Errors
     /// `NotFound`.
-    async fn get(&self, actor: &Actor, id: Uuid) -> Result<Release, ServiceError>;
+    async fn get(&self, actor: &Actor, id: ReleaseId) -> Result<Release, ServiceError>;
 
     /// A page of releases, newest first, and their total (any role).
     ///
@@ -402,7 +418,7 @@ pub trait ReleaseService: Send + Sync {
     async fn deploy(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: ReleaseId,
         environment: EnvironmentId,
     ) -> Result<Vec<Deployment>, ServiceError>;
 }

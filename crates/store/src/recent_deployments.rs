@@ -11,15 +11,16 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use terrane_domain::{
-    ComponentId, Deployment, Earlier, EnvironmentId, HistoryEntry, Page, TenantId, UserId,
+    ComponentId, Deployment, DeploymentId, Earlier, EnvironmentId, HistoryEntry, Page, TenantId,
+    UserId,
 };
 use terrane_ports::{
     Approval, Consistency, DeploymentFilter, DeploymentRepository, EnvironmentState, InProgress,
     StoreError, Transition, TransitionContext,
 };
-use uuid::Uuid;
 
 /// Most copies kept of one kind. When full, the map starts over: the rows that matter are the
 /// ones moving now, and they are written or read again soon.
@@ -27,11 +28,11 @@ const MOST: usize = 4096;
 
 /// Copies of rows by tenant and id, as this process last wrote or read them.
 #[derive(Debug)]
-struct Recent<T> {
-    copies: Mutex<HashMap<(TenantId, Uuid), T>>,
+struct Recent<K, T> {
+    copies: Mutex<HashMap<(TenantId, K), T>>,
 }
 
-impl<T> Default for Recent<T> {
+impl<K, T> Default for Recent<K, T> {
     fn default() -> Self {
         Recent {
             copies: Mutex::new(HashMap::new()),
@@ -39,14 +40,14 @@ impl<T> Default for Recent<T> {
     }
 }
 
-impl<T: Clone> Recent<T> {
+impl<K: Copy + Eq + Hash, T: Clone> Recent<K, T> {
     /// The copy of the tenant's row `id`, if this process saw it lately.
-    fn get(&self, tenant: TenantId, id: Uuid) -> Option<T> {
+    fn get(&self, tenant: TenantId, id: K) -> Option<T> {
         self.lock().get(&(tenant, id)).cloned()
     }
 
     /// Keeps `row` as just written or read.
-    fn put(&self, tenant: TenantId, id: Uuid, row: &T) {
+    fn put(&self, tenant: TenantId, id: K, row: &T) {
         let key = (tenant, id);
         let mut copies = self.lock();
         if copies.len() >= MOST && !copies.contains_key(&key) {
@@ -56,11 +57,11 @@ impl<T: Clone> Recent<T> {
     }
 
     /// Forgets the copy of the tenant's row `id`.
-    fn remove(&self, tenant: TenantId, id: Uuid) {
+    fn remove(&self, tenant: TenantId, id: K) {
         self.lock().remove(&(tenant, id));
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<(TenantId, Uuid), T>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<(TenantId, K), T>> {
         // A panic while holding the lock leaves at worst a stale copy, which is never trusted.
         self.copies.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -70,8 +71,8 @@ impl<T: Clone> Recent<T> {
 /// copies this process keeps.
 pub struct RecentDeployments {
     inner: Arc<dyn DeploymentRepository>,
-    deployments: Recent<Deployment>,
-    environments: Recent<EnvironmentState>,
+    deployments: Recent<DeploymentId, Deployment>,
+    environments: Recent<EnvironmentId, EnvironmentState>,
 }
 
 impl RecentDeployments {
@@ -86,7 +87,7 @@ impl RecentDeployments {
 
     fn keep_environment(&self, tenant: TenantId, state: &EnvironmentState) {
         self.environments
-            .put(tenant, state.environment.id.0, &copy_of(state.clone()));
+            .put(tenant, state.environment.id, &copy_of(state.clone()));
     }
 }
 
@@ -104,7 +105,7 @@ impl DeploymentRepository for RecentDeployments {
         deployments: Vec<Deployment>,
         environment_version: i64,
     ) -> Result<Vec<Deployment>, StoreError> {
-        let environment = deployments.first().map(|d| d.environment_id.0);
+        let environment = deployments.first().map(|d| d.environment_id);
         let created = self
             .inner
             .create(tenant, deployments, environment_version)
@@ -124,7 +125,7 @@ impl DeploymentRepository for RecentDeployments {
         created
     }
 
-    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Deployment, StoreError> {
+    async fn get(&self, tenant: TenantId, id: DeploymentId) -> Result<Deployment, StoreError> {
         self.inner.get(tenant, id).await
     }
 
@@ -145,7 +146,7 @@ impl DeploymentRepository for RecentDeployments {
         consistency: Consistency,
     ) -> Result<EnvironmentState, StoreError> {
         if consistency == Consistency::Recent {
-            if let Some(copy) = self.environments.get(tenant, id.0) {
+            if let Some(copy) = self.environments.get(tenant, id) {
                 return Ok(copy);
             }
         }
@@ -160,7 +161,7 @@ impl DeploymentRepository for RecentDeployments {
     async fn load_for_transition(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: DeploymentId,
         now: DateTime<Utc>,
         consistency: Consistency,
     ) -> Result<TransitionContext, StoreError> {
@@ -168,7 +169,7 @@ impl DeploymentRepository for RecentDeployments {
             let deployment = self.deployments.get(tenant, id);
             let environment = deployment
                 .as_ref()
-                .and_then(|d| self.environments.get(tenant, d.environment_id.0));
+                .and_then(|d| self.environments.get(tenant, d.environment_id));
             if let (Some(deployment), Some(environment)) = (deployment, environment) {
                 return Ok(TransitionContext {
                     deployment,
@@ -189,7 +190,7 @@ impl DeploymentRepository for RecentDeployments {
     async fn approvers(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: DeploymentId,
         round: u32,
     ) -> Result<Vec<UserId>, StoreError> {
         self.inner.approvers(tenant, id, round).await
@@ -213,7 +214,7 @@ impl DeploymentRepository for RecentDeployments {
         transition: Transition,
     ) -> Result<(), StoreError> {
         let id = transition.current.id;
-        let environment = transition.current.environment_id.0;
+        let environment = transition.current.environment_id;
         let next = transition.next.clone();
         let saved = self.inner.save_transition(tenant, transition).await;
         match saved {
@@ -229,20 +230,24 @@ impl DeploymentRepository for RecentDeployments {
 
     async fn in_progress(
         &self,
-        after: Option<Uuid>,
+        after: Option<DeploymentId>,
         limit: u32,
     ) -> Result<Vec<InProgress>, StoreError> {
         self.inner.in_progress(after, limit).await
     }
 
-    async fn history(&self, tenant: TenantId, id: Uuid) -> Result<Vec<HistoryEntry>, StoreError> {
+    async fn history(
+        &self,
+        tenant: TenantId,
+        id: DeploymentId,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
         self.inner.history(tenant, id).await
     }
 
     async fn approve(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: DeploymentId,
         approver: UserId,
         comment: Option<String>,
         now: DateTime<Utc>,
@@ -250,7 +255,11 @@ impl DeploymentRepository for RecentDeployments {
         self.inner.approve(tenant, id, approver, comment, now).await
     }
 
-    async fn approvals(&self, tenant: TenantId, id: Uuid) -> Result<Vec<Approval>, StoreError> {
+    async fn approvals(
+        &self,
+        tenant: TenantId,
+        id: DeploymentId,
+    ) -> Result<Vec<Approval>, StoreError> {
         self.inner.approvals(tenant, id).await
     }
 }
@@ -258,10 +267,11 @@ impl DeploymentRepository for RecentDeployments {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use uuid::Uuid;
 
     #[test]
     fn copies_are_kept_per_tenant_and_bounded() {
-        let recent = Recent::<u32>::default();
+        let recent = Recent::<Uuid, u32>::default();
         let (a, b) = (TenantId(Uuid::now_v7()), TenantId(Uuid::now_v7()));
         let mine = Uuid::now_v7();
         recent.put(a, mine, &1);
@@ -357,7 +367,12 @@ mod tests {
 
     async fn load(recent: &RecentDeployments, consistency: Consistency) -> TransitionContext {
         recent
-            .load_for_transition(tenant(), Uuid::from_u128(3), at(), consistency)
+            .load_for_transition(
+                tenant(),
+                DeploymentId(Uuid::from_u128(3)),
+                at(),
+                consistency,
+            )
             .await
             .unwrap()
     }
@@ -421,7 +436,7 @@ mod tests {
         assert!(
             recent
                 .environments
-                .get(tenant(), Uuid::from_u128(20))
+                .get(tenant(), EnvironmentId(Uuid::from_u128(20)))
                 .is_some(),
             "the read after the miss is kept"
         );
@@ -454,7 +469,9 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(
-            recent.deployments.get(tenant(), Uuid::from_u128(3)),
+            recent
+                .deployments
+                .get(tenant(), DeploymentId(Uuid::from_u128(3))),
             Some(deployment())
         );
         let copy = recent

@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use diesel::prelude::*;
 use std::collections::HashMap;
 use terrane_domain::{
-    ComponentId, Digest, Page, Release, ReleaseComponent, TenantId, UserId, Version,
+    ComponentId, Digest, Page, Release, ReleaseComponent, ReleaseId, TenantId, UserId, Version,
 };
 use terrane_ports::{ReleaseRepository, StoreError};
 use uuid::Uuid;
@@ -83,7 +83,7 @@ fn with_components(
     Ok(rows
         .into_iter()
         .map(|row| Release {
-            id: row.id.0,
+            id: ReleaseId(row.id.0),
             tenant: TenantId(row.tenant_id.0),
             name: row.name,
             components: parts.remove(&row.id.0).unwrap_or_default(),
@@ -99,7 +99,7 @@ impl ReleaseRepository for Store {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             diesel::insert_into(releases::table)
                 .values(ReleaseRow {
-                    id: DbUuid(release.id),
+                    id: DbUuid(release.id.0),
                     tenant_id: DbUuid(tenant.0),
                     name: release.name.clone(),
                     created_by: DbUuid(release.created_by.0),
@@ -130,7 +130,7 @@ impl ReleaseRepository for Store {
                 }
                 diesel::insert_into(release_components::table)
                     .values(ReleaseComponentRow {
-                        release_id: DbUuid(release.id),
+                        release_id: DbUuid(release.id.0),
                         tenant_id: DbUuid(tenant.0),
                         component_id: DbUuid(part.component_id.0),
                         version: part.version.as_str().to_owned(),
@@ -145,10 +145,10 @@ impl ReleaseRepository for Store {
         .await
     }
 
-    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Release, StoreError> {
+    async fn get(&self, tenant: TenantId, id: ReleaseId) -> Result<Release, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
             let row = releases::table
-                .filter(releases::id.eq(DbUuid(id)))
+                .filter(releases::id.eq(DbUuid(id.0)))
                 .filter(releases::tenant_id.eq(DbUuid(tenant.0)))
                 .select(ReleaseRow::as_select())
                 .first(conn)

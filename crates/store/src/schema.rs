@@ -213,7 +213,7 @@ diesel::table! {
         /// Incremented by every retry; only approvals of the current round count.
         approval_round -> Integer,
         /// The compare-and-set token of transitions (the ETag).
-        row_version -> BigInt,
+        revision -> BigInt,
         created_at -> UtcTimestamp,
         started_at -> Nullable<UtcTimestamp>,
         finished_at -> Nullable<UtcTimestamp>,

@@ -209,7 +209,7 @@ fn load(conn: &mut DbConnection, plan: SeedPlan) -> Result<SeedReport, diesel::r
     let deployments = insert_all(
         conn,
         "INSERT INTO deployments (id, tenant_id, component_id, environment_id, version, \
-         commit_sha, deployed_by, created_by, metadata, status, approval_round, row_version, \
+         commit_sha, deployed_by, created_by, metadata, status, approval_round, revision, \
          created_at, started_at, finished_at, updated_at)",
         ids.iter().enumerate().map(|(i, id)| {
             let (c, e) = where_(i);

@@ -35,7 +35,7 @@ impl Versioned {
     /// The column holding the row's version.
     fn version(self) -> &'static str {
         match self {
-            Versioned::Deployments => "row_version",
+            Versioned::Deployments => "revision",
             _ => "version",
         }
     }

@@ -6,14 +6,13 @@ use crate::authorize;
 use async_trait::async_trait;
 use std::sync::Arc;
 use terrane_domain::{
-    evaluate_gates, Actor, Deployment, DeploymentInput, GateResult, HistoryEntry, Permission,
-    ValidationErrors,
+    evaluate_gates, Actor, Deployment, DeploymentId, DeploymentInput, GateResult, HistoryEntry,
+    Permission, ValidationErrors,
 };
 use terrane_ports::{
     Approval, Clock, Consistency, DeploymentQuery, DeploymentRepository, DeploymentService,
     IdSource, ServiceError, StoreError, TimedOut,
 };
-use uuid::Uuid;
 
 mod record;
 mod sweep;
@@ -73,7 +72,7 @@ impl DeploymentService for Deployments {
         .ok_or_else(|| ServiceError::Internal("the store recorded no deployment".into()))
     }
 
-    async fn get(&self, actor: &Actor, id: Uuid) -> Result<Deployment, ServiceError> {
+    async fn get(&self, actor: &Actor, id: DeploymentId) -> Result<Deployment, ServiceError> {
         authorize(actor, Permission::Read, "reading deployments")?;
         self.repo.get(actor.tenant, id).await.map_err(store_error)
     }
@@ -93,7 +92,7 @@ impl DeploymentService for Deployments {
     async fn transition(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: DeploymentId,
         expected_version: Option<i64>,
         input: terrane_domain::TransitionInput,
     ) -> Result<Deployment, ServiceError> {
@@ -102,7 +101,11 @@ impl DeploymentService for Deployments {
             .await
     }
 
-    async fn history(&self, actor: &Actor, id: Uuid) -> Result<Vec<HistoryEntry>, ServiceError> {
+    async fn history(
+        &self,
+        actor: &Actor,
+        id: DeploymentId,
+    ) -> Result<Vec<HistoryEntry>, ServiceError> {
         authorize(actor, Permission::Read, "reading deployments")?;
         self.repo
             .history(actor.tenant, id)
@@ -113,7 +116,7 @@ impl DeploymentService for Deployments {
     async fn approve(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: DeploymentId,
         comment: Option<String>,
     ) -> Result<Approval, ServiceError> {
         authorize(actor, Permission::Deploy, "approving a deployment")?;
@@ -141,7 +144,11 @@ impl DeploymentService for Deployments {
             .map_err(store_error)
     }
 
-    async fn approvals(&self, actor: &Actor, id: Uuid) -> Result<Vec<Approval>, ServiceError> {
+    async fn approvals(
+        &self,
+        actor: &Actor,
+        id: DeploymentId,
+    ) -> Result<Vec<Approval>, ServiceError> {
         authorize(actor, Permission::Read, "reading deployments")?;
         self.repo
             .approvals(actor.tenant, id)
@@ -149,7 +156,11 @@ impl DeploymentService for Deployments {
             .map_err(store_error)
     }
 
-    async fn gates(&self, actor: &Actor, id: Uuid) -> Result<Vec<GateResult>, ServiceError> {
+    async fn gates(
+        &self,
+        actor: &Actor,
+        id: DeploymentId,
+    ) -> Result<Vec<GateResult>, ServiceError> {
         authorize(actor, Permission::Read, "reading deployments")?;
         let now = self.clock.now();
         let context = self

@@ -9,6 +9,7 @@ use terrane_ports::{
     EnvironmentState, InProgress, MockClock, MockDeploymentRepository, MockIdSource,
     TransitionContext,
 };
+use uuid::Uuid;
 
 use crate::test_support::actor;
 
@@ -104,7 +105,7 @@ async fn viewers_neither_record_nor_move_nor_approve_deployments() {
     repo.expect_approve().never();
     let svc = service(repo);
     let viewer = actor(Role::Viewer);
-    let id = Uuid::from_u128(3);
+    let id = DeploymentId(Uuid::from_u128(3));
     for result in [
         svc.create(&viewer, input()).await.map(|_| ()),
         svc.transition(&viewer, id, None, TransitionInput::default())
@@ -163,7 +164,7 @@ async fn a_deployer_records_a_pending_deployment_authored_by_themselves_on_the_e
                 && list.len() == 1
                 && list[0].status == DeploymentStatus::Pending
                 && list[0].created_by == UserId(Uuid::from_u128(1))
-                && list[0].id == Uuid::from_u128(42)
+                && list[0].id == DeploymentId(Uuid::from_u128(42))
                 && *environment_version == 9
         })
         .returning(|_, list, _| Ok(list));
@@ -232,13 +233,13 @@ async fn losing_every_compare_and_set_is_a_409_or_with_if_match_a_412() {
         .returning(|_, _| Err(StoreError::VersionMismatch { current: 2 }));
     let svc = service(repo);
     let who = actor(Role::Deployer);
-    let id = Uuid::from_u128(3);
+    let id = DeploymentId(Uuid::from_u128(3));
     let plain = svc.transition(&who, id, None, to("failed")).await;
     assert!(
         matches!(&plain, Err(ServiceError::Conflict(m)) if m.contains("another change")),
         "{plain:?}"
     );
-    let current = stored().version_number;
+    let current = stored().revision;
     let guarded = svc.transition(&who, id, Some(current), to("failed")).await;
     assert!(
         matches!(&guarded, Err(ServiceError::PreconditionFailed(m)) if m.contains("\"2\"")),
@@ -250,7 +251,7 @@ async fn losing_every_compare_and_set_is_a_409_or_with_if_match_a_412() {
 async fn a_stale_if_match_or_the_current_status_is_refused_by_the_decision() {
     let svc = service(holding(stored(), environment(0)));
     let who = actor(Role::Admin);
-    let id = Uuid::from_u128(3);
+    let id = DeploymentId(Uuid::from_u128(3));
     let stale = svc.transition(&who, id, Some(5), to("failed")).await;
     assert!(
         matches!(&stale, Err(ServiceError::PreconditionFailed(_))),
@@ -268,7 +269,7 @@ async fn a_stale_if_match_or_the_current_status_is_refused_by_the_decision() {
         matches!(&refused, Err(ServiceError::Validation(e)) if e.errors()[0].message.contains("from `pending` it can move to in_progress or failed")),
         "{refused:?}"
     );
-    let current = stored().version_number;
+    let current = stored().revision;
     let failed = svc
         .transition(&who, id, Some(current), to("failed"))
         .await
@@ -279,7 +280,7 @@ async fn a_stale_if_match_or_the_current_status_is_refused_by_the_decision() {
 #[tokio::test]
 async fn starting_asks_the_gates_and_the_first_refusal_names_its_gate() {
     let who = actor(Role::Deployer);
-    let id = Uuid::from_u128(3);
+    let id = DeploymentId(Uuid::from_u128(3));
     let mut repo = holding(stored(), environment(1));
     repo.expect_approvers().returning(|_, _, _| Ok(Vec::new()));
     let refused = service(repo)
@@ -302,7 +303,7 @@ async fn starting_asks_the_gates_and_the_first_refusal_names_its_gate() {
         Ok(context(stored(), environment, true))
     });
     repo.expect_approvers()
-        .withf(|_, id, round| *id == Uuid::from_u128(3) && *round == 0)
+        .withf(|_, id, round| *id == DeploymentId(Uuid::from_u128(3)) && *round == 0)
         .returning(|_, _, _| Ok(vec![UserId(Uuid::from_u128(8))]));
     repo.expect_save_transition()
         .withf(|_, t| {
@@ -332,7 +333,7 @@ async fn other_moves_never_read_the_gates_nor_hold_the_environment() {
     let done = service(repo)
         .transition(
             &actor(Role::Deployer),
-            Uuid::from_u128(3),
+            DeploymentId(Uuid::from_u128(3)),
             None,
             to("succeeded"),
         )
@@ -364,7 +365,7 @@ fn with_copy(
             Ok(())
         } else {
             Err(StoreError::VersionMismatch {
-                current: stored.version_number,
+                current: stored.revision,
             })
         }
     });
@@ -395,7 +396,7 @@ async fn a_stale_copy_is_decided_again_on_what_is_stored() {
     let failed = service(repo)
         .transition(
             &actor(Role::Deployer),
-            Uuid::from_u128(3),
+            DeploymentId(Uuid::from_u128(3)),
             None,
             to("failed"),
         )
@@ -414,7 +415,7 @@ async fn the_gates_view_evaluates_what_one_read_returned() {
     repo.expect_load_for_transition()
         .withf(|tenant, id, _, consistency| {
             *tenant == TenantId(Uuid::from_u128(7))
-                && *id == Uuid::from_u128(3)
+                && *id == DeploymentId(Uuid::from_u128(3))
                 && *consistency == Consistency::Stored
         })
         .returning(|_, _, _, _| Ok(context(stored(), environment(2), true)));
@@ -422,7 +423,7 @@ async fn the_gates_view_evaluates_what_one_read_returned() {
         .returning(|_, _, _| Ok(vec![UserId(Uuid::from_u128(8))]));
     repo.expect_save_transition().never();
     let gates = service(repo)
-        .gates(&actor(Role::Viewer), Uuid::from_u128(3))
+        .gates(&actor(Role::Viewer), DeploymentId(Uuid::from_u128(3)))
         .await
         .unwrap();
     let approvals = gates
@@ -441,7 +442,7 @@ async fn the_sweep_fails_only_deployments_past_their_timeout_and_skips_lost_race
     let started = now() - Duration::seconds(700);
     let running = |n: u128, timeout_seconds: u32| {
         let mut d = stored();
-        d.id = Uuid::from_u128(n);
+        d.id = DeploymentId(Uuid::from_u128(n));
         let (d, _) = d
             .transition(to("in_progress"), None, None, started)
             .unwrap();
@@ -467,7 +468,7 @@ async fn the_sweep_fails_only_deployments_past_their_timeout_and_skips_lost_race
                 && t.entry.reason.as_deref() == Some("timed out")
         })
         .returning(|_, t| {
-            if t.current.id == Uuid::from_u128(3) {
+            if t.current.id == DeploymentId(Uuid::from_u128(3)) {
                 Err(StoreError::VersionMismatch { current: 9 })
             } else {
                 Ok(())
@@ -479,7 +480,7 @@ async fn the_sweep_fails_only_deployments_past_their_timeout_and_skips_lost_race
         .await
         .unwrap()
         .into_iter()
-        .map(|t| t.id)
+        .map(|t| t.id.0)
         .collect();
     assert_eq!(
         failed,

@@ -6,20 +6,19 @@
 use super::{store_error, Deployments, ATTEMPTS};
 use chrono::{DateTime, Utc};
 use terrane_domain::{
-    first_refusal, Actor, Deployment, DeploymentStatus, GateInputs, GateNeeds, PromotionEvidence,
-    TransitionError, TransitionInput, UserId, ValidationErrors,
+    first_refusal, Actor, Deployment, DeploymentId, DeploymentStatus, GateInputs, GateNeeds,
+    PromotionEvidence, TransitionError, TransitionInput, UserId, ValidationErrors,
 };
 use terrane_ports::{
     Consistency, EnvironmentState, ServiceError, StoreError, Transition, TransitionContext,
 };
-use uuid::Uuid;
 
 impl Deployments {
     /// See `DeploymentService::transition`.
     pub(super) async fn move_deployment(
         &self,
         actor: &Actor,
-        id: Uuid,
+        id: DeploymentId,
         expected_version: Option<i64>,
         input: TransitionInput,
     ) -> Result<Deployment, ServiceError> {
@@ -68,10 +67,10 @@ impl Deployments {
         context: &TransitionContext,
     ) -> Result<Transition, ServiceError> {
         let current = &context.deployment;
-        if let Some(expected) = expected_version.filter(|v| *v != current.version_number) {
+        if let Some(expected) = expected_version.filter(|v| *v != current.revision) {
             return Err(ServiceError::PreconditionFailed(format!(
                 "the deployment has changed since you read it (you sent ETag \"{expected}\"); its current ETag is \"{}\"",
-                current.version_number
+                current.revision
             )));
         }
         // Asking for the status it already has is what the losers of a race do (they read

@@ -16,14 +16,13 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use terrane_domain::{
-    ComponentId, Deployment, DeploymentStatus, Earlier, EnvironmentId, HistoryEntry, Page,
-    TenantId, UserId,
+    ComponentId, Deployment, DeploymentId, DeploymentStatus, Earlier, EnvironmentId, HistoryEntry,
+    Page, TenantId, UserId,
 };
 use terrane_ports::{
     Approval, Consistency, DeploymentFilter, DeploymentRepository, EnvironmentState, InProgress,
     StoreError, Transition, TransitionContext,
 };
-use uuid::Uuid;
 
 mod reads;
 mod rows;
@@ -37,10 +36,10 @@ use writes::{insert_deployment, write_transition};
 pub(crate) fn find(
     conn: &mut DbConnection,
     tenant: TenantId,
-    id: Uuid,
+    id: DeploymentId,
 ) -> Result<Option<Deployment>, Failure> {
     deployments::table
-        .filter(deployments::id.eq(DbUuid(id)))
+        .filter(deployments::id.eq(DbUuid(id.0)))
         .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
         .select(DeploymentRow::as_select())
         .first(conn)
@@ -99,7 +98,7 @@ fn matching(
         query = query.filter(deployments::status.eq(status.as_str()));
     }
     if let Some(release) = filter.release_id {
-        query = query.filter(deployments::release_id.eq(DbUuid(release)));
+        query = query.filter(deployments::release_id.eq(DbUuid(release.0)));
     }
     query
 }
@@ -138,7 +137,7 @@ impl DeploymentRepository for Store {
         .await
     }
 
-    async fn get(&self, tenant: TenantId, id: Uuid) -> Result<Deployment, StoreError> {
+    async fn get(&self, tenant: TenantId, id: DeploymentId) -> Result<Deployment, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
             find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
         })
@@ -187,7 +186,7 @@ impl DeploymentRepository for Store {
     async fn load_for_transition(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: DeploymentId,
         now: DateTime<Utc>,
         _consistency: Consistency,
     ) -> Result<TransitionContext, StoreError> {
@@ -200,7 +199,7 @@ impl DeploymentRepository for Store {
     async fn approvers(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: DeploymentId,
         round: u32,
     ) -> Result<Vec<UserId>, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
@@ -241,7 +240,7 @@ impl DeploymentRepository for Store {
 
     async fn in_progress(
         &self,
-        after: Option<Uuid>,
+        after: Option<DeploymentId>,
         limit: u32,
     ) -> Result<Vec<InProgress>, StoreError> {
         self.system_read(move |conn| {
@@ -250,7 +249,7 @@ impl DeploymentRepository for Store {
                 .filter(deployments::status.eq(DeploymentStatus::InProgress.as_str()))
                 .into_boxed();
             if let Some(after) = after {
-                query = query.filter(deployments::id.gt(DbUuid(after)));
+                query = query.filter(deployments::id.gt(DbUuid(after.0)));
             }
             query
                 .order_by(deployments::id.asc())
@@ -269,13 +268,17 @@ impl DeploymentRepository for Store {
         .await
     }
 
-    async fn history(&self, tenant: TenantId, id: Uuid) -> Result<Vec<HistoryEntry>, StoreError> {
+    async fn history(
+        &self,
+        tenant: TenantId,
+        id: DeploymentId,
+    ) -> Result<Vec<HistoryEntry>, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
             if find(conn, tenant, id)?.is_none() {
                 return Err(StoreError::NotFound.into());
             }
             deployment_history::table
-                .filter(deployment_history::deployment_id.eq(DbUuid(id)))
+                .filter(deployment_history::deployment_id.eq(DbUuid(id.0)))
                 .filter(deployment_history::tenant_id.eq(DbUuid(tenant.0)))
                 .order_by(deployment_history::at.asc())
                 .then_order_by(deployment_history::id.asc())
@@ -291,7 +294,7 @@ impl DeploymentRepository for Store {
     async fn approve(
         &self,
         tenant: TenantId,
-        id: Uuid,
+        id: DeploymentId,
         approver: UserId,
         comment: Option<String>,
         now: DateTime<Utc>,
@@ -299,7 +302,7 @@ impl DeploymentRepository for Store {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             // A concurrent transition waits, so an approval never lands in a round that
             // has just ended.
-            lock_row(conn, Versioned::Deployments, tenant, id)?;
+            lock_row(conn, Versioned::Deployments, tenant, id.0)?;
             let deployment = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
             if deployment.status != DeploymentStatus::Pending {
                 return Err(StoreError::Conflict(format!(
@@ -310,7 +313,7 @@ impl DeploymentRepository for Store {
             }
             let row = ApprovalRow {
                 tenant_id: DbUuid(tenant.0),
-                deployment_id: DbUuid(id),
+                deployment_id: DbUuid(id.0),
                 approval_round: i32::try_from(deployment.approval_round).unwrap_or(i32::MAX),
                 approver: DbUuid(approver.0),
                 comment,
@@ -333,13 +336,17 @@ impl DeploymentRepository for Store {
         .await
     }
 
-    async fn approvals(&self, tenant: TenantId, id: Uuid) -> Result<Vec<Approval>, StoreError> {
+    async fn approvals(
+        &self,
+        tenant: TenantId,
+        id: DeploymentId,
+    ) -> Result<Vec<Approval>, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
             if find(conn, tenant, id)?.is_none() {
                 return Err(StoreError::NotFound.into());
             }
             Ok(deployment_approvals::table
-                .filter(deployment_approvals::deployment_id.eq(DbUuid(id)))
+                .filter(deployment_approvals::deployment_id.eq(DbUuid(id.0)))
                 .filter(deployment_approvals::tenant_id.eq(DbUuid(tenant.0)))
                 .order_by(deployment_approvals::created_at.asc())
                 .then_order_by(deployment_approvals::approver.asc())

@@ -12,10 +12,10 @@ use crate::types::{DbTime, DbUuid};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use terrane_domain::{
-    ComponentId, Deployment, Earlier, Environment, EnvironmentId, FreezeWindow, TenantId, UserId,
+    ComponentId, Deployment, DeploymentId, Earlier, Environment, EnvironmentId, FreezeWindow,
+    TenantId, UserId,
 };
 use terrane_ports::{EnvironmentState, StoreError, TransitionContext};
-use uuid::Uuid;
 
 /// The rows of an environment with one of its windows not over (none: `None`), as a left
 /// join reads them, folded into its state.
@@ -44,7 +44,7 @@ fn fold_state<R>(
 pub(super) fn transition_context(
     conn: &mut DbConnection,
     tenant: TenantId,
-    id: Uuid,
+    id: DeploymentId,
     now: DateTime<Utc>,
 ) -> Result<TransitionContext, Failure> {
     let not_over = freeze_windows::environment_id
@@ -54,7 +54,7 @@ pub(super) fn transition_context(
     let rows = deployments::table
         .inner_join(environments::table)
         .left_join(freeze_windows::table.on(not_over))
-        .filter(deployments::id.eq(DbUuid(id)))
+        .filter(deployments::id.eq(DbUuid(id.0)))
         .filter(deployments::tenant_id.eq(DbUuid(tenant.0)))
         .order_by(freeze_windows::starts_at.asc())
         .then_order_by(freeze_windows::id.asc())
@@ -104,11 +104,11 @@ pub(super) fn environment_state(
 pub(super) fn approvers(
     conn: &mut DbConnection,
     tenant: TenantId,
-    id: Uuid,
+    id: DeploymentId,
     round: u32,
 ) -> Result<Vec<UserId>, Failure> {
     Ok(deployment_approvals::table
-        .filter(deployment_approvals::deployment_id.eq(DbUuid(id)))
+        .filter(deployment_approvals::deployment_id.eq(DbUuid(id.0)))
         .filter(deployment_approvals::tenant_id.eq(DbUuid(tenant.0)))
         .filter(deployment_approvals::approval_round.eq(i32::try_from(round).unwrap_or(i32::MAX)))
         .order_by(deployment_approvals::approver.asc())

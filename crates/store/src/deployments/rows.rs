@@ -6,8 +6,8 @@ use crate::schema::{deployment_approvals, deployment_history, deployments};
 use crate::types::{DbJson, DbTime, DbUuid};
 use diesel::prelude::*;
 use terrane_domain::{
-    CommitSha, ComponentId, Deployment, DeploymentStatus, Digest, EnvironmentId, HistoryEntry,
-    TenantId, UserId, Version,
+    CommitSha, ComponentId, Deployment, DeploymentId, DeploymentStatus, Digest, EnvironmentId,
+    HistoryEntry, ReleaseId, TenantId, UserId, Version,
 };
 use terrane_ports::{Approval, StoreError};
 use uuid::Uuid;
@@ -30,7 +30,7 @@ pub(super) struct DeploymentRow {
     pub(super) metadata: DbJson,
     pub(super) status: String,
     pub(super) approval_round: i32,
-    pub(super) row_version: i64,
+    pub(super) revision: i64,
     pub(super) created_at: DbTime,
     pub(super) started_at: Option<DbTime>,
     pub(super) finished_at: Option<DbTime>,
@@ -40,11 +40,11 @@ pub(super) struct DeploymentRow {
 impl From<&Deployment> for DeploymentRow {
     fn from(d: &Deployment) -> Self {
         DeploymentRow {
-            id: DbUuid(d.id),
+            id: DbUuid(d.id.0),
             tenant_id: DbUuid(d.tenant.0),
             component_id: DbUuid(d.component_id.0),
             environment_id: DbUuid(d.environment_id.0),
-            release_id: d.release_id.map(DbUuid),
+            release_id: d.release_id.map(|r| DbUuid(r.0)),
             version: d.version.as_str().to_owned(),
             digest: d.digest.as_ref().map(|x| x.as_str().to_owned()),
             commit_sha: d.commit_sha.as_ref().map(|x| x.as_str().to_owned()),
@@ -55,7 +55,7 @@ impl From<&Deployment> for DeploymentRow {
             status: d.status.as_str().to_owned(),
             // Rounds count retries of one deployment: far below i32::MAX.
             approval_round: i32::try_from(d.approval_round).unwrap_or(i32::MAX),
-            row_version: d.version_number,
+            revision: d.revision,
             created_at: DbTime(d.created_at),
             started_at: d.started_at.map(DbTime),
             finished_at: d.finished_at.map(DbTime),
@@ -80,11 +80,11 @@ impl TryFrom<DeploymentRow> for Deployment {
             other => return Err(corrupt("metadata", format!("not an object: {other}"))),
         };
         Ok(Deployment {
-            id,
+            id: DeploymentId(id),
             tenant: TenantId(row.tenant_id.0),
             component_id: ComponentId(row.component_id.0),
             environment_id: EnvironmentId(row.environment_id.0),
-            release_id: row.release_id.map(|r| r.0),
+            release_id: row.release_id.map(|r| ReleaseId(r.0)),
             version: Version::parse(&row.version).map_err(|e| corrupt("version", e.message))?,
             digest: row
                 .digest
@@ -101,7 +101,7 @@ impl TryFrom<DeploymentRow> for Deployment {
             description: row.description,
             metadata,
             status: row.status.parse().map_err(|e| corrupt("status", e))?,
-            version_number: row.row_version,
+            revision: row.revision,
             approval_round: u32::try_from(row.approval_round)
                 .map_err(|e| corrupt("approval round", e.to_string()))?,
             created_at: row.created_at.0,
@@ -127,12 +127,12 @@ pub(super) struct HistoryRow {
 }
 
 impl HistoryRow {
-    pub(super) fn new(tenant: TenantId, deployment: Uuid, entry: &HistoryEntry) -> Self {
+    pub(super) fn new(tenant: TenantId, deployment: DeploymentId, entry: &HistoryEntry) -> Self {
         HistoryRow {
             // History rows are never addressed by id; v7 keeps them in time order.
             id: DbUuid(Uuid::now_v7()),
             tenant_id: DbUuid(tenant.0),
-            deployment_id: DbUuid(deployment),
+            deployment_id: DbUuid(deployment.0),
             from_status: entry.from.map(|s| s.as_str().to_owned()),
             to_status: entry.to.as_str().to_owned(),
             actor: entry.actor.map(|a| DbUuid(a.0)),
@@ -181,7 +181,7 @@ pub(super) struct ApprovalRow {
 impl ApprovalRow {
     pub(super) fn into_approval(self) -> Approval {
         Approval {
-            deployment_id: self.deployment_id.0,
+            deployment_id: DeploymentId(self.deployment_id.0),
             round: u32::try_from(self.approval_round).unwrap_or_default(),
             approver: UserId(self.approver.0),
             comment: self.comment,

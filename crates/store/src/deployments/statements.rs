@@ -81,7 +81,7 @@ impl TransitionWrite {
         } = transition;
         TransitionWrite {
             next: DeploymentRow::from(next),
-            expected_version: current.version_number,
+            expected_version: current.revision,
             expected_status: current.status.as_str(),
             history: HistoryRow::new(current.tenant, current.id, entry),
             latest: next.status == terrane_domain::DeploymentStatus::Succeeded,
@@ -112,8 +112,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
         out.push_bind_param::<sql::Jsonb, _>(&next.metadata)?;
         out.push_sql(", approval_round = ");
         out.push_bind_param::<Integer, _>(&next.approval_round)?;
-        out.push_sql(", row_version = ");
-        out.push_bind_param::<BigInt, _>(&next.row_version)?;
+        out.push_sql(", revision = ");
+        out.push_bind_param::<BigInt, _>(&next.revision)?;
         out.push_sql(", started_at = ");
         out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.started_at)?;
         out.push_sql(", finished_at = ");
@@ -124,7 +124,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
         out.push_bind_param::<sql::Uuid, _>(&next.id)?;
         out.push_sql(" AND tenant_id = ");
         out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
-        out.push_sql(" AND row_version = ");
+        out.push_sql(" AND revision = ");
         out.push_bind_param::<BigInt, _>(&self.expected_version)?;
         out.push_sql(" AND status = ");
         out.push_bind_param::<Text, _>(self.expected_status)?;
@@ -191,7 +191,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for GuardedInsert {
         out.push_sql(
             "WITH added AS (INSERT INTO deployments (id, tenant_id, component_id, \
              environment_id, release_id, version, digest, commit_sha, deployed_by, created_by, \
-             description, metadata, status, approval_round, row_version, created_at, started_at, \
+             description, metadata, status, approval_round, revision, created_at, started_at, \
              finished_at, updated_at) SELECT ",
         );
         out.push_bind_param::<sql::Uuid, _>(&row.id)?;
@@ -222,7 +222,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for GuardedInsert {
         out.push_sql(", ");
         out.push_bind_param::<Integer, _>(&row.approval_round)?;
         out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&row.row_version)?;
+        out.push_bind_param::<BigInt, _>(&row.revision)?;
         out.push_sql(", ");
         out.push_bind_param::<sql::UtcTimestamp, _>(&row.created_at)?;
         out.push_sql(", ");

@@ -42,7 +42,7 @@ fn check_references(
     }
     if let Some(release) = d.release_id {
         let found: i64 = releases::table
-            .filter(releases::id.eq(DbUuid(release)))
+            .filter(releases::id.eq(DbUuid(release.0)))
             .filter(releases::tenant_id.eq(tenant))
             .count()
             .get_result(conn)?;
@@ -116,8 +116,8 @@ fn maintain_latest(
                 .bind::<sql::Uuid, _>(tenant)
                 .bind::<sql::Uuid, _>(component)
                 .bind::<sql::Uuid, _>(environment)
-                .bind::<sql::Uuid, _>(DbUuid(next.id))
-                .bind::<Nullable<sql::Uuid>, _>(next.release_id.map(DbUuid))
+                .bind::<sql::Uuid, _>(DbUuid(next.id.0))
+                .bind::<Nullable<sql::Uuid>, _>(next.release_id.map(|r| DbUuid(r.0)))
                 .bind::<Text, _>(next.version.as_str())
                 .bind::<Nullable<Text>, _>(next.digest.as_ref().map(|d| d.as_str()))
                 .bind::<Text, _>(next.deployed_by.as_str())
@@ -130,7 +130,7 @@ fn maintain_latest(
                 .filter(latest::tenant_id.eq(tenant))
                 .filter(latest::component_id.eq(component))
                 .filter(latest::environment_id.eq(environment))
-                .filter(latest::deployment_id.eq(DbUuid(next.id)))
+                .filter(latest::deployment_id.eq(DbUuid(next.id.0)))
                 .execute(conn)?;
             if removed > 0 {
                 diesel::sql_query(RECOMPUTE_LATEST)
@@ -172,7 +172,7 @@ pub(super) fn write_transition(
         conn,
         Versioned::Deployments,
         current.tenant,
-        current.id,
+        current.id.0,
     ))
 }
 
@@ -197,9 +197,9 @@ fn write_steps(conn: &mut DbConnection, transition: &Transition) -> Result<usize
         }
     }
     let updated = diesel::update(deployments::table)
-        .filter(deployments::id.eq(DbUuid(current.id)))
+        .filter(deployments::id.eq(DbUuid(current.id.0)))
         .filter(deployments::tenant_id.eq(tenant))
-        .filter(deployments::row_version.eq(current.version_number))
+        .filter(deployments::revision.eq(current.revision))
         .filter(deployments::status.eq(current.status.as_str()))
         .set(DeploymentRow::from(next))
         .execute(conn)?;

@@ -8,10 +8,11 @@ use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConne
 use std::sync::Arc;
 use terrane_app::Deployments;
 use terrane_domain::{
-    Actor, Component, ComponentId, ComponentInput, Deployment, DeploymentInput, DeploymentStatus,
-    Environment, EnvironmentChanges, EnvironmentId, EnvironmentInput, FreezeWindow, FreezeWindowId,
-    FreezeWindowInput, GateKind, Page, PromotionEvidence, PromotionPolicy, Release,
-    ReleaseComponentInput, ReleaseInput, Role, TenantId, TransitionInput, UserId,
+    Actor, Component, ComponentId, ComponentInput, Deployment, DeploymentId, DeploymentInput,
+    DeploymentStatus, Environment, EnvironmentChanges, EnvironmentId, EnvironmentInput,
+    FreezeWindow, FreezeWindowId, FreezeWindowInput, GateKind, Page, PromotionEvidence,
+    PromotionPolicy, Release, ReleaseComponentInput, ReleaseId, ReleaseInput, Role, TenantId,
+    TransitionInput, UserId,
 };
 use terrane_ports::{
     ComponentRepository, Consistency, DeploymentFilter, DeploymentRepository, DeploymentService,
@@ -188,7 +189,7 @@ struct LatestRow {
 }
 
 /// The row of `latest_deployments` for a component and environment, read behind the store.
-fn latest(db: &TestDb, c: &Component, e: &Environment) -> Option<(Uuid, String)> {
+fn latest(db: &TestDb, c: &Component, e: &Environment) -> Option<(DeploymentId, String)> {
     // Ids are UUIDs this test made: safe to inline, and the same text on both backends.
     let query = format!(
         "SELECT CAST(deployment_id AS TEXT) AS deployment_id, version FROM latest_deployments \
@@ -206,9 +207,12 @@ fn latest(db: &TestDb, c: &Component, e: &Environment) -> Option<(Uuid, String)>
     }
     .unwrap();
     assert!(rows.len() <= 1);
-    rows.into_iter()
-        .next()
-        .map(|r| (Uuid::parse_str(&r.deployment_id).unwrap(), r.version))
+    rows.into_iter().next().map(|r| {
+        (
+            DeploymentId(Uuid::parse_str(&r.deployment_id).unwrap()),
+            r.version,
+        )
+    })
 }
 
 async fn a_recorded_deployment_reads_back_whole_with_its_creation_in_history(db: TestDb) {
@@ -255,7 +259,7 @@ async fn missing_references_and_stale_environments_store_nothing(db: TestDb) {
         (pending(t, &ghost_component, &e, "v1", now()), "componentId"),
         (
             Deployment {
-                release_id: Some(Uuid::now_v7()),
+                release_id: Some(ReleaseId(Uuid::now_v7())),
                 ..pending(t, &c, &e, "v1", now())
             },
             "releaseId",
@@ -324,7 +328,7 @@ async fn of_racing_transitions_from_one_revision_exactly_one_wins(db: TestDb) {
                 assert_eq!(
                     *error,
                     StoreError::VersionMismatch {
-                        current: current.version_number + 1
+                        current: current.revision + 1
                     }
                 );
             }
@@ -662,7 +666,7 @@ async fn a_transition_reads_its_environment_with_the_windows_not_yet_over(db: Te
     assert_eq!(state.windows, [earlier]);
     assert_eq!(
         ledger(&db)
-            .load_for_transition(t, Uuid::now_v7(), at, Consistency::Stored)
+            .load_for_transition(t, DeploymentId(Uuid::now_v7()), at, Consistency::Stored)
             .await,
         Err(StoreError::NotFound)
     );
@@ -773,7 +777,7 @@ async fn a_start_lands_only_while_the_environment_is_at_the_version_decided_on(d
     assert_eq!(
         ledger(&db).save_transition(t, start(decided_on)).await,
         Err(StoreError::VersionMismatch {
-            current: d.version_number
+            current: d.revision
         }),
         "the deployment is unchanged, but its environment is not"
     );
@@ -850,8 +854,8 @@ async fn a_copy_another_replica_moved_on_is_decided_again_on_what_is_stored(db: 
         .await
         .unwrap();
     assert_eq!(
-        (started.status, started.version_number),
-        (DeploymentStatus::InProgress, again.version_number + 1)
+        (started.status, started.revision),
+        (DeploymentStatus::InProgress, again.revision + 1)
     );
     assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), started);
     assert_eq!(ledger(&db).history(t, d.id).await.unwrap().len(), 4);
@@ -860,7 +864,7 @@ async fn a_copy_another_replica_moved_on_is_decided_again_on_what_is_stored(db: 
         .transition(&who, d.id, None, to("succeeded"))
         .await
         .unwrap();
-    assert_eq!(done.version_number, started.version_number + 1);
+    assert_eq!(done.revision, started.revision + 1);
     // A refusal on a copy is checked against what is stored: this copy says in_progress
     // (which cannot be rolled back), the database says succeeded (which can).
     let rolled_back = here
@@ -868,13 +872,13 @@ async fn a_copy_another_replica_moved_on_is_decided_again_on_what_is_stored(db: 
         .await
         .unwrap();
     assert_eq!(
-        (rolled_back.status, rolled_back.version_number),
-        (DeploymentStatus::RolledBack, done.version_number + 1)
+        (rolled_back.status, rolled_back.revision),
+        (DeploymentStatus::RolledBack, done.revision + 1)
     );
     assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), rolled_back);
     // An If-Match naming the copy's version is refused once what is stored says otherwise.
     let stale = here
-        .transition(&who, d.id, Some(started.version_number), to("pending"))
+        .transition(&who, d.id, Some(started.revision), to("pending"))
         .await;
     assert!(
         matches!(&stale, Err(ServiceError::PreconditionFailed(_))),
@@ -1008,7 +1012,7 @@ async fn with_or_without_copies_a_deployments_life_is_the_same(db: TestDb) {
                 .unwrap();
             assert_eq!(last.status.as_str(), status);
         }
-        assert_eq!(last.version_number, d.version_number + 5);
+        assert_eq!(last.revision, d.revision + 5);
         assert_eq!(ledger(&db).get(t, d.id).await.unwrap(), last);
         let history = ledger(&db).history(t, d.id).await.unwrap();
         assert_eq!(history.len(), 6, "copies: {copies}");
@@ -1084,9 +1088,9 @@ async fn stuck_deployments_are_failed_once_even_by_racing_sweepers(db: TestDb) {
         }
     })
     .await;
-    let mut failed: Vec<Uuid> = swept.into_iter().flatten().map(|s| s.id).collect();
+    let mut failed: Vec<DeploymentId> = swept.into_iter().flatten().map(|s| s.id).collect();
     failed.sort();
-    let mut expected: Vec<Uuid> = stuck.iter().map(|d| d.id).collect();
+    let mut expected: Vec<DeploymentId> = stuck.iter().map(|d| d.id).collect();
     expected.sort();
     assert_eq!(
         failed, expected,
@@ -1415,9 +1419,9 @@ async fn the_ledger_and_its_sweep_work_under_row_level_security() {
         .sweep_timed_out(10)
         .await
         .unwrap();
-    let mut failed: Vec<Uuid> = failed.into_iter().map(|f| f.id).collect();
+    let mut failed: Vec<DeploymentId> = failed.into_iter().map(|f| f.id).collect();
     failed.sort();
-    let mut expected: Vec<Uuid> = stuck.iter().map(|d| d.id).collect();
+    let mut expected: Vec<DeploymentId> = stuck.iter().map(|d| d.id).collect();
     expected.sort();
     assert_eq!(failed, expected);
     for d in &stuck {

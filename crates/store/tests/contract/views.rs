@@ -128,7 +128,7 @@ fn deploy(db: &TestDb, tenant: TenantId, d: Deploy<'_>) -> Uuid {
         db,
         &format!(
             "INSERT INTO deployments (id, tenant_id, component_id, environment_id, release_id, \
-                 version, digest, deployed_by, created_by, metadata, status, row_version, \
+                 version, digest, deployed_by, created_by, metadata, status, revision, \
                  created_at, started_at, finished_at, updated_at) \
              VALUES ('{id}', '{tenant}', '{component}', '{environment}', {release}, \
                  '{version}', {digest}, '{by}', '{creator}', '{{}}', 'succeeded', 3, \

@@ -1,0 +1,1 @@
+ALTER TABLE deployments RENAME COLUMN revision TO row_version;
