@@ -6,11 +6,11 @@
 //! time, and a replica that dies mid-way leaves work that another takes over when its lease
 //! runs out.
 
-use crate::requests::{provisioned, store_error, Plan, RequestPorts};
+use crate::environment_requests::{provisioned, store_error, Plan, RequestPorts};
 use async_trait::async_trait;
 use chrono::Duration;
 use std::time::Duration as StdDuration;
-use terrane_domain::request::messages;
+use terrane_domain::environment_request::messages;
 use terrane_domain::{Environment, EnvironmentId, EnvironmentRequest, RequestStatus};
 use terrane_ports::{
     EnvironmentEffect, ExpiryClaim, ProvisionError, Provisioner, ServiceError, StoreError,
@@ -90,7 +90,7 @@ impl RequestJobs {
         request: EnvironmentRequest,
     ) -> Result<EnvironmentRequest, ServiceError> {
         if request.status != RequestStatus::Provisioning {
-            return Err(crate::requests::refused(format!(
+            return Err(crate::environment_requests::refused(format!(
                 "only provisioning requests are provisioned; this one is `{}`",
                 request.status
             )));
@@ -182,7 +182,7 @@ impl RequestJobs {
             };
             let (next, entry) = current
                 .expire(None, messages::TTL_ELAPSED, now)
-                .map_err(crate::requests::refused)?;
+                .map_err(crate::environment_requests::refused)?;
             match self
                 .ports
                 .requests
@@ -219,7 +219,7 @@ impl RequestJobs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::requests::RequestPorts;
+    use crate::environment_requests::RequestPorts;
     use chrono::{DateTime, TimeZone, Utc};
     use std::sync::Arc;
     use terrane_domain::{

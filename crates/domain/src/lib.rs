@@ -13,6 +13,7 @@ pub mod component;
 pub mod deployment;
 pub mod drift;
 pub mod environment;
+pub mod environment_request;
 pub mod error;
 pub mod freeze;
 pub mod gates;
@@ -20,7 +21,6 @@ pub mod health;
 pub mod ids;
 pub mod page;
 pub mod release;
-pub mod request;
 pub mod target;
 pub mod target_group;
 pub mod time;
@@ -44,6 +44,11 @@ pub use environment::{
     EnvironmentName, EnvironmentSort, EnvironmentSortField, EnvironmentStatus, NewEnvironment,
     NotTakingDeployments, PromotionPolicy,
 };
+pub use environment_request::{
+    EnvironmentRequest, EnvironmentTier, EnvironmentType, InvalidRequestTransition,
+    NewEnvironmentRequest, NotPending, RequestError, RequestFilter, RequestHistoryEntry,
+    RequestInput, RequestPatch, RequestStatus, TtlPolicy,
+};
 pub use error::{FieldError, ValidationErrors};
 pub use freeze::{
     BlockingWindow, FreezePolicy, FreezeWindow, FreezeWindowInput, Frozen, NewFreezeWindow,
@@ -60,11 +65,6 @@ pub use ids::{
 };
 pub use page::Page;
 pub use release::{NewRelease, Release, ReleaseComponent, ReleaseComponentInput, ReleaseInput};
-pub use request::{
-    EnvironmentRequest, EnvironmentTier, EnvironmentType, InvalidRequestTransition,
-    NewEnvironmentRequest, NotPending, RequestError, RequestFilter, RequestHistoryEntry,
-    RequestInput, RequestPatch, RequestStatus, TtlPolicy,
-};
 pub use target::{
     Connection, HealthStatus, LabelSelector, Labels, NewTarget, Target, TargetChanges,
     TargetFilter, TargetInput, TargetName, TargetType,

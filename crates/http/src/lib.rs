@@ -15,11 +15,11 @@ mod freeze_windows;
 mod health;
 mod idempotency;
 pub use idempotency::RETENTION_HOURS as IDEMPOTENCY_RETENTION_HOURS;
+mod environment_requests;
 pub mod observe;
 mod ops;
 pub mod problem;
 mod releases;
-mod requests;
 mod schema;
 mod target_groups;
 mod targets;
@@ -187,18 +187,18 @@ fn api(config: &mut ServiceConfig) {
                 .service(agents::get_inventory)
                 .service(drift::get_target_drift)
                 .service(drift::get_environment_drift)
-                .service(requests::create_request)
-                .service(requests::list_requests)
-                .service(requests::get_request)
-                .service(requests::patch_request)
-                .service(requests::delete_request)
-                .service(requests::approve_request)
-                .service(requests::reject_request)
-                .service(requests::expire_request)
-                .service(requests::retry_request)
-                .service(requests::request_history)
-                .service(requests::set_environment_ttl)
-                .service(requests::remove_environment_ttl),
+                .service(environment_requests::create_request)
+                .service(environment_requests::list_requests)
+                .service(environment_requests::get_request)
+                .service(environment_requests::patch_request)
+                .service(environment_requests::delete_request)
+                .service(environment_requests::approve_request)
+                .service(environment_requests::reject_request)
+                .service(environment_requests::expire_request)
+                .service(environment_requests::retry_request)
+                .service(environment_requests::request_history)
+                .service(environment_requests::set_environment_ttl)
+                .service(environment_requests::remove_environment_ttl),
         )
         .service(ops::healthz)
         .service(ops::readyz)

@@ -8,10 +8,10 @@
 pub mod agents;
 pub mod deployments;
 pub mod drift;
+pub mod environment_requests;
 pub mod error;
 pub mod health;
 pub mod repository;
-pub mod requests;
 pub mod service;
 pub mod system;
 pub mod views;
@@ -43,6 +43,15 @@ pub use deployments::{
 #[cfg(feature = "mocks")]
 pub use drift::MockDriftService;
 pub use drift::{DriftService, TargetDrift};
+pub use environment_requests::{
+    EnvironmentEffect, EnvironmentRequestRepository, EnvironmentRequestService, ExpiryClaim,
+    ProvisionError, Provisioner, ProvisioningQueue, RequestQuery,
+};
+#[cfg(feature = "mocks")]
+pub use environment_requests::{
+    MockEnvironmentRequestRepository, MockEnvironmentRequestService, MockProvisioner,
+    MockProvisioningQueue,
+};
 pub use health::{DueCheck, HealthCheckRepository, HealthProber, HealthService};
 #[cfg(feature = "mocks")]
 pub use health::{MockHealthCheckRepository, MockHealthProber, MockHealthService};
@@ -53,15 +62,6 @@ pub use repository::{
 };
 #[cfg(feature = "mocks")]
 pub use repository::{MockTargetGroupRepository, MockTargetRepository};
-pub use requests::{
-    EnvironmentEffect, EnvironmentRequestRepository, EnvironmentRequestService, ExpiryClaim,
-    ProvisionError, Provisioner, ProvisioningQueue, RequestQuery,
-};
-#[cfg(feature = "mocks")]
-pub use requests::{
-    MockEnvironmentRequestRepository, MockEnvironmentRequestService, MockProvisioner,
-    MockProvisioningQueue,
-};
 #[cfg(feature = "mocks")]
 pub use service::{MockComponentService, MockEnvironmentService, MockFreezeWindowService};
 #[cfg(feature = "mocks")]

@@ -169,7 +169,7 @@ fn written(stderr: &Mutex<Vec<u8>>) -> String {
     let bytes = stderr
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    terrane_domain::request::tail(&String::from_utf8_lossy(&bytes))
+    terrane_domain::environment_request::tail(&String::from_utf8_lossy(&bytes))
 }
 
 /// Kills every process of the group `pgid` (the command's own group, so the script and its

@@ -30,13 +30,13 @@ macro_rules! on_both_backends {
 mod agents;
 mod components;
 mod deployments;
+mod environment_requests;
 mod environments;
 mod freeze_windows;
 mod harness;
 mod health;
 mod idempotency;
 mod migrations;
-mod requests;
 mod row_level_security;
 mod settings;
 mod target_groups;

@@ -4,7 +4,7 @@
 use crate::harness::{env_id, named, now, race, tenant, TestDb, RACERS};
 use chrono::{DateTime, Duration, Utc};
 use std::collections::HashSet;
-use terrane_domain::request::messages;
+use terrane_domain::environment_request::messages;
 use terrane_domain::{
     ComponentId, EnvironmentId, EnvironmentRequest, EnvironmentRequestId, EnvironmentStatus, Page,
     RequestFilter, RequestInput, RequestStatus, TenantId, TtlPolicy, UserId,
