@@ -323,6 +323,9 @@ pub struct Deployment {
     pub finished_at: Option<DateTime<Utc>>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When the change it ships was committed, as the client says: where its lead time for
+    /// changes starts.
+    pub committed_at: Option<DateTime<Utc>>,
 }
 
 /// Raw fields of a deployment to record.
@@ -346,6 +349,8 @@ pub struct DeploymentInput {
     pub digest: Option<String>,
     /// Optional.
     pub release_id: Option<Uuid>,
+    /// Optional; not in the future.
+    pub committed_at: Option<DateTime<Utc>>,
 }
 
 /// A validated deployment to record; it starts `pending`.
@@ -369,6 +374,8 @@ pub struct NewDeployment {
     pub description: Option<String>,
     /// Free-form facts.
     pub metadata: Map<String, Value>,
+    /// When its change was committed.
+    pub committed_at: Option<DateTime<Utc>>,
 }
 
 fn parse_description(value: Option<String>) -> Result<Option<String>, FieldError> {
@@ -449,6 +456,7 @@ impl DeploymentInput {
                 deployed_by,
                 description,
                 metadata,
+                committed_at: self.committed_at.map(crate::time::truncate),
             }),
             _ => Err(errors),
         }
@@ -485,6 +493,8 @@ impl NewDeployment {
             started_at: None,
             finished_at: None,
             updated_at: now,
+            // A commit from the future (a skewed clock) would make a negative lead time.
+            committed_at: self.committed_at.map(|at| at.min(now)),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod agent;
 pub mod auth;
 pub mod component;
 pub mod deployment;
+pub mod dora;
 pub mod drift;
 pub mod environment;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod request;
 pub mod target;
 pub mod target_group;
 pub mod time;
+pub mod version_diff;
 
 pub use agent::{
     Agent, AgentId, Inventory, InventoryComponent, NewAgent, TargetReport, AGENT_TOKEN_PREFIX,
@@ -37,6 +39,7 @@ pub use deployment::{
     CommitSha, Deployment, DeploymentInput, DeploymentStatus, GateKind, GateResult, HistoryEntry,
     NewDeployment, PromotionEvidence, TransitionError, TransitionInput, Version,
 };
+pub use dora::{measure, DoraMeasures, DoraWindow, LedgerDeployment};
 pub use drift::{differences, Difference, ExpectedComponent};
 pub use environment::{
     Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentInput,
@@ -54,6 +57,7 @@ pub use ids::{
     UserId,
 };
 pub use page::Page;
+pub use version_diff::{diff_versions, Comparison, DiffLine, RunningVersion};
 pub use release::{NewRelease, Release, ReleaseComponent, ReleaseComponentInput, ReleaseInput};
 pub use request::{
     EnvironmentRequest, EnvironmentTier, EnvironmentType, InvalidRequestTransition,

@@ -14,6 +14,7 @@ pub mod extract;
 mod freeze_windows;
 mod health;
 mod idempotency;
+mod insights;
 pub use idempotency::RETENTION_HOURS as IDEMPOTENCY_RETENTION_HOURS;
 pub mod observe;
 mod ops;
@@ -136,6 +137,8 @@ fn api(config: &mut ServiceConfig) {
                 // Before any `/deployments/{id}`, which would take `matrix` for an id.
                 .service(views::deployment_matrix)
                 .service(views::latest_deployments)
+                .service(insights::dora)
+                .service(insights::environment_diff)
                 .service(deployments::create_deployment)
                 .service(deployments::list_deployments)
                 .service(deployments::get_deployment)
