@@ -124,3 +124,12 @@ mod tests {
         );
     }
 }
+
+/// The statement that reads the matrix as of a time on `backend` (binds: the tenant, the
+/// time), for tests that look at its plan.
+pub fn matrix_as_of_sql(backend: crate::Backend) -> &'static str {
+    match backend {
+        crate::Backend::Postgres => crate::timeline::CELLS_AS_OF_PG,
+        crate::Backend::Sqlite => crate::timeline::CELLS_AS_OF_SQLITE,
+    }
+}

@@ -20,7 +20,7 @@ use terrane_ports::StoreError;
 /// Per pair of a component and an environment shown (active, not destroyed), the last change
 /// of the timeline at or before `$2`: one probe of the timeline's primary key per pair.
 /// PostgreSQL reads it with a lateral subquery (`LIMIT 1` on the key, backwards).
-const CELLS_AS_OF_PG: &str = "\
+pub(crate) const CELLS_AS_OF_PG: &str = "\
     SELECT c.id AS component_id, e.id AS environment_id, t.version, t.deployed_at \
     FROM components c \
     CROSS JOIN environments e \
@@ -34,7 +34,7 @@ const CELLS_AS_OF_PG: &str = "\
 
 /// The same on SQLite, which has no lateral join: the time of the last change per pair (a
 /// correlated MAX, answered from the end of the primary key's range), then that row by its key.
-const CELLS_AS_OF_SQLITE: &str = "\
+pub(crate) const CELLS_AS_OF_SQLITE: &str = "\
     SELECT p.component_id, p.environment_id, t.version, t.deployed_at \
     FROM ( \
         SELECT c.id AS component_id, e.id AS environment_id, \

@@ -41,5 +41,6 @@ mod row_level_security;
 mod settings;
 mod target_groups;
 mod targets;
+mod timeline;
 mod tenant_tables;
 mod views;
