@@ -1,5 +1,5 @@
 //! terrane's HTTP adapter: actix-web routes, bearer auth, problem+json errors, the generated
-//! OpenAPI document and Swagger UI.
+//! OpenAPI document, Swagger UI and the dashboard's embedded page.
 //!
 //! Handlers turn requests into domain input, call the driving ports of `terrane-ports`, and
 //! turn the answers (or [`problem::Problem`]s) into responses. No storage type appears here.
@@ -7,11 +7,13 @@
 mod agents;
 pub mod auth;
 mod components;
+mod dashboard;
 mod deployments;
 mod drift;
 mod environments;
 pub mod extract;
 mod freeze_windows;
+mod headers;
 mod health;
 mod idempotency;
 mod insights;
@@ -246,6 +248,10 @@ pub fn app(
         .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api_doc))
         .service(ops::swagger_redirect)
         .service(ops::problem_page)
+        .service(dashboard::index)
+        .service(dashboard::assets)
         .default_service(web::to(ops::fallback))
+        .wrap(from_fn(headers::conditional_get))
+        .wrap(from_fn(headers::security_headers))
         .wrap(from_fn(observe::observe))
 }
