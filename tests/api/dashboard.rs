@@ -88,7 +88,12 @@ fn header(response: &reqwest::Response, name: &str) -> String {
 async fn the_page_and_its_assets_are_served_with_their_types_cache_headers_and_policy(
     app: TestApp,
 ) {
-    let page = app.client.get(format!("{}/", app.base)).send().await.unwrap();
+    let page = app
+        .client
+        .get(format!("{}/", app.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
     assert_eq!(header(&page, "content-type"), "text/html; charset=utf-8");
     assert_eq!(header(&page, "cache-control"), "no-cache");
@@ -143,7 +148,9 @@ async fn the_page_and_its_assets_are_served_with_their_types_cache_headers_and_p
 
 async fn the_matrix_as_of_a_time_shows_what_ran_then(app: TestApp) {
     let web = component(&app, "web").await;
-    let dev = app.create_env(json!({"name": "dev", "orderIndex": 1})).await;
+    let dev = app
+        .create_env(json!({"name": "dev", "orderIndex": 1}))
+        .await;
     let v1 = succeed(&app, &web, &dev, "v1").await;
     tokio::time::sleep(Duration::from_millis(50)).await;
     let v2 = succeed(&app, &web, &dev, "v2").await;
@@ -320,7 +327,8 @@ async fn dora_measures_the_ledger_of_an_environment(app: TestApp) {
     deploy(&app, body("v1", &elsewhere), &["in_progress", "succeeded"]).await;
 
     let now = chrono::Utc::now();
-    let micros = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let micros =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
     let (from, to) = (
         micros(now - chrono::Duration::days(1)),
         micros(now + chrono::Duration::days(1)),

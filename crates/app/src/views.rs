@@ -1,11 +1,11 @@
 use crate::authorize;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
-use chrono::{DateTime, Utc};
 use terrane_domain::{
-    diff_versions, measure, Actor, ComponentId, DiffLine, DoraMeasures, DoraWindow,
-    EnvironmentId, Permission, TargetId,
+    diff_versions, measure, Actor, ComponentId, DiffLine, DoraMeasures, DoraWindow, EnvironmentId,
+    Permission, TargetId,
 };
 use terrane_ports::{
     Clock, CurrentRelease, DeploymentViewService, DeploymentViews, LatestDeployment, MatrixRow,
@@ -242,7 +242,10 @@ mod tests {
 
     #[tokio::test]
     async fn the_diff_reads_both_environments_and_names_a_missing_one() {
-        let (staging, production) = (EnvironmentId(Uuid::from_u128(5)), EnvironmentId(Uuid::from_u128(6)));
+        let (staging, production) = (
+            EnvironmentId(Uuid::from_u128(5)),
+            EnvironmentId(Uuid::from_u128(6)),
+        );
         let web = |version: &str| terrane_domain::RunningVersion {
             component_id: ComponentId(Uuid::from_u128(1)),
             component_name: "web".into(),

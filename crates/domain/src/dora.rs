@@ -134,17 +134,16 @@ pub fn measure(window: DoraWindow, ledger: &[LedgerDeployment]) -> DoraMeasures 
             .iter()
             .find(|(s, _)| *s == DeploymentStatus::Succeeded)
             .map(|(_, at)| *at);
-        let failed = changes.iter().any(|(s, _)| {
-            matches!(s, DeploymentStatus::Failed | DeploymentStatus::RolledBack)
-        });
+        let failed = changes
+            .iter()
+            .any(|(s, _)| matches!(s, DeploymentStatus::Failed | DeploymentStatus::RolledBack));
         if let Some(at) = first_success {
             succeeded += 1;
             if let Some(committed) = d.committed_at {
                 lead_times.push(at - committed);
             }
         }
-        if first_success.is_some() || changes.iter().any(|(s, _)| *s == DeploymentStatus::Failed)
-        {
+        if first_success.is_some() || changes.iter().any(|(s, _)| *s == DeploymentStatus::Failed) {
             finished += 1;
         }
         if failed {
@@ -230,11 +229,19 @@ mod tests {
     fn a_hand_made_ledger_gives_the_figures_worked_out_by_hand() {
         let ledger = vec![
             // web: succeeds 2 h after its commit.
-            deployment(1, Some(t(1, 8)), &[(Pending, t(1, 9)), (Succeeded, t(1, 10))]),
+            deployment(
+                1,
+                Some(t(1, 8)),
+                &[(Pending, t(1, 9)), (Succeeded, t(1, 10))],
+            ),
             // web: fails at day 2 10:00 (incident 1 of web) ...
             deployment(1, Some(t(2, 6)), &[(Pending, t(2, 9)), (Failed, t(2, 10))]),
             // ... restored by this success 4 h later, 6 h after its commit.
-            deployment(1, Some(t(2, 8)), &[(Pending, t(2, 12)), (Succeeded, t(2, 14))]),
+            deployment(
+                1,
+                Some(t(2, 8)),
+                &[(Pending, t(2, 12)), (Succeeded, t(2, 14))],
+            ),
             // api: succeeds 10 h after its commit, then is rolled back a day later
             // (incident of api, never restored in the window).
             deployment(
@@ -301,12 +308,8 @@ mod tests {
         assert!((w.days() - 30.0).abs() < 1e-9);
         let backwards = DoraWindow::parse(Some(t(5, 0)), Some(t(5, 0)), t(31, 0)).unwrap_err();
         assert_eq!(backwards.errors()[0].field, "from");
-        let long = DoraWindow::parse(
-            Some(t(1, 0) - Duration::days(400)),
-            Some(t(1, 0)),
-            t(31, 0),
-        )
-        .unwrap_err();
+        let long = DoraWindow::parse(Some(t(1, 0) - Duration::days(400)), Some(t(1, 0)), t(31, 0))
+            .unwrap_err();
         assert_eq!(long.errors()[0].field, "from");
     }
 

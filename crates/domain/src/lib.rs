@@ -57,7 +57,6 @@ pub use ids::{
     UserId,
 };
 pub use page::Page;
-pub use version_diff::{diff_versions, Comparison, DiffLine, RunningVersion};
 pub use release::{NewRelease, Release, ReleaseComponent, ReleaseComponentInput, ReleaseInput};
 pub use request::{
     EnvironmentRequest, EnvironmentTier, EnvironmentType, InvalidRequestTransition,
@@ -72,3 +71,4 @@ pub use target_group::{
     Assignment, AssignmentChange, AssignmentInput, AssignmentMode, AssignmentRequest,
     NewTargetGroup, TargetGroup, TargetGroupChanges, TargetGroupInput, TargetGroupName,
 };
+pub use version_diff::{diff_versions, Comparison, DiffLine, RunningVersion};

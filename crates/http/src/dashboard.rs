@@ -57,7 +57,9 @@ pub fn serves(path: &str) -> bool {
 /// binary serves new files at once) and answered `304` when unchanged.
 fn serve(req: &HttpRequest, name: &str) -> HttpResponse {
     let Some(i) = ASSETS.iter().position(|a| a.name == name) else {
-        return actix_web::ResponseError::error_response(&crate::problem::Problem::not_found("asset"));
+        return actix_web::ResponseError::error_response(&crate::problem::Problem::not_found(
+            "asset",
+        ));
     };
     let (asset, etag) = (&ASSETS[i], &etags()[i]);
     let tag = HeaderValue::from_str(etag).unwrap_or(HeaderValue::from_static("\"\""));
@@ -85,7 +87,9 @@ pub async fn index(req: HttpRequest) -> HttpResponse {
 pub async fn assets(req: HttpRequest) -> HttpResponse {
     let name = req.match_info().get("name").unwrap_or_default().to_owned();
     if name == "index.html" {
-        return actix_web::ResponseError::error_response(&crate::problem::Problem::not_found("asset"));
+        return actix_web::ResponseError::error_response(&crate::problem::Problem::not_found(
+            "asset",
+        ));
     }
     serve(&req, &name)
 }

@@ -66,7 +66,10 @@ pub async fn conditional_get(
         return Ok(ServiceResponse::new(req, not_modified.finish()));
     }
     head.headers_mut().insert(header::ETAG, value);
-    Ok(ServiceResponse::new(req, head.set_body(bytes).map_into_boxed_body()))
+    Ok(ServiceResponse::new(
+        req,
+        head.set_body(bytes).map_into_boxed_body(),
+    ))
 }
 
 /// Security headers on every answer; the content security policy of the dashboard on its
@@ -84,8 +87,14 @@ pub async fn security_headers(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.contains("json"));
     let headers = res.headers_mut();
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if dashboard {
         headers.insert(
@@ -117,7 +126,12 @@ mod tests {
     fn if_none_match_compares_weakly_and_accepts_lists_and_a_star() {
         let etag = digest_etag(b"x");
         let strong = etag.trim_start_matches("W/").to_owned();
-        for value in [etag.clone(), strong, format!("\"other\", {etag}"), "*".into()] {
+        for value in [
+            etag.clone(),
+            strong,
+            format!("\"other\", {etag}"),
+            "*".into(),
+        ] {
             assert!(
                 none_match_hits(Some(&HeaderValue::from_str(&value).unwrap()), &etag),
                 "{value}"

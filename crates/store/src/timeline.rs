@@ -5,7 +5,9 @@
 
 use crate::connection::DbConnection;
 use crate::error::Failure;
-use crate::schema::{components, deployment_history, deployments, environments, latest_deployments};
+use crate::schema::{
+    components, deployment_history, deployments, environments, latest_deployments,
+};
 use crate::types::{sql, DbTime, DbUuid};
 use crate::views::Cell;
 use chrono::{DateTime, Utc};

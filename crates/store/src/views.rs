@@ -8,9 +8,9 @@ use crate::tx::Access;
 use crate::types::{DbTime, DbUuid};
 use crate::Store;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use std::collections::HashMap;
-use chrono::{DateTime, Utc};
 use terrane_domain::{
     ComponentId, EnvironmentId, EnvironmentStatus, LedgerDeployment, RunningVersion, TargetId,
     TenantId,
@@ -140,8 +140,7 @@ fn matrix_of(
     // environment not shown is dropped.
     let mut placed: Vec<Vec<(usize, String, DbTime)>> = vec![Vec::new(); listed.len()];
     for (component, environment, version, deployed_at) in cells {
-        if let (Some(&row), Some(&place)) =
-            (row_of.get(&component.0), place_of.get(&environment.0))
+        if let (Some(&row), Some(&place)) = (row_of.get(&component.0), place_of.get(&environment.0))
         {
             placed[row].push((place, version, deployed_at));
         }

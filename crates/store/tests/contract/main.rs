@@ -41,6 +41,6 @@ mod row_level_security;
 mod settings;
 mod target_groups;
 mod targets;
-mod timeline;
 mod tenant_tables;
+mod timeline;
 mod views;

@@ -166,7 +166,9 @@ async fn the_matrix_as_of_a_time_shows_what_ran_then_rollbacks_included(db: Test
     // The other component keeps its own timeline; the matrix lists every component.
     let later = versions_at(&db, t, at(200)).await;
     assert_eq!(
-        later.get(&("web".to_owned(), "dev".to_owned())).map(String::as_str),
+        later
+            .get(&("web".to_owned(), "dev".to_owned()))
+            .map(String::as_str),
         Some("w9")
     );
     assert_eq!(views(&db).matrix_as_of(t, at(1)).await.unwrap().len(), 2);
@@ -335,7 +337,10 @@ async fn running_versions_are_the_latest_successes_of_the_environment(db: TestDb
     running.sort_by(|a, b| a.component_name.cmp(&b.component_name));
     assert_eq!(running.len(), 1, "web never succeeded: {running:?}");
     assert_eq!(
-        (running[0].component_name.as_str(), running[0].version.as_str()),
+        (
+            running[0].component_name.as_str(),
+            running[0].version.as_str()
+        ),
         ("api", "v2")
     );
     assert!(views(&db)
