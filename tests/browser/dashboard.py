@@ -257,6 +257,15 @@ def serve(binary):
     secret = "terrane-screenshots-secret-of-32-bytes-or-more"
     env = {**os.environ, "TERRANE_JWT_SECRET": secret, "TERRANE_HEALTH_SCHEDULER_INTERVAL_SECS": "0"}
     url = f"sqlite://{directory}/terrane.db"
+    tenant, user = str(uuid.uuid4()), str(uuid.uuid4())
+    # A ledger spread over three months (the API records only the present).
+    subprocess.run(
+        [binary, "seed", "--database-url", url, "--tenant", tenant, "--components", "8",
+         "--environments", "4", "--deployments", "3000", "--days", "90"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     server = subprocess.Popen(
         [binary, "serve", "--listen", "127.0.0.1:0", "--database-url", url],
         env=env,
@@ -273,7 +282,6 @@ def serve(binary):
     if not base:
         server.kill()
         raise SystemExit("terrane did not start")
-    tenant, user = str(uuid.uuid4()), str(uuid.uuid4())
     token = subprocess.run(
         [binary, "token", "--tenant", tenant, "--subject", user, "--role", "admin", "--database-url", url],
         env=env,
@@ -288,23 +296,15 @@ def run_screenshots(binary, directory):
     server, base, token = serve(binary)
     try:
         api = Api(base, token)
-        envs = [
-            api.environment("dev", 1),
-            api.environment("staging", 2),
-            api.environment("production", 3, requiredApprovals=1),
-        ]
-        components = [api.component(n) for n in ("api-gateway", "billing", "search", "user-service", "web")]
-        for i, c in enumerate(components):
-            for j, e in enumerate(envs):
-                if (i + j) % 4 == 3:
-                    continue
-                minor = 3 - j
-                api.deploy(c, e, f"v2.{minor}.{i}", finished=ago(days=(j * 9 + i * 2), hours=i), committedAt=ago(days=j * 9 + i * 2 + 1))
-        api.deploy(components[0], envs[0], "v2.4.0", to="in_progress")
-        api.deploy(components[1], envs[1], "v2.3.9", to="rolled_back")
-        api.deploy(components[2], envs[0], "v2.5.0-rc1", to="failed")
-        api.call("POST", f"environments/{envs[2]['id']}/freeze-windows", {
-            "start": ago(hours=1), "end": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat().replace("+00:00", "Z"),
+        envs = sorted(api.call("GET", "environments?take=100"), key=lambda e: e["orderIndex"])
+        components = api.call("GET", "catalog/components?take=100")["data"]
+        api.deploy(components[0], envs[0], "v9.1.0", to="in_progress")
+        api.deploy(components[1], envs[1], "v9.0.7", to="rolled_back")
+        api.deploy(components[2], envs[0], "v9.2.0-rc1", to="failed")
+        api.deploy(components[3], envs[1], "v9.3.0", committedAt=ago(hours=6))
+        api.call("POST", f"environments/{envs[-1]['id']}/freeze-windows", {
+            "start": ago(hours=1),
+            "end": (dt.datetime.now(dt.timezone.utc) + dt.timedelta(days=2)).isoformat().replace("+00:00", "Z"),
             "reason": "quarter-end close",
         })
         api.request("preview-checkout-redesign")
