@@ -315,6 +315,8 @@ async fn dora_measures_the_ledger_of_an_environment(app: TestApp) {
         chrono::DateTime::parse_from_rfc3339(&committed).unwrap(),
         "committedAt reads back"
     );
+    let stored = get_ok(&app, &format!("/api/v1/deployments/{}", id(&first))).await;
+    assert_eq!(stored["committedAt"], first["committedAt"], "and is stored");
     deploy(&app, body("v2", &prod), &["in_progress", "failed"]).await;
     deploy(&app, body("v3", &prod), &["in_progress", "succeeded"]).await;
     deploy(

@@ -80,15 +80,16 @@ export async function send(method, path, body) {
   return response.status === 204 ? null : response.json();
 }
 
-/// Whether the API documents `path` (e.g. "/api/v1/environments/{id}/runs"): read from the
-/// OpenAPI document once, so the page never asks for what this server does not have.
+/// Whether the API documents a path matching `pattern` (e.g. the runs of an environment):
+/// read from the OpenAPI document once, so the page never asks for what this server does not
+/// have (a 404 would be an error in the console).
 let documented = null;
-export async function hasOperation(path) {
+export async function hasOperation(pattern) {
   if (!documented) {
     documented = fetch("/api-docs/openapi.json", { cache: "no-store" })
       .then((r) => (r.ok ? r.json() : { paths: {} }))
       .then((doc) => new Set(Object.keys(doc.paths || {})))
       .catch(() => new Set());
   }
-  return (await documented).has(path);
+  return [...(await documented)].some((path) => pattern.test(path));
 }

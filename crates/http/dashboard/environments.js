@@ -125,7 +125,7 @@ export function environmentView(root, id) {
   return {
     async refresh() {
       try {
-        if (runsKnown === null) runsKnown = await hasOperation("/api/v1/environments/{id}/runs");
+        if (runsKnown === null) runsKnown = await hasOperation(/^\/api\/v1\/environments\/\{[^}]+\}\/runs$/);
         const [env, all, targets, deployments, dora, components] = await Promise.all([
           get(`environments/${id}`),
           get("environments?sort=orderIndex&take=100"),

@@ -37,8 +37,8 @@ pub fn none_match_hits(if_none_match: Option<&HeaderValue>, etag: &str) -> bool 
         .any(|tag| tag.trim() == "*" || bare(tag) == bare(etag))
 }
 
-/// Gives every `200` answer to a `GET` under `/api/` that carries no `ETag` of its own one
-/// made from its body, and answers `304 Not Modified` when `If-None-Match` names it.
+/// Gives every `200` JSON answer to a `GET` under `/api/` that carries no `ETag` of its own
+/// one made from its body, and answers `304 Not Modified` when `If-None-Match` names it.
 pub async fn conditional_get(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -46,7 +46,17 @@ pub async fn conditional_get(
     let applies = req.method() == Method::GET && req.path().starts_with("/api/");
     let if_none_match = req.headers().get(header::IF_NONE_MATCH).cloned();
     let res = next.call(req).await?;
-    if !applies || res.status() != StatusCode::OK || res.headers().contains_key(header::ETAG) {
+    // Only whole JSON documents: a stream (Server-Sent Events) must never be buffered.
+    let json = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if !applies
+        || !json
+        || res.status() != StatusCode::OK
+        || res.headers().contains_key(header::ETAG)
+    {
         return Ok(res.map_into_boxed_body());
     }
     let (req, res) = res.into_parts();
