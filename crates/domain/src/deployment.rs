@@ -759,6 +759,30 @@ mod tests {
     }
 
     #[test]
+    fn a_commit_time_is_kept_to_the_microsecond_and_never_after_the_recording() {
+        let t0 = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 9, 10, 0, 0).unwrap();
+        let at = |committed| {
+            DeploymentInput {
+                component_id: Some(Uuid::from_u128(10)),
+                environment_id: Some(Uuid::from_u128(20)),
+                version: Some("v1".into()),
+                committed_at: Some(committed),
+                ..Default::default()
+            }
+            .into_new(user(1))
+            .unwrap()
+            .into_deployment(Uuid::from_u128(5), TenantId(Uuid::nil()), user(1), t0)
+            .committed_at
+        };
+        let earlier = t0 - chrono::Duration::hours(3) + chrono::Duration::nanoseconds(1_500);
+        assert_eq!(
+            at(earlier),
+            Some(t0 - chrono::Duration::hours(3) + chrono::Duration::microseconds(1))
+        );
+        assert_eq!(at(t0 + chrono::Duration::hours(1)), Some(t0));
+    }
+
+    #[test]
     fn a_new_deployment_is_pending_and_deployed_by_its_author_unless_named() {
         let d = deployment();
         assert_eq!(d.status, Pending);
