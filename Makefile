@@ -6,6 +6,8 @@
 #   make lint                rustfmt check + clippy with warnings as errors
 #   make openapi             regenerate openapi/openapi.json from the code
 #   make bench               HTTP benchmark on SQLite and PostgreSQL (scripts/bench.sh)
+#   make browser-deps        Python venv .venv with playwright (the browser tests use Debian's chromium)
+#   make screenshots         PNGs of the dashboard's main views in docs/screenshots (headless Chromium)
 #   make check-domain-deps   terrane-domain must not depend on actix, diesel or utoipa
 
 SHELL := bash
@@ -28,7 +30,10 @@ CARGO_TEST_CMD := $(CARGO) test --workspace --no-fail-fast
 # Crates the domain must never pull in (normal dependencies only).
 DOMAIN_FORBIDDEN := actix|diesel|utoipa
 
-.PHONY: all build run test lint fmt-check clippy openapi bench check-domain-deps help
+# The Python the browser tests and screenshots run with (a venv holding playwright).
+BROWSER_PYTHON ?= .venv/bin/python
+
+.PHONY: all build run test lint fmt-check clippy openapi bench check-domain-deps help browser-deps screenshots
 
 all: build
 
@@ -69,6 +74,14 @@ openapi:
 
 bench:
 	bash scripts/bench.sh
+
+# Playwright drives Debian's chromium (/usr/bin/chromium): nothing downloads a browser.
+browser-deps:
+	@[ -x $(BROWSER_PYTHON) ] || python3 -m venv .venv
+	$(BROWSER_PYTHON) -m pip install -q -r tests/browser/requirements.txt
+
+screenshots: build
+	$(BROWSER_PYTHON) tests/browser/dashboard.py --serve target/debug/terrane --screenshots docs/screenshots
 
 check-domain-deps:
 	@tree="$$($(CARGO) tree -p terrane-domain -e normal)"; \

@@ -5,8 +5,10 @@ mod support;
 
 mod agents;
 mod auth;
+mod browser;
 mod cli;
 mod components;
+mod dashboard;
 mod deployments;
 mod drift;
 mod environment_requests;

@@ -1,22 +1,28 @@
 use crate::authorize;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use std::sync::Arc;
-use terrane_domain::{Actor, ComponentId, EnvironmentId, Permission, TargetId};
+use terrane_domain::{
+    diff_versions, measure, Actor, ComponentId, DiffLine, DoraMeasures, DoraWindow, EnvironmentId,
+    Permission, TargetId,
+};
 use terrane_ports::{
-    CurrentRelease, DeploymentViewService, DeploymentViews, LatestDeployment, MatrixRow,
+    Clock, CurrentRelease, DeploymentViewService, DeploymentViews, LatestDeployment, MatrixRow,
     ServiceError, Sticker,
 };
 
-/// The read models of the ledger: matrix, latest, current release, sticker.
+/// The read models of the ledger: matrix (now and as of a time), latest, current release,
+/// sticker, the diff of two environments and the DORA measures.
 pub struct Views {
     repo: Arc<dyn DeploymentViews>,
+    clock: Arc<dyn Clock>,
 }
 
 impl Views {
-    /// Wires the use cases to their port.
-    pub fn new(repo: Arc<dyn DeploymentViews>) -> Self {
-        Self { repo }
+    /// Wires the use cases to their ports.
+    pub fn new(repo: Arc<dyn DeploymentViews>, clock: Arc<dyn Clock>) -> Self {
+        Self { repo, clock }
     }
 }
 
@@ -30,6 +36,53 @@ impl DeploymentViewService for Views {
             .matrix(actor.tenant)
             .await
             .map_err(|e| ServiceError::from_store(e, "component"))
+    }
+
+    async fn matrix_as_of(
+        &self,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<MatrixRow>, ServiceError> {
+        authorize(actor, Permission::Read, READING)?;
+        self.repo
+            .matrix_as_of(actor.tenant, terrane_domain::time::truncate(at))
+            .await
+            .map_err(|e| ServiceError::from_store(e, "component"))
+    }
+
+    async fn diff(
+        &self,
+        actor: &Actor,
+        environment: EnvironmentId,
+        against: EnvironmentId,
+    ) -> Result<Vec<DiffLine>, ServiceError> {
+        authorize(actor, Permission::Read, READING)?;
+        let running = |id| async move {
+            self.repo
+                .running_versions(actor.tenant, id)
+                .await
+                .map_err(|e| ServiceError::from_store(e, "environment"))
+        };
+        let here = running(environment).await?;
+        let there = running(against).await?;
+        Ok(diff_versions(here, there))
+    }
+
+    async fn dora(
+        &self,
+        actor: &Actor,
+        environment: EnvironmentId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<DoraMeasures, ServiceError> {
+        authorize(actor, Permission::Read, READING)?;
+        let window = DoraWindow::parse(from, to, self.clock.now())?;
+        let ledger = self
+            .repo
+            .ledger_between(actor.tenant, environment, window.from(), window.to())
+            .await
+            .map_err(|e| ServiceError::from_store(e, "environment"))?;
+        Ok(measure(window, &ledger))
     }
 
     async fn latest(
@@ -80,6 +133,14 @@ mod tests {
     use terrane_ports::{MockDeploymentViews, StoreError};
     use uuid::Uuid;
 
+    fn clock() -> Arc<dyn Clock> {
+        let mut clock = terrane_ports::MockClock::new();
+        clock
+            .expect_now()
+            .returning(|| Utc.with_ymd_and_hms(2026, 3, 31, 0, 0, 0).unwrap());
+        Arc::new(clock)
+    }
+
     fn actor(roles: Vec<Role>) -> Actor {
         Actor {
             user: UserId(Uuid::from_u128(1)),
@@ -94,7 +155,7 @@ mod tests {
         repo.expect_matrix()
             .withf(|tenant| *tenant == TenantId(Uuid::from_u128(7)))
             .returning(|_| Ok(Vec::new()));
-        let views = Views::new(Arc::new(repo));
+        let views = Views::new(Arc::new(repo), clock());
         assert_eq!(
             views.matrix(&actor(vec![Role::Viewer])).await,
             Ok(Vec::new())
@@ -103,7 +164,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_actor_without_roles_reads_nothing() {
-        let views = Views::new(Arc::new(MockDeploymentViews::new()));
+        let views = Views::new(Arc::new(MockDeploymentViews::new()), clock());
         let nobody = actor(Vec::new());
         let component = ComponentId(Uuid::from_u128(3));
         let target = TargetId(Uuid::from_u128(4));
@@ -134,7 +195,7 @@ mod tests {
             .returning(|_, _| Err(StoreError::NotFound));
         repo.expect_sticker()
             .returning(|_, _| Err(StoreError::NotFound));
-        let views = Views::new(Arc::new(repo));
+        let views = Views::new(Arc::new(repo), clock());
         let viewer = actor(vec![Role::Viewer]);
         assert_eq!(
             views.latest(&viewer, ComponentId(Uuid::from_u128(3))).await,
@@ -149,7 +210,7 @@ mod tests {
     #[tokio::test]
     async fn current_releases_of_no_environments_ask_nothing() {
         // The mock has no expectation: a call would panic.
-        let views = Views::new(Arc::new(MockDeploymentViews::new()));
+        let views = Views::new(Arc::new(MockDeploymentViews::new()), clock());
         assert_eq!(
             views
                 .current_releases(&actor(vec![Role::Viewer]), &[])
@@ -171,11 +232,69 @@ mod tests {
         repo.expect_current_releases()
             .withf(move |_, envs| envs == &[env])
             .returning(move |_, _| Ok(HashMap::from([(env, answer.clone())])));
-        let views = Views::new(Arc::new(repo));
+        let views = Views::new(Arc::new(repo), clock());
         let found = views
             .current_releases(&actor(vec![Role::Viewer]), &[env])
             .await
             .unwrap();
         assert_eq!(found.get(&env), Some(&release));
+    }
+
+    #[tokio::test]
+    async fn the_diff_reads_both_environments_and_names_a_missing_one() {
+        let (staging, production) = (
+            EnvironmentId(Uuid::from_u128(5)),
+            EnvironmentId(Uuid::from_u128(6)),
+        );
+        let web = |version: &str| terrane_domain::RunningVersion {
+            component_id: ComponentId(Uuid::from_u128(1)),
+            component_name: "web".into(),
+            version: version.into(),
+        };
+        let mut repo = MockDeploymentViews::new();
+        repo.expect_running_versions().returning(move |_, env| {
+            if env == staging {
+                Ok(vec![web("v2")])
+            } else if env == production {
+                Ok(vec![web("v1")])
+            } else {
+                Err(StoreError::NotFound)
+            }
+        });
+        let views = Views::new(Arc::new(repo), clock());
+        let viewer = actor(vec![Role::Viewer]);
+        let lines = views.diff(&viewer, staging, production).await.unwrap();
+        assert_eq!(
+            (lines[0].here.as_deref(), lines[0].there.as_deref()),
+            (Some("v2"), Some("v1"))
+        );
+        assert_eq!(
+            views
+                .diff(&viewer, staging, EnvironmentId(Uuid::from_u128(99)))
+                .await,
+            Err(ServiceError::NotFound("environment".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn dora_measures_the_last_thirty_days_by_default_and_refuses_a_backwards_window() {
+        let env = EnvironmentId(Uuid::from_u128(5));
+        let mut repo = MockDeploymentViews::new();
+        repo.expect_ledger_between()
+            .withf(move |_, e, from, to| {
+                *e == env
+                    && *from == Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap()
+                    && *to == Utc.with_ymd_and_hms(2026, 3, 31, 0, 0, 0).unwrap()
+            })
+            .returning(|_, _, _, _| Ok(Vec::new()));
+        let views = Views::new(Arc::new(repo), clock());
+        let viewer = actor(vec![Role::Viewer]);
+        let measures = views.dora(&viewer, env, None, None).await.unwrap();
+        assert_eq!(measures.succeeded, 0);
+        let at = Utc.with_ymd_and_hms(2026, 3, 10, 0, 0, 0).unwrap();
+        assert!(matches!(
+            views.dora(&viewer, env, Some(at), Some(at)).await,
+            Err(ServiceError::Validation(_))
+        ));
     }
 }

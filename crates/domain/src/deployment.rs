@@ -218,6 +218,9 @@ pub struct Deployment {
     pub finished_at: Option<DateTime<Utc>>,
     /// When it last changed.
     pub updated_at: DateTime<Utc>,
+    /// When the change it ships was committed, as the client says: where its lead time for
+    /// changes starts.
+    pub committed_at: Option<DateTime<Utc>>,
 }
 
 /// Raw fields of a deployment to record.
@@ -241,6 +244,8 @@ pub struct DeploymentInput {
     pub digest: Option<String>,
     /// Optional.
     pub release_id: Option<Uuid>,
+    /// Optional; not in the future.
+    pub committed_at: Option<DateTime<Utc>>,
 }
 
 /// A validated deployment to record; it starts `pending`.
@@ -264,6 +269,8 @@ pub struct NewDeployment {
     pub description: Option<String>,
     /// Free-form facts.
     pub metadata: Map<String, Value>,
+    /// When its change was committed.
+    pub committed_at: Option<DateTime<Utc>>,
 }
 
 fn parse_description(value: Option<String>) -> Result<Option<String>, FieldError> {
@@ -344,6 +351,7 @@ impl DeploymentInput {
                 deployed_by,
                 description,
                 metadata,
+                committed_at: self.committed_at.map(crate::time::truncate),
             }),
             _ => Err(errors),
         }
@@ -380,6 +388,8 @@ impl NewDeployment {
             started_at: None,
             finished_at: None,
             updated_at: now,
+            // A commit from the future (a skewed clock) would make a negative lead time.
+            committed_at: self.committed_at.map(|at| at.min(now)),
         }
     }
 }
@@ -587,6 +597,30 @@ mod tests {
             status: Some(status.into()),
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn a_commit_time_is_kept_to_the_microsecond_and_never_after_the_recording() {
+        let t0 = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 9, 10, 0, 0).unwrap();
+        let at = |committed| {
+            DeploymentInput {
+                component_id: Some(Uuid::from_u128(10)),
+                environment_id: Some(Uuid::from_u128(20)),
+                version: Some("v1".into()),
+                committed_at: Some(committed),
+                ..Default::default()
+            }
+            .into_new(user(1))
+            .unwrap()
+            .into_deployment(Uuid::from_u128(5), TenantId(Uuid::nil()), user(1), t0)
+            .committed_at
+        };
+        let earlier = t0 - chrono::Duration::hours(3) + chrono::Duration::nanoseconds(1_500);
+        assert_eq!(
+            at(earlier),
+            Some(t0 - chrono::Duration::hours(3) + chrono::Duration::microseconds(1))
+        );
+        assert_eq!(at(t0 + chrono::Duration::hours(1)), Some(t0));
     }
 
     #[test]

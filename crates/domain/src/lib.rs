@@ -11,6 +11,7 @@ pub mod agent;
 pub mod auth;
 pub mod component;
 pub mod deployment;
+pub mod dora;
 pub mod drift;
 pub mod environment;
 pub mod environment_request;
@@ -24,6 +25,7 @@ pub mod release;
 pub mod target;
 pub mod target_group;
 pub mod time;
+pub mod version_diff;
 
 pub use agent::{
     Agent, AgentId, Inventory, InventoryComponent, NewAgent, TargetReport, AGENT_TOKEN_PREFIX,
@@ -38,6 +40,7 @@ pub use deployment::{
     CommitSha, Deployment, DeploymentInput, DeploymentStatus, HistoryEntry, NewDeployment,
     TransitionError, TransitionInput, Version,
 };
+pub use dora::{measure, DoraMeasures, DoraWindow, LedgerDeployment};
 pub use drift::{differences, Difference, ExpectedComponent};
 pub use environment::{
     Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentInput,
@@ -73,3 +76,4 @@ pub use target_group::{
     Assignment, AssignmentChange, AssignmentInput, AssignmentMode, AssignmentRequest,
     NewTargetGroup, TargetGroup, TargetGroupChanges, TargetGroupInput, TargetGroupName,
 };
+pub use version_diff::{diff_versions, Comparison, DiffLine, RunningVersion};

@@ -70,6 +70,9 @@ pub struct DeploymentBody {
     pub digest: Option<String>,
     /// The release this deployment belongs to.
     pub release_id: Option<Uuid>,
+    /// When the change it ships was committed (RFC 3339): the start of its lead time for
+    /// changes. A time in the future is taken as now.
+    pub committed_at: Option<DateTime<Utc>>,
 }
 
 impl From<DeploymentBody> for DeploymentInput {
@@ -84,6 +87,7 @@ impl From<DeploymentBody> for DeploymentInput {
             metadata: body.metadata,
             digest: body.digest,
             release_id: body.release_id,
+            committed_at: body.committed_at,
         }
     }
 }
@@ -184,6 +188,8 @@ pub struct DeploymentResponse {
     pub finished_at: Option<DateTime<Utc>>,
     /// Last change.
     pub updated_at: DateTime<Utc>,
+    /// When the change it ships was committed, if the client said.
+    pub committed_at: Option<DateTime<Utc>>,
 }
 
 impl From<Deployment> for DeploymentResponse {
@@ -208,6 +214,7 @@ impl From<Deployment> for DeploymentResponse {
             started_at: d.started_at,
             finished_at: d.finished_at,
             updated_at: d.updated_at,
+            committed_at: d.committed_at,
         }
     }
 }

@@ -172,6 +172,11 @@ impl Query {
         Ok(Self { params, errors })
     }
 
+    /// Whether the parameter was given (and not read yet).
+    pub fn contains(&self, name: &str) -> bool {
+        self.params.contains_key(name)
+    }
+
     /// A text parameter.
     pub fn text(&mut self, name: &str) -> Option<String> {
         self.params.remove(name)
@@ -214,6 +219,19 @@ impl Query {
     pub fn uuid(&mut self, name: &str) -> Option<Uuid> {
         self.parsed(name, |v| {
             Uuid::parse_str(v).map_err(|_| format!("must be a UUID, not `{v}`"))
+        })
+    }
+
+    /// An RFC 3339 time (a `+` of the offset left unescaped, which reads as a space, is
+    /// taken as the `+` it was).
+    pub fn time(&mut self, name: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+        self.parsed(name, |v| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .or_else(|_| chrono::DateTime::parse_from_rfc3339(&v.replace(' ', "+")))
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| {
+                    format!("must be an RFC 3339 time such as 2026-01-09T10:00:00Z, not `{v}`")
+                })
         })
     }
 

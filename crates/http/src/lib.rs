@@ -1,5 +1,5 @@
 //! terrane's HTTP adapter: actix-web routes, bearer auth, problem+json errors, the generated
-//! OpenAPI document and Swagger UI.
+//! OpenAPI document, Swagger UI and the dashboard's embedded page.
 //!
 //! Handlers turn requests into domain input, call the driving ports of `terrane-ports`, and
 //! turn the answers (or [`problem::Problem`]s) into responses. No storage type appears here.
@@ -7,13 +7,16 @@
 mod agents;
 pub mod auth;
 mod components;
+mod dashboard;
 mod deployments;
 mod drift;
 mod environments;
 pub mod extract;
 mod freeze_windows;
+mod headers;
 mod health;
 mod idempotency;
+mod insights;
 pub use idempotency::RETENTION_HOURS as IDEMPOTENCY_RETENTION_HOURS;
 mod environment_requests;
 pub mod observe;
@@ -136,6 +139,8 @@ fn api(config: &mut ServiceConfig) {
                 // Before any `/deployments/{id}`, which would take `matrix` for an id.
                 .service(views::deployment_matrix)
                 .service(views::latest_deployments)
+                .service(insights::dora)
+                .service(insights::environment_diff)
                 .service(deployments::create_deployment)
                 .service(deployments::list_deployments)
                 .service(deployments::get_deployment)
@@ -243,6 +248,10 @@ pub fn app(
         .service(SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", api_doc))
         .service(ops::swagger_redirect)
         .service(ops::problem_page)
+        .service(dashboard::index)
+        .service(dashboard::assets)
         .default_service(web::to(ops::fallback))
+        .wrap(from_fn(headers::conditional_get))
+        .wrap(from_fn(headers::security_headers))
         .wrap(from_fn(observe::observe))
 }

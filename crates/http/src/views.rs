@@ -210,13 +210,28 @@ impl From<Sticker> for StickerResponse {
     }
 }
 
+/// Parameters of the matrix.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameter; `deployment_matrix` parses it.
+pub struct MatrixParams {
+    /// Show the matrix as it was at this time (RFC 3339): in each cell the deployment that
+    /// was the latest succeeded one then, rollbacks included. Default: now.
+    #[param(rename = "asOf", example = "2026-01-09T10:00:00Z")]
+    as_of: Option<DateTime<Utc>>,
+}
+
 /// The deployment matrix: the latest succeeded deployment of every component in every active
 /// environment, by environment name. A rolled-back deployment no longer counts; the one
-/// before it shows. Components ordered by name.
+/// before it shows. Components ordered by name. With `asOf`, the matrix as it was at that
+/// time (for the components and environments there are now).
 #[utoipa::path(
     tag = "deployments",
+    params(MatrixParams),
     responses(
         (status = 200, description = "One row per component, ordered by name", body = Vec<MatrixRowResponse>),
+        (status = 304, description = "Not modified since the ETag in If-None-Match"),
+        (status = 400, description = "asOf is not an RFC 3339 time, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -227,8 +242,13 @@ pub async fn deployment_matrix(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
-    Query::of(&req)?.finish()?;
-    let rows = state.views.matrix(&actor).await?;
+    let mut q = Query::of(&req)?;
+    let as_of = q.time("asOf");
+    q.finish()?;
+    let rows = match as_of {
+        Some(at) => state.views.matrix_as_of(&actor, at).await?,
+        None => state.views.matrix(&actor).await?,
+    };
     Ok(HttpResponse::Ok().json(
         rows.into_iter()
             .map(MatrixRowResponse::from)

@@ -9,7 +9,10 @@ use crate::error::{ServiceError, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use terrane_domain::{Actor, ComponentId, EnvironmentId, TargetId, TenantId};
+use terrane_domain::{
+    Actor, ComponentId, DiffLine, DoraMeasures, EnvironmentId, LedgerDeployment, RunningVersion,
+    TargetId, TenantId,
+};
 use uuid::Uuid;
 
 /// What runs of one component in one environment: the latest succeeded deployment there.
@@ -110,6 +113,43 @@ pub trait DeploymentViews: Send + Sync {
     /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
     async fn matrix(&self, tenant: TenantId) -> Result<Vec<MatrixRow>, StoreError>;
 
+    /// The matrix as it was at `at`: in every cell (of the components and environments
+    /// [`Self::matrix`] shows now), the deployment that was the latest succeeded one then,
+    /// rollbacks included (a deployment rolled back by `at` no longer counts). One index
+    /// probe per cell, whatever the size of the ledger.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn matrix_as_of(
+        &self,
+        tenant: TenantId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<MatrixRow>, StoreError>;
+
+    /// What runs in `environment`: the latest succeeded deployment of each component there,
+    /// with the component's name.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such environment.
+    async fn running_versions(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+    ) -> Result<Vec<RunningVersion>, StoreError>;
+
+    /// The deployments recorded into `environment` from `from` (included) to `to`
+    /// (excluded), each with its status changes before `to`.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no such environment.
+    async fn ledger_between(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LedgerDeployment>, StoreError>;
+
     /// The latest succeeded deployment of `component` in each active, non-destroyed
     /// environment it was deployed to, ordered by the environments' order index and name.
     ///
@@ -153,6 +193,44 @@ pub trait DeploymentViewService: Send + Sync {
     /// # Errors
     /// `Forbidden` for an actor without roles.
     async fn matrix(&self, actor: &Actor) -> Result<Vec<MatrixRow>, ServiceError>;
+
+    /// The matrix as it was at `at` (any role); see [`DeploymentViews::matrix_as_of`].
+    ///
+    /// # Errors
+    /// `Forbidden` for an actor without roles.
+    async fn matrix_as_of(
+        &self,
+        actor: &Actor,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<MatrixRow>, ServiceError>;
+
+    /// What runs in `environment` against what runs in `against` (any role), ordered so
+    /// that what `environment` has and `against` lacks reads first.
+    ///
+    /// # Errors
+    /// `Forbidden` for an actor without roles; `NotFound` when the actor's tenant has no
+    /// such environment (either of them).
+    async fn diff(
+        &self,
+        actor: &Actor,
+        environment: EnvironmentId,
+        against: EnvironmentId,
+    ) -> Result<Vec<DiffLine>, ServiceError>;
+
+    /// The DORA measures of `environment` over the window `from`..`to` (any role); `to`
+    /// defaults to now and `from` to 30 days before `to`.
+    ///
+    /// # Errors
+    /// `Forbidden` for an actor without roles; `Validation` naming `from` for a window that is
+    /// backwards or longer than a year; `NotFound` when the actor's tenant has no such
+    /// environment.
+    async fn dora(
+        &self,
+        actor: &Actor,
+        environment: EnvironmentId,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<DoraMeasures, ServiceError>;
 
     /// The latest succeeded deployment of a component per environment (any role).
     ///

@@ -189,7 +189,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             clock.clone(),
             Arc::new(UuidV7Source),
         )),
-        views: Arc::new(Views::new(store.clone())),
+        views: Arc::new(Views::new(store.clone(), clock.clone())),
         idempotency: store.clone(),
         health: store.clone(),
         clock: clock.clone(),

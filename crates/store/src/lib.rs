@@ -30,6 +30,7 @@ mod target_groups;
 mod targets;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod timeline;
 mod tx;
 mod types;
 mod versioned;

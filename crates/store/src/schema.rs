@@ -218,6 +218,8 @@ diesel::table! {
         started_at -> Nullable<UtcTimestamp>,
         finished_at -> Nullable<UtcTimestamp>,
         updated_at -> UtcTimestamp,
+        /// When the change it ships was committed, as the client says (lead time).
+        committed_at -> Nullable<UtcTimestamp>,
     }
 }
 
@@ -289,6 +291,24 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use crate::types::sql::{UtcTimestamp, Uuid};
+    use diesel::sql_types::{Nullable, Text};
+
+    /// What became current when: a row each time the latest succeeded deployment of a
+    /// component in an environment changed (NULL deployment: nothing ran from then on), kept
+    /// by triggers on `latest_deployments`. The matrix as of a time reads it.
+    deployment_timeline (tenant_id, component_id, environment_id, since) {
+        tenant_id -> Uuid,
+        component_id -> Uuid,
+        environment_id -> Uuid,
+        since -> UtcTimestamp,
+        deployment_id -> Nullable<Uuid>,
+        version -> Nullable<Text>,
+        deployed_at -> Nullable<UtcTimestamp>,
+    }
+}
+
 diesel::joinable!(deployments -> environments (environment_id));
 diesel::joinable!(deployments -> components (component_id));
 diesel::joinable!(deployment_history -> deployments (deployment_id));
@@ -304,6 +324,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     deployment_history,
     deployment_approvals,
     latest_deployments,
+    deployment_timeline,
 );
 
 diesel::table! {

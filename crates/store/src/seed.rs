@@ -130,6 +130,7 @@ impl Store {
                 "environments",
                 "deployments",
                 "latest_deployments",
+                "deployment_timeline",
             ] {
                 conn.batch_execute(&format!("{verb} {table}"))?;
             }
@@ -226,6 +227,27 @@ fn load(conn: &mut DbConnection, plan: SeedPlan) -> Result<SeedReport, diesel::r
                 i,
                 status(i),
             )
+        }),
+    )?;
+    // What became current when: every success, in the order it happened (the triggers on
+    // `latest_deployments` then find the last one there already), so that the matrix as of
+    // a past time probes a timeline as long as the ledger's.
+    insert_all(
+        conn,
+        "INSERT INTO deployment_timeline (tenant_id, component_id, environment_id, since, \
+         deployment_id, version, deployed_at)",
+        ids.iter().enumerate().filter_map(|(i, id)| {
+            if status(i) != "succeeded" {
+                return None;
+            }
+            let (c, e) = where_(i);
+            let finished = time(at(i) + Duration::seconds(90));
+            Some(format!(
+                "('{tenant}','{}','{}','{finished}','{id}','{}','{finished}')",
+                components[c],
+                environments[e],
+                version(i),
+            ))
         }),
     )?;
     let latest_rows = insert_all(

@@ -104,6 +104,15 @@ impl Drop for PgTestDatabase {
     }
 }
 
+/// The statement that reads the matrix as of a time on `backend` (binds: the tenant, the
+/// time), for tests that look at its plan.
+pub fn matrix_as_of_sql(backend: crate::Backend) -> &'static str {
+    match backend {
+        crate::Backend::Postgres => crate::timeline::CELLS_AS_OF_PG,
+        crate::Backend::Sqlite => crate::timeline::CELLS_AS_OF_SQLITE,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::postgres_url_for;

@@ -8,9 +8,13 @@ use crate::tx::Access;
 use crate::types::{DbTime, DbUuid};
 use crate::Store;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use std::collections::HashMap;
-use terrane_domain::{ComponentId, EnvironmentId, EnvironmentStatus, TargetId, TenantId};
+use terrane_domain::{
+    ComponentId, EnvironmentId, EnvironmentStatus, LedgerDeployment, RunningVersion, TargetId,
+    TenantId,
+};
 use terrane_ports::{
     CurrentRelease, DeploymentViews, LatestDeployment, MatrixCell, MatrixRow, Sticker,
     StickerComponent, StoreError,
@@ -98,27 +102,79 @@ fn current_releases_of(
     Ok(found)
 }
 
+/// A cell of the matrix: component, environment, version, time of success.
+pub(crate) type Cell = (DbUuid, DbUuid, String, DbTime);
+
+/// The matrix of `cells`: every component of the tenant by name, with its cells in the
+/// environments shown, in their order. Plain scans joined here rather than one join sorted
+/// by the database: the names are read once each instead of once per cell.
+fn matrix_of(
+    conn: &mut crate::connection::DbConnection,
+    tenant: TenantId,
+    cells: Vec<Cell>,
+) -> Result<Vec<MatrixRow>, Failure> {
+    let listed: Vec<(DbUuid, String)> = components::table
+        .filter(components::tenant_id.eq(DbUuid(tenant.0)))
+        .order_by(components::name.asc())
+        .then_order_by(components::id.asc())
+        .select((components::id, components::name))
+        .load(conn)?;
+    let shown: Vec<(DbUuid, String)> = environments::table
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .filter(shown_environment!())
+        .order_by(environments::order_index.asc())
+        .then_order_by(environments::name.asc())
+        .select((environments::id, environments::name))
+        .load(conn)?;
+    let row_of: HashMap<uuid::Uuid, usize> = listed
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.0, i))
+        .collect();
+    let place_of: HashMap<uuid::Uuid, usize> = shown
+        .iter()
+        .enumerate()
+        .map(|(i, (id, _))| (id.0, i))
+        .collect();
+    // Per component, its cells by the environment's place in the order; a cell of an
+    // environment not shown is dropped.
+    let mut placed: Vec<Vec<(usize, String, DbTime)>> = vec![Vec::new(); listed.len()];
+    for (component, environment, version, deployed_at) in cells {
+        if let (Some(&row), Some(&place)) = (row_of.get(&component.0), place_of.get(&environment.0))
+        {
+            placed[row].push((place, version, deployed_at));
+        }
+    }
+    Ok(listed
+        .into_iter()
+        .zip(placed)
+        .map(|((component, name), mut row)| {
+            row.sort_unstable_by_key(|cell| cell.0);
+            MatrixRow {
+                component_id: ComponentId(component.0),
+                component_name: name,
+                environments: row
+                    .into_iter()
+                    .map(|(place, version, deployed_at)| {
+                        let (environment, environment_name) = &shown[place];
+                        MatrixCell {
+                            environment_id: EnvironmentId(environment.0),
+                            environment_name: environment_name.clone(),
+                            version,
+                            deployed_at: deployed_at.0,
+                        }
+                    })
+                    .collect(),
+            }
+        })
+        .collect())
+}
+
 #[async_trait]
 impl DeploymentViews for Store {
     async fn matrix(&self, tenant: TenantId) -> Result<Vec<MatrixRow>, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
-            // Three plain scans joined here rather than one join sorted by the database: the
-            // cells come straight off the primary key of `latest_deployments`, and the
-            // names are read once each instead of once per cell.
-            let listed: Vec<(DbUuid, String)> = components::table
-                .filter(components::tenant_id.eq(DbUuid(tenant.0)))
-                .order_by(components::name.asc())
-                .then_order_by(components::id.asc())
-                .select((components::id, components::name))
-                .load(conn)?;
-            let shown: Vec<(DbUuid, String)> = environments::table
-                .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
-                .filter(shown_environment!())
-                .order_by(environments::order_index.asc())
-                .then_order_by(environments::name.asc())
-                .select((environments::id, environments::name))
-                .load(conn)?;
-            let cells: Vec<(DbUuid, DbUuid, String, DbTime)> = latest_deployments::table
+            let cells: Vec<Cell> = latest_deployments::table
                 .filter(latest_deployments::tenant_id.eq(DbUuid(tenant.0)))
                 .select((
                     latest_deployments::component_id,
@@ -127,49 +183,43 @@ impl DeploymentViews for Store {
                     latest_deployments::deployed_at,
                 ))
                 .load(conn)?;
-            let row_of: HashMap<uuid::Uuid, usize> = listed
-                .iter()
-                .enumerate()
-                .map(|(i, (id, _))| (id.0, i))
-                .collect();
-            let place_of: HashMap<uuid::Uuid, usize> = shown
-                .iter()
-                .enumerate()
-                .map(|(i, (id, _))| (id.0, i))
-                .collect();
-            // Per component, its cells by the environment's place in the order; a cell of
-            // an environment not shown is dropped.
-            let mut placed: Vec<Vec<(usize, String, DbTime)>> = vec![Vec::new(); listed.len()];
-            for (component, environment, version, deployed_at) in cells {
-                if let (Some(&row), Some(&place)) =
-                    (row_of.get(&component.0), place_of.get(&environment.0))
-                {
-                    placed[row].push((place, version, deployed_at));
-                }
-            }
-            Ok(listed
-                .into_iter()
-                .zip(placed)
-                .map(|((component, name), mut row)| {
-                    row.sort_unstable_by_key(|cell| cell.0);
-                    MatrixRow {
-                        component_id: ComponentId(component.0),
-                        component_name: name,
-                        environments: row
-                            .into_iter()
-                            .map(|(place, version, deployed_at)| {
-                                let (environment, environment_name) = &shown[place];
-                                MatrixCell {
-                                    environment_id: EnvironmentId(environment.0),
-                                    environment_name: environment_name.clone(),
-                                    version,
-                                    deployed_at: deployed_at.0,
-                                }
-                            })
-                            .collect(),
-                    }
-                })
-                .collect())
+            matrix_of(conn, tenant, cells)
+        })
+        .await
+    }
+
+    async fn matrix_as_of(
+        &self,
+        tenant: TenantId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<MatrixRow>, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            let cells = crate::timeline::cells_as_of(conn, tenant, at)?;
+            matrix_of(conn, tenant, cells)
+        })
+        .await
+    }
+
+    async fn running_versions(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+    ) -> Result<Vec<RunningVersion>, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            crate::timeline::running_versions(conn, tenant, environment)
+        })
+        .await
+    }
+
+    async fn ledger_between(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<LedgerDeployment>, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            crate::timeline::ledger_between(conn, tenant, environment, from, to)
         })
         .await
     }

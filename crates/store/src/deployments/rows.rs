@@ -35,6 +35,7 @@ pub(super) struct DeploymentRow {
     pub(super) started_at: Option<DbTime>,
     pub(super) finished_at: Option<DbTime>,
     pub(super) updated_at: DbTime,
+    pub(super) committed_at: Option<DbTime>,
 }
 
 impl From<&Deployment> for DeploymentRow {
@@ -60,6 +61,7 @@ impl From<&Deployment> for DeploymentRow {
             started_at: d.started_at.map(DbTime),
             finished_at: d.finished_at.map(DbTime),
             updated_at: DbTime(d.updated_at),
+            committed_at: d.committed_at.map(DbTime),
         }
     }
 }
@@ -108,6 +110,7 @@ impl TryFrom<DeploymentRow> for Deployment {
             started_at: row.started_at.map(|t| t.0),
             finished_at: row.finished_at.map(|t| t.0),
             updated_at: row.updated_at.0,
+            committed_at: row.committed_at.map(|t| t.0),
         })
     }
 }

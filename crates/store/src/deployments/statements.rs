@@ -192,7 +192,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for GuardedInsert {
             "WITH added AS (INSERT INTO deployments (id, tenant_id, component_id, \
              environment_id, release_id, version, digest, commit_sha, deployed_by, created_by, \
              description, metadata, status, approval_round, revision, created_at, started_at, \
-             finished_at, updated_at) SELECT ",
+             finished_at, updated_at, committed_at) SELECT ",
         );
         out.push_bind_param::<sql::Uuid, _>(&row.id)?;
         out.push_sql(", ");
@@ -231,6 +231,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for GuardedInsert {
         out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&row.finished_at)?;
         out.push_sql(", ");
         out.push_bind_param::<sql::UtcTimestamp, _>(&row.updated_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&row.committed_at)?;
         out.push_sql(" WHERE EXISTS (SELECT 1 FROM environments WHERE id = ");
         out.push_bind_param::<sql::Uuid, _>(&row.environment_id)?;
         out.push_sql(" AND tenant_id = ");

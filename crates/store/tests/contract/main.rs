@@ -42,4 +42,5 @@ mod settings;
 mod target_groups;
 mod targets;
 mod tenant_tables;
+mod timeline;
 mod views;

@@ -1,0 +1,4 @@
+DROP TRIGGER latest_deployments_timeline_delete;
+DROP TRIGGER latest_deployments_timeline_update;
+DROP TRIGGER latest_deployments_timeline_insert;
+DROP TABLE deployment_timeline;
