@@ -1,9 +1,11 @@
 use crate::authorize;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use terrane_domain::{Actor, Environment, EnvironmentId, EnvironmentInput, Permission};
 use terrane_ports::{
-    Clock, EnvironmentQuery, EnvironmentRepository, EnvironmentService, IdSource, ServiceError,
+    Clock, EnvironmentQuery, EnvironmentRepository, EnvironmentService, EnvironmentView, IdSource,
+    ServiceError,
 };
 
 const WHAT: &str = "environment";
@@ -34,6 +36,13 @@ fn store_error(error: terrane_ports::StoreError) -> ServiceError {
         }
         other => ServiceError::from_store(other, WHAT),
     }
+}
+
+/// `view` with only the freeze windows active at `now`: the store loads those that had not
+/// ended, the domain decides which have started.
+fn shown(mut view: EnvironmentView, now: DateTime<Utc>) -> EnvironmentView {
+    view.freeze_windows.retain(|window| window.is_active(now));
+    view
 }
 
 #[async_trait]
@@ -67,6 +76,45 @@ impl EnvironmentService for Environments {
             .list(actor.tenant, query.filter, query.sort, query.page)
             .await
             .map_err(store_error)
+    }
+
+    async fn view(
+        &self,
+        actor: &Actor,
+        id: EnvironmentId,
+    ) -> Result<EnvironmentView, ServiceError> {
+        authorize(actor, Permission::Read, "reading environments")?;
+        let now = self.clock.now();
+        let view = self
+            .repo
+            .view(actor.tenant, id, now)
+            .await
+            .map_err(store_error)?;
+        Ok(shown(view, now))
+    }
+
+    async fn view_page(
+        &self,
+        actor: &Actor,
+        query: EnvironmentQuery,
+        with_release: bool,
+    ) -> Result<(Vec<EnvironmentView>, u64), ServiceError> {
+        authorize(actor, Permission::Read, "reading environments")?;
+        let now = self.clock.now();
+        let (views, total) = self
+            .repo
+            .view_page(
+                actor.tenant,
+                query.filter,
+                query.sort,
+                query.page,
+                with_release,
+                now,
+            )
+            .await
+            .map_err(store_error)?;
+        let views = views.into_iter().map(|view| shown(view, now)).collect();
+        Ok((views, total))
     }
 
     async fn update(

@@ -9,7 +9,9 @@ use crate::error::{ServiceError, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
-use terrane_domain::{Actor, ComponentId, EnvironmentId, TargetId, TenantId};
+use terrane_domain::{
+    Actor, Assignment, ComponentId, Environment, EnvironmentId, FreezeWindow, TargetId, TenantId,
+};
 use uuid::Uuid;
 
 /// What runs of one component in one environment: the latest succeeded deployment there.
@@ -70,6 +72,24 @@ pub struct CurrentRelease {
     pub name: String,
     /// When that deployment succeeded.
     pub deployed_at: DateTime<Utc>,
+}
+
+/// An environment as it is shown: its fields with what the rest of the inventory says about
+/// it, all read at once (one snapshot), so a `GET` costs one round trip to the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentView {
+    /// The environment.
+    pub environment: Environment,
+    /// Its target group assignments, ordered by group name, then id.
+    pub assignments: Vec<Assignment>,
+    /// Freeze windows ordered by start, then id. From
+    /// [`EnvironmentRepository`](crate::EnvironmentRepository): those that had not ended at
+    /// the time given (some may not have started); from
+    /// [`EnvironmentService`](crate::EnvironmentService): exactly those active now, as
+    /// [`FreezeWindow::is_active`] decides.
+    pub freeze_windows: Vec<FreezeWindow>,
+    /// The release it runs (see [`CurrentRelease`]), when asked for and when it runs one.
+    pub current_release: Option<CurrentRelease>,
 }
 
 /// One component on a version sticker.

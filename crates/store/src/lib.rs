@@ -14,6 +14,7 @@ mod agents;
 mod components;
 mod connection;
 mod deployments;
+mod environment_views;
 mod environments;
 mod error;
 mod freeze_windows;

@@ -15,7 +15,7 @@
 //! Everything else, including recording what a job did, runs in tenant transactions.
 
 use crate::connection::{DbConnection, MultiBackend};
-use crate::environments::{find as find_environment, next_order_index, EnvironmentRow};
+use crate::environments::{find as find_environment, insert as insert_environment, EnvironmentRow};
 use crate::error::Failure;
 use crate::schema::{environment_request_history, environment_requests, environments};
 use crate::tx::Access;
@@ -347,18 +347,11 @@ fn create_environment(
             request.id
         )))
     })?;
-    let order_index = match new.order_index {
-        Some(index) => index,
-        None => next_order_index(conn, request.tenant)?,
-    };
-    let mut env = new.into_environment(id, request.tenant, order_index, now);
+    let requested = new.order_index;
+    let mut env = new.into_environment(id, request.tenant, requested.unwrap_or_default(), now);
     env.request_id = Some(request.id.0);
     env.expires_at = request.expires_at;
-    diesel::insert_into(environments::table)
-        .values(EnvironmentRow::from(&env))
-        .execute(conn)
-        .map_err(Failure::writing(env.name.as_str()))?;
-    Ok(())
+    insert_environment(conn, &mut env, requested)
 }
 
 /// Marks an environment destroyed (unless it is already) and releases its lease.

@@ -30,6 +30,7 @@ macro_rules! on_both_backends {
 mod agents;
 mod components;
 mod deployments;
+mod environment_views;
 mod environments;
 mod freeze_windows;
 mod harness;

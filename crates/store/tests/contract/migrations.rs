@@ -10,7 +10,7 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 21] = [
+const TABLES: [&str; 22] = [
     "agent_targets",
     "agents",
     "components",
@@ -18,6 +18,7 @@ const TABLES: [&str; 21] = [
     "deployment_counts",
     "deployment_history",
     "deployments",
+    "environment_order_counters",
     "environment_request_history",
     "environment_requests",
     "environments",
@@ -142,7 +143,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 14);
+    assert_eq!(postgres.len(), 15);
 }
 
 #[tokio::test]
