@@ -9,6 +9,7 @@
 use crate::connection::DbConnection;
 use crate::environments::{matching, sorted, EnvironmentRow};
 use crate::error::Failure;
+use crate::paging::{paged, total_over};
 use crate::schema::environments;
 use crate::tx::Access;
 use crate::types::{sql, DbTime, DbUuid};
@@ -16,7 +17,7 @@ use crate::Store;
 use chrono::{DateTime, Utc};
 use diesel::dsl::sql as fragment;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{Nullable, Text};
 use serde::Deserialize;
 use terrane_domain::{
     Assignment, AssignmentId, Environment, EnvironmentFilter, EnvironmentId, EnvironmentSort,
@@ -251,8 +252,6 @@ impl Store {
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
             let load = |conn: &mut DbConnection| -> Result<Vec<(ViewRow, i64)>, Failure> {
                 let (assignments, windows, release) = parts(conn, now, with_release);
-                // The total rides on every row: a window function counts before the limit.
-                let total = fragment::<BigInt>("count(*) OVER ()");
                 let rows: Vec<(EnvironmentRow, String, String, Option<String>, i64)> =
                     sorted(matching(tenant, &filter), sort)
                         .limit(page.take().into())
@@ -262,7 +261,7 @@ impl Store {
                             assignments,
                             windows,
                             release,
-                            total,
+                            total_over(),
                         ))
                         .load(conn)?;
                 Ok(rows
@@ -270,27 +269,12 @@ impl Store {
                     .map(|(row, a, w, r, total)| ((row, a, w, r), total))
                     .collect())
             };
-            let mut rows = load(conn)?;
-            let total = match rows.first() {
-                Some((_, total)) => *total,
-                None if page.skip() == 0 => 0,
-                // Past the end, no row carries the total: count it, and load the page again
-                // in the same transaction so the two agree.
-                None => {
-                    let (total, again) = conn.transaction(|conn| {
-                        let total: i64 = matching(tenant, &filter).count().get_result(conn)?;
-                        Ok::<_, Failure>((total, load(conn)?))
-                    })?;
-                    rows = again;
-                    total
-                }
+            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
+                Ok(matching(tenant, &filter).count().get_result(conn)?)
             };
-            let views = rows
-                .into_iter()
-                .map(|(row, _)| view_of(row))
-                .collect::<Result<_, _>>()?;
-            // COUNT(*) is never negative.
-            Ok((views, total.unsigned_abs()))
+            let (rows, total) = paged(conn, page.skip(), load, count)?;
+            let views = rows.into_iter().map(view_of).collect::<Result<_, _>>()?;
+            Ok((views, total))
         })
         .await
     }

@@ -327,7 +327,8 @@ impl EnvironmentRepository for Store {
     }
 
     async fn get(&self, tenant: TenantId, id: EnvironmentId) -> Result<Environment, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        // One statement: on PostgreSQL one round trip, outside a transaction.
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
             find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
         })
         .await

@@ -21,6 +21,7 @@ mod freeze_windows;
 mod health;
 mod idempotency;
 mod migrations;
+mod paging;
 mod recent;
 mod releases;
 mod requests;
