@@ -257,6 +257,96 @@ mod tests {
         ));
     }
 
+    /// A window of environment `id` from `start` to `end` hours after the clock's time.
+    fn window(id: EnvironmentId, start: i64, end: i64) -> terrane_domain::FreezeWindow {
+        let at = Utc.with_ymd_and_hms(2026, 1, 10, 14, 23, 45).unwrap();
+        terrane_domain::FreezeWindow {
+            id: terrane_domain::FreezeWindowId(Uuid::now_v7()),
+            tenant: TenantId(Uuid::from_u128(7)),
+            environment_id: id,
+            start: at + chrono::Duration::hours(start),
+            end: at + chrono::Duration::hours(end),
+            reason: "freeze".into(),
+            exceptions: Vec::new(),
+            created_by: terrane_domain::UserId(Uuid::from_u128(1)),
+            created_at: at,
+        }
+    }
+
+    fn view_with(id: EnvironmentId, windows: Vec<terrane_domain::FreezeWindow>) -> EnvironmentView {
+        EnvironmentView {
+            environment: input("dev").into_new().unwrap().into_environment(
+                id,
+                TenantId(Uuid::from_u128(7)),
+                0,
+                Utc::now(),
+            ),
+            assignments: Vec::new(),
+            freeze_windows: windows,
+            current_release: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_view_shows_only_the_windows_active_at_the_clocks_time() {
+        let id = EnvironmentId(Uuid::from_u128(3));
+        // What the store may hand over: every window not ended, started or not.
+        let (active, starting_now, later) = (window(id, -1, 1), window(id, 0, 2), window(id, 1, 2));
+        let loaded = vec![active.clone(), starting_now.clone(), later];
+        let mut repo = MockEnvironmentRepository::new();
+        repo.expect_view()
+            .withf(|tenant, _, now| {
+                *tenant == TenantId(Uuid::from_u128(7))
+                    && *now == Utc.with_ymd_and_hms(2026, 1, 10, 14, 23, 45).unwrap()
+            })
+            .returning(move |_, id, _| Ok(view_with(id, loaded.clone())));
+        let view = service(repo).view(&actor(Role::Viewer), id).await.unwrap();
+        assert_eq!(view.freeze_windows, [active, starting_now]);
+    }
+
+    #[tokio::test]
+    async fn a_page_of_views_shows_only_active_windows_and_passes_the_query_through() {
+        let id = EnvironmentId(Uuid::from_u128(3));
+        let (active, later) = (window(id, -2, 1), window(id, 3, 4));
+        let loaded = vec![active.clone(), later];
+        let mut repo = MockEnvironmentRepository::new();
+        repo.expect_view_page()
+            .withf(|_, _, _, page, with_release, _| page.take() == 5 && *with_release)
+            .returning(move |_, _, _, _, _, _| Ok((vec![view_with(id, loaded.clone())], 9)));
+        let query = EnvironmentQuery {
+            page: terrane_domain::Page::parse(None, Some(5)).unwrap(),
+            ..Default::default()
+        };
+        let (views, total) = service(repo)
+            .view_page(&actor(Role::Viewer), query, true)
+            .await
+            .unwrap();
+        assert_eq!(total, 9);
+        assert_eq!(views[0].freeze_windows, [active]);
+    }
+
+    #[tokio::test]
+    async fn reading_views_needs_a_role() {
+        let mut repo = MockEnvironmentRepository::new();
+        repo.expect_view().never();
+        repo.expect_view_page().never();
+        let svc = service(repo);
+        let nobody = terrane_domain::Actor {
+            roles: Vec::new(),
+            ..actor(Role::Viewer)
+        };
+        let id = EnvironmentId(Uuid::from_u128(3));
+        assert!(matches!(
+            svc.view(&nobody, id).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(matches!(
+            svc.view_page(&nobody, EnvironmentQuery::default(), false)
+                .await,
+            Err(ServiceError::Forbidden(_))
+        ));
+    }
+
     #[tokio::test]
     async fn a_stale_version_becomes_precondition_failed_naming_the_current_etag() {
         let mut repo = MockEnvironmentRepository::new();
