@@ -115,22 +115,36 @@ fn environment_exists(
     Ok(found.is_some())
 }
 
-/// The tenant's windows, narrowed to those active at `now` (`Some(true)`) or to the others
-/// (`Some(false)`).
+/// The tenant's windows; with `active`, only those that could be active at `now` or not
+/// (a window that has ended is never active). Which are is decided by [`narrowed`], with the
+/// domain's rule.
 fn windows(
     tenant: TenantId,
     active: Option<bool>,
     now: DateTime<Utc>,
 ) -> freeze_windows::BoxedQuery<'static, MultiBackend> {
-    use freeze_windows::{ends_at, starts_at};
     let query = freeze_windows::table
         .filter(freeze_windows::tenant_id.eq(DbUuid(tenant.0)))
         .into_boxed();
-    let now = DbTime(now);
     match active {
-        None => query,
-        Some(true) => query.filter(starts_at.le(now).and(ends_at.gt(now))),
-        Some(false) => query.filter(starts_at.gt(now).or(ends_at.le(now))),
+        Some(true) => query.filter(freeze_windows::ends_at.gt(DbTime(now))),
+        None | Some(false) => query,
+    }
+}
+
+/// `windows` narrowed to those active at `now` (`Some(true)`, as [`FreezeWindow::is_active`]
+/// decides) or to the others (`Some(false)`).
+fn narrowed(
+    windows: Vec<FreezeWindow>,
+    active: Option<bool>,
+    now: DateTime<Utc>,
+) -> Vec<FreezeWindow> {
+    match active {
+        None => windows,
+        Some(active) => windows
+            .into_iter()
+            .filter(|window| window.is_active(now) == active)
+            .collect(),
     }
 }
 
@@ -186,7 +200,7 @@ impl FreezeWindowRepository for Store {
             }
             let query = windows(tenant, active, now)
                 .filter(freeze_windows::environment_id.eq(DbUuid(environment.0)));
-            load(conn, query)
+            Ok(narrowed(load(conn, query)?, active, now))
         })
         .await
     }
@@ -242,7 +256,7 @@ impl FreezeWindowRepository for Store {
             let query =
                 windows(tenant, Some(true), now).filter(freeze_windows::environment_id.eq_any(ids));
             let mut by_environment: HashMap<EnvironmentId, Vec<FreezeWindow>> = HashMap::new();
-            for window in load(conn, query)? {
+            for window in narrowed(load(conn, query)?, Some(true), now) {
                 by_environment
                     .entry(window.environment_id)
                     .or_default()
