@@ -18,6 +18,7 @@ on_both_backends!(
     updates_validate_like_create_and_change_nothing_when_refused,
     a_stale_if_match_is_refused_with_412,
     of_two_concurrent_updates_with_the_same_if_match_exactly_one_wins,
+    racing_creates_without_an_order_index_each_get_the_next_one_exactly_once,
     delete_answers_deleted_and_the_environment_is_gone,
 );
 
@@ -402,6 +403,45 @@ async fn of_two_concurrent_updates_with_the_same_if_match_exactly_one_wins(app: 
     );
     let now: Value = app.get(&path).await.json().await.unwrap();
     assert_eq!(now["version"], 2);
+}
+
+async fn racing_creates_without_an_order_index_each_get_the_next_one_exactly_once(app: TestApp) {
+    app.create_env(json!({"name": "pinned", "orderIndex": 4}))
+        .await;
+    let token = app.admin();
+    let attempts = (0..24).map(|i| {
+        app.request(Method::POST, "/api/v1/environments", &token)
+            .json(&json!({"name": format!("racer-{i}")}))
+            .send()
+    });
+    let mut indexes = Vec::new();
+    for response in futures_join(attempts).await {
+        let response = response.unwrap();
+        assert_eq!(response.status(), 201);
+        let body: Value = response.json().await.unwrap();
+        indexes.push(body["orderIndex"].as_i64().unwrap());
+    }
+    indexes.sort_unstable();
+    assert_eq!(indexes, (5..29).collect::<Vec<i64>>());
+    let (listed, total) = {
+        let response = app.get("/api/v1/environments?take=100").await;
+        let total = response.headers()["X-Total-Count"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let body: Vec<Value> = response.json().await.unwrap();
+        (body, total)
+    };
+    assert_eq!(total, "25");
+    let stored: Vec<i64> = listed
+        .iter()
+        .map(|e| e["orderIndex"].as_i64().unwrap())
+        .collect();
+    assert_eq!(
+        stored,
+        (4..29).collect::<Vec<i64>>(),
+        "what is stored agrees"
+    );
 }
 
 async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>

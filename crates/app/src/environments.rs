@@ -1,9 +1,11 @@
 use crate::authorize;
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use terrane_domain::{Actor, Environment, EnvironmentId, EnvironmentInput, Permission};
 use terrane_ports::{
-    Clock, EnvironmentQuery, EnvironmentRepository, EnvironmentService, IdSource, ServiceError,
+    Clock, EnvironmentQuery, EnvironmentRepository, EnvironmentService, EnvironmentView, IdSource,
+    ServiceError,
 };
 
 const WHAT: &str = "environment";
@@ -34,6 +36,13 @@ fn store_error(error: terrane_ports::StoreError) -> ServiceError {
         }
         other => ServiceError::from_store(other, WHAT),
     }
+}
+
+/// `view` with only the freeze windows active at `now`: the store loads those that had not
+/// ended, the domain decides which have started.
+fn shown(mut view: EnvironmentView, now: DateTime<Utc>) -> EnvironmentView {
+    view.freeze_windows.retain(|window| window.is_active(now));
+    view
 }
 
 #[async_trait]
@@ -67,6 +76,45 @@ impl EnvironmentService for Environments {
             .list(actor.tenant, query.filter, query.sort, query.page)
             .await
             .map_err(store_error)
+    }
+
+    async fn view(
+        &self,
+        actor: &Actor,
+        id: EnvironmentId,
+    ) -> Result<EnvironmentView, ServiceError> {
+        authorize(actor, Permission::Read, "reading environments")?;
+        let now = self.clock.now();
+        let view = self
+            .repo
+            .view(actor.tenant, id, now)
+            .await
+            .map_err(store_error)?;
+        Ok(shown(view, now))
+    }
+
+    async fn view_page(
+        &self,
+        actor: &Actor,
+        query: EnvironmentQuery,
+        with_release: bool,
+    ) -> Result<(Vec<EnvironmentView>, u64), ServiceError> {
+        authorize(actor, Permission::Read, "reading environments")?;
+        let now = self.clock.now();
+        let (views, total) = self
+            .repo
+            .view_page(
+                actor.tenant,
+                query.filter,
+                query.sort,
+                query.page,
+                with_release,
+                now,
+            )
+            .await
+            .map_err(store_error)?;
+        let views = views.into_iter().map(|view| shown(view, now)).collect();
+        Ok((views, total))
     }
 
     async fn update(
@@ -205,6 +253,96 @@ mod tests {
         ));
         assert!(matches!(
             svc.delete(&viewer, id, None).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+    }
+
+    /// A window of environment `id` from `start` to `end` hours after the clock's time.
+    fn window(id: EnvironmentId, start: i64, end: i64) -> terrane_domain::FreezeWindow {
+        let at = Utc.with_ymd_and_hms(2026, 1, 10, 14, 23, 45).unwrap();
+        terrane_domain::FreezeWindow {
+            id: terrane_domain::FreezeWindowId(Uuid::now_v7()),
+            tenant: TenantId(Uuid::from_u128(7)),
+            environment_id: id,
+            start: at + chrono::Duration::hours(start),
+            end: at + chrono::Duration::hours(end),
+            reason: "freeze".into(),
+            exceptions: Vec::new(),
+            created_by: terrane_domain::UserId(Uuid::from_u128(1)),
+            created_at: at,
+        }
+    }
+
+    fn view_with(id: EnvironmentId, windows: Vec<terrane_domain::FreezeWindow>) -> EnvironmentView {
+        EnvironmentView {
+            environment: input("dev").into_new().unwrap().into_environment(
+                id,
+                TenantId(Uuid::from_u128(7)),
+                0,
+                Utc::now(),
+            ),
+            assignments: Vec::new(),
+            freeze_windows: windows,
+            current_release: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_view_shows_only_the_windows_active_at_the_clocks_time() {
+        let id = EnvironmentId(Uuid::from_u128(3));
+        // What the store may hand over: every window not ended, started or not.
+        let (active, starting_now, later) = (window(id, -1, 1), window(id, 0, 2), window(id, 1, 2));
+        let loaded = vec![active.clone(), starting_now.clone(), later];
+        let mut repo = MockEnvironmentRepository::new();
+        repo.expect_view()
+            .withf(|tenant, _, now| {
+                *tenant == TenantId(Uuid::from_u128(7))
+                    && *now == Utc.with_ymd_and_hms(2026, 1, 10, 14, 23, 45).unwrap()
+            })
+            .returning(move |_, id, _| Ok(view_with(id, loaded.clone())));
+        let view = service(repo).view(&actor(Role::Viewer), id).await.unwrap();
+        assert_eq!(view.freeze_windows, [active, starting_now]);
+    }
+
+    #[tokio::test]
+    async fn a_page_of_views_shows_only_active_windows_and_passes_the_query_through() {
+        let id = EnvironmentId(Uuid::from_u128(3));
+        let (active, later) = (window(id, -2, 1), window(id, 3, 4));
+        let loaded = vec![active.clone(), later];
+        let mut repo = MockEnvironmentRepository::new();
+        repo.expect_view_page()
+            .withf(|_, _, _, page, with_release, _| page.take() == 5 && *with_release)
+            .returning(move |_, _, _, _, _, _| Ok((vec![view_with(id, loaded.clone())], 9)));
+        let query = EnvironmentQuery {
+            page: terrane_domain::Page::parse(None, Some(5)).unwrap(),
+            ..Default::default()
+        };
+        let (views, total) = service(repo)
+            .view_page(&actor(Role::Viewer), query, true)
+            .await
+            .unwrap();
+        assert_eq!(total, 9);
+        assert_eq!(views[0].freeze_windows, [active]);
+    }
+
+    #[tokio::test]
+    async fn reading_views_needs_a_role() {
+        let mut repo = MockEnvironmentRepository::new();
+        repo.expect_view().never();
+        repo.expect_view_page().never();
+        let svc = service(repo);
+        let nobody = terrane_domain::Actor {
+            roles: Vec::new(),
+            ..actor(Role::Viewer)
+        };
+        let id = EnvironmentId(Uuid::from_u128(3));
+        assert!(matches!(
+            svc.view(&nobody, id).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        assert!(matches!(
+            svc.view_page(&nobody, EnvironmentQuery::default(), false)
+                .await,
             Err(ServiceError::Forbidden(_))
         ));
     }

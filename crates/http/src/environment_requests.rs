@@ -740,7 +740,7 @@ pub async fn set_environment_ttl(
         .minutes
         .ok_or_else(|| Problem::bad_field("minutes", "is required"))?;
     let env = state.requests.set_ttl(&actor, id, minutes).await?;
-    crate::environments::one(&state, &actor, StatusCode::OK, env).await
+    crate::environments::one(&state, &actor, StatusCode::OK, env.id).await
 }
 
 /// Remove an environment's expiry, so it no longer expires (an admin, or the requester of
@@ -765,5 +765,5 @@ pub async fn remove_environment_ttl(
 ) -> Result<HttpResponse, Problem> {
     let id = EnvironmentId(path_id(&req, "id")?);
     let env = state.requests.remove_ttl(&actor, id).await?;
-    crate::environments::one(&state, &actor, StatusCode::OK, env).await
+    crate::environments::one(&state, &actor, StatusCode::OK, env.id).await
 }

@@ -12,13 +12,12 @@ use actix_web::http::header;
 use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
-use std::collections::HashMap;
 use terrane_domain::{
     Actor, Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentSort,
     EnvironmentStatus, FieldError, Page, PromotionPolicy,
 };
 use terrane_domain::{AssignmentInput, AssignmentMode};
-use terrane_ports::EnvironmentQuery;
+use terrane_ports::{EnvironmentQuery, EnvironmentView};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -419,66 +418,46 @@ fn list_query(req: &HttpRequest) -> Result<(EnvironmentQuery, bool), Problem> {
     Ok((EnvironmentQuery { filter, sort, page }, include_state))
 }
 
-/// The representations of `envs`: each environment with what the rest of the inventory says
-/// about it. Every handler answering environments goes through here, so a part of the
-/// inventory that adds to the representation (freeze windows, target groups, the current
-/// release) is added in one place, loaded for the whole page at once.
-async fn represent(
-    state: &AppState,
-    actor: &Actor,
-    envs: Vec<Environment>,
-    include_state: bool,
-) -> Result<Vec<EnvironmentResponse>, Problem> {
-    let ids: Vec<EnvironmentId> = envs.iter().map(|env| env.id).collect();
-    let mut frozen = state.freeze_windows.active_for(actor, &ids).await?;
-    let mut assignments = state.target_groups.assignments_for(actor, &ids).await?;
-    let mut releases = if include_state {
-        state.views.current_releases(actor, &ids).await?
-    } else {
-        HashMap::new()
-    };
-    let responses = envs
-        .into_iter()
-        .map(|env| {
-            let release = releases.remove(&env.id);
-            let windows = frozen.remove(&env.id).unwrap_or_default();
-            let assigned = assignments.remove(&env.id).unwrap_or_default();
-            let mut response = EnvironmentResponse::from(env);
-            response.target_groups = assigned.into_iter().map(Into::into).collect();
-            response.is_frozen = !windows.is_empty();
-            response.active_freeze_windows = windows
-                .into_iter()
-                .map(FreezeWindowResponse::from)
-                .collect();
-            if include_state {
-                response.current_release = Some(release.map(|release| CurrentRelease {
-                    id: release.id,
-                    name: release.name,
-                    deployed_at: release.deployed_at,
-                }));
-            }
-            response
-        })
-        .collect();
-    Ok(responses)
+impl EnvironmentResponse {
+    /// The representation of `view`, with `currentRelease` when `include_state`.
+    fn of(view: EnvironmentView, include_state: bool) -> Self {
+        let mut response = EnvironmentResponse::from(view.environment);
+        response.target_groups = view.assignments.into_iter().map(Into::into).collect();
+        response.is_frozen = !view.freeze_windows.is_empty();
+        response.active_freeze_windows = view
+            .freeze_windows
+            .into_iter()
+            .map(FreezeWindowResponse::from)
+            .collect();
+        if include_state {
+            response.current_release = Some(view.current_release.map(|release| CurrentRelease {
+                id: release.id,
+                name: release.name,
+                deployed_at: release.deployed_at,
+            }));
+        }
+        response
+    }
 }
 
-/// One environment's response with its ETag.
+/// One environment's response with its ETag, read as it is now (after a write, with what the
+/// write changed), with its current release.
 pub(crate) async fn one(
     state: &AppState,
     actor: &Actor,
     status: actix_web::http::StatusCode,
-    env: Environment,
+    id: EnvironmentId,
 ) -> Result<HttpResponse, Problem> {
-    let version = env.version;
-    // One environment always carries its current release: one small query.
-    let body = represent(state, actor, vec![env], true)
-        .await?
-        .pop()
-        .ok_or_else(|| Problem::internal("empty representation"))?;
-    Ok(HttpResponse::build(status)
+    let view = state.environments.view(actor, id).await?;
+    Ok(shown(status, view))
+}
+
+/// `view` as a response with `status` and its ETag.
+fn shown(status: actix_web::http::StatusCode, view: EnvironmentView) -> HttpResponse {
+    let version = view.environment.version;
+    HttpResponse::build(status)
         .insert_header((header::ETAG, etag(version)))
-        .json(body))
+        .json(EnvironmentResponse::of(view, true))
 }
 
 fn location(env: &Environment) -> String {
@@ -515,7 +494,7 @@ pub async fn create_environment(
         let env = state.environments.create(&actor, input).await?;
         let url = location(&env);
         with_location(
-            one(&state, &actor, actix_web::http::StatusCode::CREATED, env).await?,
+            one(&state, &actor, actix_web::http::StatusCode::CREATED, env.id).await?,
             &url,
         )
     })
@@ -541,8 +520,14 @@ pub async fn list_environments(
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
     let (query, include_state) = list_query(&req)?;
-    let (envs, total) = state.environments.list(&actor, query).await?;
-    let body = represent(&state, &actor, envs, include_state).await?;
+    let (views, total) = state
+        .environments
+        .view_page(&actor, query, include_state)
+        .await?;
+    let body: Vec<EnvironmentResponse> = views
+        .into_iter()
+        .map(|view| EnvironmentResponse::of(view, include_state))
+        .collect();
     Ok(HttpResponse::Ok()
         .insert_header(("X-Total-Count", total.to_string()))
         .json(body))
@@ -568,13 +553,14 @@ pub async fn get_environment(
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
     let id = EnvironmentId(path_id(&req, "id")?);
-    let env = state.environments.get(&actor, id).await?;
-    if not_modified(&req, env.version) {
+    let view = state.environments.view(&actor, id).await?;
+    let version = view.environment.version;
+    if not_modified(&req, version) {
         return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag(env.version)))
+            .insert_header((header::ETAG, etag(version)))
             .finish());
     }
-    one(&state, &actor, actix_web::http::StatusCode::OK, env).await
+    Ok(shown(actix_web::http::StatusCode::OK, view))
 }
 
 async fn update(
@@ -591,7 +577,7 @@ async fn update(
         .environments
         .update(&actor, id, expected, input)
         .await?;
-    one(&state, &actor, actix_web::http::StatusCode::OK, env).await
+    one(&state, &actor, actix_web::http::StatusCode::OK, env.id).await
 }
 
 /// Replace fields of an environment: fields present replace, fields absent stay, `null`

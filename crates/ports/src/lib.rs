@@ -69,8 +69,8 @@ pub use service::{MockTargetGroupService, MockTargetService};
 #[cfg(feature = "mocks")]
 pub use system::{MockClock, MockIdSource};
 pub use views::{
-    CurrentRelease, DeploymentViewService, DeploymentViews, LatestDeployment, MatrixCell,
-    MatrixRow, Sticker, StickerComponent,
+    CurrentRelease, DeploymentViewService, DeploymentViews, EnvironmentView, LatestDeployment,
+    MatrixCell, MatrixRow, Sticker, StickerComponent,
 };
 #[cfg(feature = "mocks")]
 pub use views::{MockDeploymentViewService, MockDeploymentViews};

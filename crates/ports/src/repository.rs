@@ -2,6 +2,7 @@
 //! touch a row of another tenant, and reports such a row as [`StoreError::NotFound`].
 
 use crate::error::StoreError;
+use crate::views::EnvironmentView;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -20,8 +21,10 @@ use terrane_domain::{
 #[async_trait]
 pub trait EnvironmentRepository: Send + Sync {
     /// Stores a new environment with `id`, `version` 1 and both timestamps `now`. When
-    /// `new.order_index` is `None`, it takes the tenant's highest index plus one (0 for the
-    /// first), decided in the same transaction as the insert. The target groups of
+    /// `new.order_index` is `None`, it takes one more than the highest index the tenant has
+    /// given an environment (0 for the first), claimed in the same statement as the insert:
+    /// racing creates get distinct, consecutive indexes, and none waits on another for
+    /// longer than that statement. The target groups of
     /// `new.target_groups` are assigned to it in that transaction too.
     ///
     /// # Errors
@@ -54,6 +57,37 @@ pub trait EnvironmentRepository: Send + Sync {
         sort: EnvironmentSort,
         page: Page,
     ) -> Result<(Vec<Environment>, u64), StoreError>;
+
+    /// One environment as it is shown (see [`EnvironmentView`]), read in one snapshot: on
+    /// PostgreSQL in one statement. Its freeze windows are those that had not ended at `now`
+    /// (`end > now`); which of them are active is for the caller to decide.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when the tenant has no environment with that id.
+    async fn view(
+        &self,
+        tenant: TenantId,
+        id: EnvironmentId,
+        now: DateTime<Utc>,
+    ) -> Result<EnvironmentView, StoreError>;
+
+    /// The page [`EnvironmentRepository::list`] answers, each environment as it is shown (as
+    /// for [`EnvironmentRepository::view`], with its current release only when
+    /// `with_release`), with the number of all matching rows, read in one snapshot: on
+    /// PostgreSQL in one statement whatever the size of the page (two, in one transaction,
+    /// when the page is past the end).
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn view_page(
+        &self,
+        tenant: TenantId,
+        filter: EnvironmentFilter,
+        sort: EnvironmentSort,
+        page: Page,
+        with_release: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<EnvironmentView>, u64), StoreError>;
 
     /// Applies `changes` (see [`Environment::apply`]) as one compare-and-set: of two updates
     /// expecting the same version, exactly one succeeds. Without an expected version,

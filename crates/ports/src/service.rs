@@ -2,6 +2,7 @@
 //! [`Actor`]; authorization is decided behind this boundary, not in the adapter.
 
 use crate::error::ServiceError;
+use crate::views::EnvironmentView;
 use async_trait::async_trait;
 use std::collections::HashMap;
 use terrane_domain::{
@@ -56,6 +57,28 @@ pub trait EnvironmentService: Send + Sync {
         actor: &Actor,
         query: EnvironmentQuery,
     ) -> Result<(Vec<Environment>, u64), ServiceError>;
+
+    /// One environment as it is shown (any role): with its assignments, the freeze windows
+    /// active now and its current release, read in one snapshot.
+    ///
+    /// # Errors
+    /// `Forbidden` for an actor without roles; `NotFound` when the actor's tenant has no such
+    /// environment.
+    async fn view(&self, actor: &Actor, id: EnvironmentId)
+        -> Result<EnvironmentView, ServiceError>;
+
+    /// A page of environments as they are shown (any role), each as for
+    /// [`EnvironmentService::view`] but with its current release only when `with_release`,
+    /// and the total matching, read in one snapshot.
+    ///
+    /// # Errors
+    /// `Forbidden` for an actor without roles.
+    async fn view_page(
+        &self,
+        actor: &Actor,
+        query: EnvironmentQuery,
+        with_release: bool,
+    ) -> Result<(Vec<EnvironmentView>, u64), ServiceError>;
 
     /// Changes the fields present in `input` (admin), and its target group assignments in the
     /// same transaction.

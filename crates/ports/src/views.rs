@@ -10,8 +10,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use terrane_domain::{
-    Actor, ComponentId, DiffLine, DoraMeasures, EnvironmentId, LedgerDeployment, RunningVersion,
-    TargetId, TenantId,
+    Actor, Assignment, ComponentId, DiffLine, DoraMeasures, Environment, EnvironmentId,
+    FreezeWindow, LedgerDeployment, RunningVersion, TargetId, TenantId,
 };
 use uuid::Uuid;
 
@@ -73,6 +73,24 @@ pub struct CurrentRelease {
     pub name: String,
     /// When that deployment succeeded.
     pub deployed_at: DateTime<Utc>,
+}
+
+/// An environment as it is shown: its fields with what the rest of the inventory says about
+/// it, all read at once (one snapshot), so a `GET` costs one round trip to the database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EnvironmentView {
+    /// The environment.
+    pub environment: Environment,
+    /// Its target group assignments, ordered by group name, then id.
+    pub assignments: Vec<Assignment>,
+    /// Freeze windows ordered by start, then id. From
+    /// [`EnvironmentRepository`](crate::EnvironmentRepository): those that had not ended at
+    /// the time given (some may not have started); from
+    /// [`EnvironmentService`](crate::EnvironmentService): exactly those active now, as
+    /// [`FreezeWindow::is_active`] decides.
+    pub freeze_windows: Vec<FreezeWindow>,
+    /// The release it runs (see [`CurrentRelease`]), when asked for and when it runs one.
+    pub current_release: Option<CurrentRelease>,
 }
 
 /// One component on a version sticker.

@@ -3,6 +3,7 @@
 use crate::connection::{DbConnection, MultiBackend};
 use crate::environments::{escape_like, lower};
 use crate::error::Failure;
+use crate::paging::{paged, total_over};
 use crate::schema::components;
 use crate::tx::Access;
 use crate::types::{DbTime, DbUuid};
@@ -138,7 +139,8 @@ impl ComponentRepository for Store {
     }
 
     async fn get(&self, tenant: TenantId, id: ComponentId) -> Result<Component, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        // One statement: on PostgreSQL one round trip, outside a transaction.
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
             find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
         })
         .await
@@ -150,22 +152,26 @@ impl ComponentRepository for Store {
         filter: ComponentFilter,
         page: Page,
     ) -> Result<(Vec<Component>, u64), StoreError> {
-        // Both queries run in one transaction, so the total matches the page.
-        self.tenant_tx(tenant, Access::Read, move |conn| {
-            let total: i64 = matching(tenant, &filter).count().get_result(conn)?;
-            let rows = matching(tenant, &filter)
-                .order_by(components::name.asc())
-                .then_order_by(components::id.asc())
-                .limit(page.take().into())
-                .offset(page.skip().into())
-                .select(ComponentRow::as_select())
-                .load(conn)?;
+        // One statement: the total rides on every row of the page.
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
+            let load = |conn: &mut DbConnection| -> Result<Vec<(ComponentRow, i64)>, Failure> {
+                Ok(matching(tenant, &filter)
+                    .order_by(components::name.asc())
+                    .then_order_by(components::id.asc())
+                    .limit(page.take().into())
+                    .offset(page.skip().into())
+                    .select((ComponentRow::as_select(), total_over()))
+                    .load(conn)?)
+            };
+            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
+                Ok(matching(tenant, &filter).count().get_result(conn)?)
+            };
+            let (rows, total) = paged(conn, page.skip(), load, count)?;
             let components = rows
                 .into_iter()
                 .map(Component::try_from)
                 .collect::<Result<_, _>>()?;
-            // COUNT(*) is never negative.
-            Ok((components, total.unsigned_abs()))
+            Ok((components, total))
         })
         .await
     }

@@ -15,8 +15,9 @@
 //! Everything else, including recording what a job did, runs in tenant transactions.
 
 use crate::connection::{DbConnection, MultiBackend};
-use crate::environments::{find as find_environment, next_order_index, EnvironmentRow};
+use crate::environments::{find as find_environment, insert as insert_environment, EnvironmentRow};
 use crate::error::Failure;
+use crate::paging::{paged, total_over};
 use crate::schema::{environment_request_history, environment_requests, environments};
 use crate::tx::Access;
 use crate::types::{DbTime, DbUuid};
@@ -347,18 +348,11 @@ fn create_environment(
             request.id
         )))
     })?;
-    let order_index = match new.order_index {
-        Some(index) => index,
-        None => next_order_index(conn, request.tenant)?,
-    };
-    let mut env = new.into_environment(id, request.tenant, order_index, now);
+    let requested = new.order_index;
+    let mut env = new.into_environment(id, request.tenant, requested.unwrap_or_default(), now);
     env.request_id = Some(request.id.0);
     env.expires_at = request.expires_at;
-    diesel::insert_into(environments::table)
-        .values(EnvironmentRow::from(&env))
-        .execute(conn)
-        .map_err(Failure::writing(env.name.as_str()))?;
-    Ok(())
+    insert_environment(conn, &mut env, requested)
 }
 
 /// Marks an environment destroyed (unless it is already) and releases its lease.
@@ -443,7 +437,8 @@ impl EnvironmentRequestRepository for Store {
         tenant: TenantId,
         id: EnvironmentRequestId,
     ) -> Result<EnvironmentRequest, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        // One statement: on PostgreSQL one round trip, outside a transaction.
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
             find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
         })
         .await
@@ -455,22 +450,26 @@ impl EnvironmentRequestRepository for Store {
         filter: RequestFilter,
         page: Page,
     ) -> Result<(Vec<EnvironmentRequest>, u64), StoreError> {
-        // Both queries run in one transaction, so the total matches the page.
-        self.tenant_tx(tenant, Access::Read, move |conn| {
-            let total: i64 = matching(tenant, &filter).count().get_result(conn)?;
-            let rows = matching(tenant, &filter)
-                .order_by(environment_requests::created_at.desc())
-                .then_order_by(environment_requests::id.desc())
-                .limit(page.take().into())
-                .offset(page.skip().into())
-                .select(RequestRow::as_select())
-                .load(conn)?;
+        // One statement: the total rides on every row of the page.
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
+            let load = |conn: &mut DbConnection| -> Result<Vec<(RequestRow, i64)>, Failure> {
+                Ok(matching(tenant, &filter)
+                    .order_by(environment_requests::created_at.desc())
+                    .then_order_by(environment_requests::id.desc())
+                    .limit(page.take().into())
+                    .offset(page.skip().into())
+                    .select((RequestRow::as_select(), total_over()))
+                    .load(conn)?)
+            };
+            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
+                Ok(matching(tenant, &filter).count().get_result(conn)?)
+            };
+            let (rows, total) = paged(conn, page.skip(), load, count)?;
             let requests = rows
                 .into_iter()
                 .map(EnvironmentRequest::try_from)
                 .collect::<Result<_, _>>()?;
-            // COUNT(*) is never negative.
-            Ok((requests, total.unsigned_abs()))
+            Ok((requests, total))
         })
         .await
     }

@@ -9,14 +9,13 @@ use crate::versioned::{locked, unchanged, Versioned};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use diesel::dsl::max;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::{Integer, Nullable, Text};
 use terrane_domain::{
     Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentId,
     EnvironmentName, EnvironmentSort, EnvironmentSortField, NewEnvironment, Page, TenantId,
 };
-use terrane_ports::{EnvironmentRepository, StoreError};
+use terrane_ports::{EnvironmentRepository, EnvironmentView, StoreError};
 
 diesel::define_sql_function!(
     /// SQL `lower`: ASCII-only on SQLite, full Unicode on PostgreSQL.
@@ -32,6 +31,8 @@ pub(crate) struct EnvironmentRow {
     name: String,
     display_name: String,
     description: Option<String>,
+    // Claimed by the statement that inserts the row: see `insert`.
+    #[diesel(skip_insertion)]
     order_index: i32,
     is_production: bool,
     is_active: bool,
@@ -136,26 +137,84 @@ pub(crate) fn find(
         .transpose()
 }
 
-/// The next free order index of the tenant: its highest plus one, 0 for its first.
-///
-/// On SQLite the caller's write transaction already excludes every other writer. On
-/// PostgreSQL two transactions could read the same maximum, so they first take a
-/// transaction-scoped advisory lock on the tenant and run one after the other.
-pub(crate) fn next_order_index(conn: &mut DbConnection, tenant: TenantId) -> Result<i32, Failure> {
-    if let DbConnection::Pg(pg) = conn {
-        // Folding the UUID into the lock's 64-bit key can make two tenants share a lock,
-        // which only makes them wait for each other.
-        let (high, low) = tenant.0.as_u64_pair();
-        let key = (high ^ low) as i64;
-        diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-            .bind::<BigInt, _>(key)
-            .execute(pg)?;
+/// Claims the order index of an environment about to be stored (or changed to `requested`):
+/// `requested` when given, which raises the tenant's counter to it; otherwise one more than
+/// the highest index the tenant has given (0 for its first environment). The counter row stays
+/// locked until the transaction ends, so call this last before committing; a create that
+/// writes nothing else claims inside its insert instead (see [`insert`]).
+pub(crate) fn claim_order_index(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    requested: Option<i32>,
+) -> Result<i32, Failure> {
+    #[derive(QueryableByName)]
+    struct Claimed {
+        #[diesel(sql_type = Integer)]
+        order_index: i32,
     }
-    let highest: Option<i32> = environments::table
-        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
-        .select(max(environments::order_index))
-        .first(conn)?;
-    Ok(highest.map_or(0, |index| index.saturating_add(1)))
+    let claimed: Claimed = match conn {
+        DbConnection::Pg(pg) => {
+            diesel::sql_query("SELECT claim_environment_order_index($1::uuid, $2) AS order_index")
+                .bind::<Text, _>(tenant.to_string())
+                .bind::<Nullable<Integer>, _>(requested)
+                .get_result(pg)?
+        }
+        // The function of the PostgreSQL migration, as one statement.
+        DbConnection::Sqlite(sqlite) => diesel::sql_query(
+            "INSERT INTO environment_order_counters AS c (tenant_id, highest) \
+             SELECT ?1, CASE \
+                 WHEN ?2 IS NULL THEN min(coalesce(max(e.order_index), -1), 2147483646) + 1 \
+                 ELSE max(?2, coalesce(max(e.order_index), ?2)) \
+             END \
+             FROM environments e WHERE e.tenant_id = ?1 \
+             ON CONFLICT (tenant_id) DO UPDATE SET highest = CASE \
+                 WHEN ?2 IS NULL THEN min(c.highest, 2147483646) + 1 \
+                 ELSE max(c.highest, ?2) \
+             END \
+             RETURNING coalesce(?2, highest) AS order_index",
+        )
+        .bind::<Text, _>(tenant.to_string())
+        .bind::<Nullable<Integer>, _>(requested)
+        .get_result(sqlite)?,
+    };
+    Ok(claimed.order_index)
+}
+
+/// Stores `env` with the order index claimed for `requested` (see [`claim_order_index`]),
+/// which it sets on `env`. On PostgreSQL the claim is made inside the insert, so that a create
+/// running outside a transaction holds the tenant's counter for one statement only.
+///
+/// # Errors
+/// A conflict naming the name when the tenant already has it (and then nothing is claimed).
+pub(crate) fn insert(
+    conn: &mut DbConnection,
+    env: &mut Environment,
+    requested: Option<i32>,
+) -> Result<(), Failure> {
+    let row = EnvironmentRow::from(&*env);
+    env.order_index = match conn {
+        DbConnection::Pg(pg) => {
+            let claim = diesel::dsl::sql::<Integer>("claim_environment_order_index(")
+                .bind::<crate::types::sql::Uuid, _>(DbUuid(env.tenant.0))
+                .sql(", ")
+                .bind::<Nullable<Integer>, _>(requested)
+                .sql(")");
+            diesel::insert_into(environments::table)
+                .values((row, environments::order_index.eq(claim)))
+                .returning(environments::order_index)
+                .get_result(pg)
+                .map_err(Failure::writing(env.name.as_str()))?
+        }
+        DbConnection::Sqlite(_) => {
+            let order_index = claim_order_index(conn, env.tenant, requested)?;
+            diesel::insert_into(environments::table)
+                .values((row, environments::order_index.eq(order_index)))
+                .execute(conn)
+                .map_err(Failure::writing(env.name.as_str()))?;
+            order_index
+        }
+    };
+    Ok(())
 }
 
 /// `text` as a LIKE pattern matching itself literally, with `\` as the escape character.
@@ -171,7 +230,7 @@ pub(crate) fn escape_like(text: &str) -> String {
 }
 
 /// The tenant's environments matching `filter`, as a query to count or to page through.
-fn matching(
+pub(crate) fn matching(
     tenant: TenantId,
     filter: &EnvironmentFilter,
 ) -> environments::BoxedQuery<'static, MultiBackend> {
@@ -208,7 +267,7 @@ fn matching(
 }
 
 /// `query` sorted by `sort`, then by name and id so that equal keys keep a stable order.
-fn sorted(
+pub(crate) fn sorted(
     query: environments::BoxedQuery<'static, MultiBackend>,
     sort: EnvironmentSort,
 ) -> environments::BoxedQuery<'static, MultiBackend> {
@@ -241,17 +300,19 @@ impl EnvironmentRepository for Store {
         new: NewEnvironment,
         now: DateTime<Utc>,
     ) -> Result<Environment, StoreError> {
-        self.tenant_tx(tenant, Access::Write, move |conn| {
-            let order_index = match new.order_index {
-                Some(index) => index,
-                None => next_order_index(conn, tenant)?,
-            };
+        // Without target groups the insert is the only statement, whole on its own, and on
+        // PostgreSQL it runs outside a transaction: the tenant's order counter, which it
+        // claims from, stays locked for that one statement only.
+        let access = if new.target_groups.is_empty() {
+            Access::Statements
+        } else {
+            Access::Write
+        };
+        self.tenant_tx(tenant, access, move |conn| {
+            let requested = new.order_index;
             let target_groups = new.target_groups.clone();
-            let env = new.into_environment(id, tenant, order_index, now);
-            diesel::insert_into(environments::table)
-                .values(EnvironmentRow::from(&env))
-                .execute(conn)
-                .map_err(Failure::writing(env.name.as_str()))?;
+            let mut env = new.into_environment(id, tenant, requested.unwrap_or_default(), now);
+            insert(conn, &mut env, requested)?;
             crate::target_groups::apply_assignments(
                 conn,
                 tenant,
@@ -266,7 +327,8 @@ impl EnvironmentRepository for Store {
     }
 
     async fn get(&self, tenant: TenantId, id: EnvironmentId) -> Result<Environment, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        // One statement: on PostgreSQL one round trip, outside a transaction.
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
             find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
         })
         .await
@@ -295,6 +357,28 @@ impl EnvironmentRepository for Store {
             Ok((environments, total.unsigned_abs()))
         })
         .await
+    }
+
+    async fn view(
+        &self,
+        tenant: TenantId,
+        id: EnvironmentId,
+        now: DateTime<Utc>,
+    ) -> Result<EnvironmentView, StoreError> {
+        self.environment_view(tenant, id, now).await
+    }
+
+    async fn view_page(
+        &self,
+        tenant: TenantId,
+        filter: EnvironmentFilter,
+        sort: EnvironmentSort,
+        page: Page,
+        with_release: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<EnvironmentView>, u64), StoreError> {
+        self.environment_view_page(tenant, filter, sort, page, with_release, now)
+            .await
     }
 
     async fn update(
@@ -338,6 +422,10 @@ impl EnvironmentRepository for Store {
                     change.target_groups(),
                     now,
                 )?;
+            }
+            if next.order_index != current.order_index {
+                // The next environment created without an index comes after this one.
+                claim_order_index(conn, tenant, Some(next.order_index))?;
             }
             Ok(next)
         })

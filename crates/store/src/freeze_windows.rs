@@ -129,10 +129,9 @@ fn revise_environment(
     Ok(())
 }
 
-/// The tenant's windows that may be `active` at `now` or not, as asked: with
-/// `Some(true)`, only the ones not over at `now` are read (the others cannot be active). Which
-/// of them are active is the domain's rule ([`FreezeWindow::is_active`]), applied by
-/// [`keep`] once they are read.
+/// The tenant's windows; with `active`, only those that could be active at `now` or not
+/// (a window that has ended is never active). Which are is decided by [`narrowed`], with the
+/// domain's rule.
 fn windows(
     tenant: TenantId,
     active: Option<bool>,
@@ -147,17 +146,20 @@ fn windows(
     }
 }
 
-/// `windows` narrowed to those active at `now` (`Some(true)`) or to the others
-/// (`Some(false)`).
-fn keep(
-    mut windows: Vec<FreezeWindow>,
+/// `windows` narrowed to those active at `now` (`Some(true)`, as [`FreezeWindow::is_active`]
+/// decides) or to the others (`Some(false)`).
+fn narrowed(
+    windows: Vec<FreezeWindow>,
     active: Option<bool>,
     now: DateTime<Utc>,
 ) -> Vec<FreezeWindow> {
-    if let Some(active) = active {
-        windows.retain(|w| w.is_active(now) == active);
+    match active {
+        None => windows,
+        Some(active) => windows
+            .into_iter()
+            .filter(|window| window.is_active(now) == active)
+            .collect(),
     }
-    windows
 }
 
 /// Loads `query` ordered by start, then id.
@@ -210,7 +212,7 @@ impl FreezeWindowRepository for Store {
             }
             let query = windows(tenant, active, now)
                 .filter(freeze_windows::environment_id.eq(DbUuid(environment.0)));
-            Ok(keep(load(conn, query)?, active, now))
+            Ok(narrowed(load(conn, query)?, active, now))
         })
         .await
     }
@@ -266,7 +268,7 @@ impl FreezeWindowRepository for Store {
             let query =
                 windows(tenant, Some(true), now).filter(freeze_windows::environment_id.eq_any(ids));
             let mut by_environment: HashMap<EnvironmentId, Vec<FreezeWindow>> = HashMap::new();
-            for window in keep(load(conn, query)?, Some(true), now) {
+            for window in narrowed(load(conn, query)?, Some(true), now) {
                 by_environment
                     .entry(window.environment_id)
                     .or_default()

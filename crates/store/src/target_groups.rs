@@ -4,6 +4,7 @@
 
 use crate::connection::{DbConnection, MultiBackend};
 use crate::error::Failure;
+use crate::paging::{paged, total_over};
 use crate::schema::{environments, target_group_assignments, target_groups, targets};
 use crate::tx::Access;
 use crate::types::{DbTime, DbUuid};
@@ -356,7 +357,8 @@ impl TargetGroupRepository for Store {
     }
 
     async fn get(&self, tenant: TenantId, id: TargetGroupId) -> Result<TargetGroup, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        // One statement: on PostgreSQL one round trip, outside a transaction.
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
             find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
         })
         .await
@@ -368,25 +370,35 @@ impl TargetGroupRepository for Store {
         environment: Option<EnvironmentId>,
         page: Page,
     ) -> Result<(Vec<TargetGroup>, u64), StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        // Without an environment to check for, one statement: the total rides on every row.
+        let access = match environment {
+            Some(_) => Access::Read,
+            None => Access::OneRead,
+        };
+        self.tenant_tx(tenant, access, move |conn| {
             if let Some(environment) = environment {
                 if !environment_exists(conn, tenant, environment)? {
                     return Err(StoreError::NotFound.into());
                 }
             }
-            let total: i64 = matching(tenant, environment).count().get_result(conn)?;
-            let groups = matching(tenant, environment)
-                .order_by(target_groups::name.asc())
-                .then_order_by(target_groups::id.asc())
-                .limit(page.take().into())
-                .offset(page.skip().into())
-                .select(TargetGroupRow::as_select())
-                .load(conn)?
+            let load = |conn: &mut DbConnection| -> Result<Vec<(TargetGroupRow, i64)>, Failure> {
+                Ok(matching(tenant, environment)
+                    .order_by(target_groups::name.asc())
+                    .then_order_by(target_groups::id.asc())
+                    .limit(page.take().into())
+                    .offset(page.skip().into())
+                    .select((TargetGroupRow::as_select(), total_over()))
+                    .load(conn)?)
+            };
+            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
+                Ok(matching(tenant, environment).count().get_result(conn)?)
+            };
+            let (rows, total) = paged(conn, page.skip(), load, count)?;
+            let groups = rows
                 .into_iter()
                 .map(TargetGroup::try_from)
                 .collect::<Result<_, _>>()?;
-            // COUNT(*) is never negative.
-            Ok((groups, total.unsigned_abs()))
+            Ok((groups, total))
         })
         .await
     }

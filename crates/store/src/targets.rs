@@ -2,6 +2,7 @@
 
 use crate::connection::{DbConnection, MultiBackend};
 use crate::error::Failure;
+use crate::paging::{paged, total_over};
 use crate::schema::{environments, target_group_assignments, targets};
 use crate::tx::Access;
 use crate::types::{DbJson, DbTime, DbUuid};
@@ -232,7 +233,8 @@ impl TargetRepository for Store {
     }
 
     async fn get(&self, tenant: TenantId, id: TargetId) -> Result<Target, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        // One statement: on PostgreSQL one round trip, outside a transaction.
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
             find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
         })
         .await
@@ -244,22 +246,26 @@ impl TargetRepository for Store {
         filter: TargetFilter,
         page: Page,
     ) -> Result<(Vec<Target>, u64), StoreError> {
-        // Both queries run in one transaction, so the total matches the page.
-        self.tenant_tx(tenant, Access::Read, move |conn| {
-            let total: i64 = matching(conn, tenant, &filter).count().get_result(conn)?;
-            let rows = matching(conn, tenant, &filter)
-                .order_by(targets::name.asc())
-                .then_order_by(targets::id.asc())
-                .limit(page.take().into())
-                .offset(page.skip().into())
-                .select(TargetRow::as_select())
-                .load(conn)?;
+        // One statement: the total rides on every row of the page.
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
+            let load = |conn: &mut DbConnection| -> Result<Vec<(TargetRow, i64)>, Failure> {
+                Ok(matching(conn, tenant, &filter)
+                    .order_by(targets::name.asc())
+                    .then_order_by(targets::id.asc())
+                    .limit(page.take().into())
+                    .offset(page.skip().into())
+                    .select((TargetRow::as_select(), total_over()))
+                    .load(conn)?)
+            };
+            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
+                Ok(matching(conn, tenant, &filter).count().get_result(conn)?)
+            };
+            let (rows, total) = paged(conn, page.skip(), load, count)?;
             let targets = rows
                 .into_iter()
                 .map(Target::try_from)
                 .collect::<Result<_, _>>()?;
-            // COUNT(*) is never negative.
-            Ok((targets, total.unsigned_abs()))
+            Ok((targets, total))
         })
         .await
     }

@@ -26,6 +26,11 @@ pub(crate) enum Access {
     /// [`in_session`]). A unit that must write more than one statement opens its own
     /// transaction inside (`Connection::transaction`). On SQLite it runs as a `Write`.
     Statements,
+    /// Reads in one statement, which is a consistent snapshot on its own: it runs outside a
+    /// transaction on both backends (no `BEGIN` and no `COMMIT`), on PostgreSQL with the
+    /// tenant set for the session as for `Statements`, so a read costs one round trip. A unit
+    /// that must read with more than one statement opens its own transaction inside.
+    OneRead,
 }
 
 impl Store {
@@ -100,10 +105,15 @@ impl Store {
         T: Send + 'static,
         F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
     {
-        if let (None, Access::Statements) = (&self.writer, access) {
-            return self
-                .checked_out(move |session| in_session(session, tenant, work))
-                .await;
+        match (&self.writer, access) {
+            (None, Access::Statements | Access::OneRead) => {
+                return self
+                    .checked_out(move |session| in_session(session, tenant, work))
+                    .await;
+            }
+            // SQLite has no row-level security, so there is no tenant to set.
+            (Some(_), Access::OneRead) => return self.blocking(work).await,
+            _ => {}
         }
         // A TenantId prints as a hyphenated UUID: nothing in it can break out of the quotes.
         let setting = Setting {

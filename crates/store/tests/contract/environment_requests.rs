@@ -930,8 +930,8 @@ impl ConfinedRole {
             .unwrap()
             .batch_execute(&format!(
                 "CREATE ROLE {name} LOGIN; \
-                 GRANT SELECT, INSERT, UPDATE, DELETE ON environments, environment_requests, \
-                 environment_request_history, components TO {name};"
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON environments, environment_order_counters, \
+                 environment_requests, environment_request_history, components TO {name};"
             ))
             .unwrap();
         ConfinedRole {

@@ -31,6 +31,7 @@ mod agents;
 mod components;
 mod deployments;
 mod environment_requests;
+mod environment_views;
 mod environments;
 mod freeze_windows;
 mod harness;

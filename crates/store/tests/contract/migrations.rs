@@ -10,7 +10,7 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 23] = [
     "agent_targets",
     "agents",
     "components",
@@ -19,6 +19,7 @@ const TABLES: [&str; 22] = [
     "deployment_history",
     "deployment_timeline",
     "deployments",
+    "environment_order_counters",
     "environment_request_history",
     "environment_requests",
     "environments",
@@ -143,7 +144,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 17);
+    assert_eq!(postgres.len(), 18);
 }
 
 #[tokio::test]

@@ -380,6 +380,35 @@ async fn the_current_release_is_that_of_the_last_success_belonging_to_a_release(
     assert_eq!(in_prod.deployed_at, start + Duration::hours(1));
     assert_eq!(current[&staging].id, r1);
 
+    // An environment's view carries the same current release, and none where it runs none.
+    for env in [prod, staging, bare] {
+        let view = EnvironmentRepository::view(&db.store, t, env, now())
+            .await
+            .unwrap();
+        assert_eq!(view.current_release.as_ref(), current.get(&env), "{env}");
+    }
+    let (page, _) = EnvironmentRepository::view_page(
+        &db.store,
+        t,
+        Default::default(),
+        Default::default(),
+        Default::default(),
+        true,
+        now(),
+    )
+    .await
+    .unwrap();
+    let releases: Vec<_> = page.iter().map(|v| v.current_release.clone()).collect();
+    // In order: staging (1), production (2), bare (3).
+    assert_eq!(
+        releases,
+        [
+            Some(current[&staging].clone()),
+            Some(current[&prod].clone()),
+            None
+        ]
+    );
+
     // Another tenant asking for the same environments sees nothing.
     assert!(db
         .store

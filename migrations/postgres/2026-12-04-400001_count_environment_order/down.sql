@@ -1,0 +1,2 @@
+DROP FUNCTION claim_environment_order_index(uuid, integer);
+DROP TABLE environment_order_counters;
