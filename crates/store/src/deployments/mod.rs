@@ -138,7 +138,7 @@ impl DeploymentRepository for Store {
     }
 
     async fn get(&self, tenant: TenantId, id: DeploymentId) -> Result<Deployment, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
             find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
         })
         .await
@@ -177,7 +177,7 @@ impl DeploymentRepository for Store {
         now: DateTime<Utc>,
         _consistency: Consistency,
     ) -> Result<EnvironmentState, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
             reads::environment_state(conn, tenant, id, now)
         })
         .await
@@ -190,7 +190,7 @@ impl DeploymentRepository for Store {
         now: DateTime<Utc>,
         _consistency: Consistency,
     ) -> Result<TransitionContext, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
             reads::transition_context(conn, tenant, id, now)
         })
         .await
@@ -202,7 +202,7 @@ impl DeploymentRepository for Store {
         id: DeploymentId,
         round: u32,
     ) -> Result<Vec<UserId>, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
             reads::approvers(conn, tenant, id, round)
         })
         .await
@@ -215,7 +215,7 @@ impl DeploymentRepository for Store {
         component: ComponentId,
         version: String,
     ) -> Result<Vec<Earlier>, StoreError> {
-        self.tenant_tx(tenant, Access::Read, move |conn| {
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
             reads::earlier_environments(conn, tenant, order_index, component, &version)
         })
         .await
