@@ -1,6 +1,6 @@
 //! Deployments: the ledger's state machine and the gates that guard leaving `pending`.
 
-use crate::environment::{Environment, PromotionPolicy};
+use crate::environment::{Environment, EnvironmentStatus, PromotionPolicy};
 use crate::error::{FieldError, ValidationErrors};
 use crate::freeze::FreezePolicy;
 use crate::ids::{ComponentId, EnvironmentId, TenantId, UserId};
@@ -94,6 +94,8 @@ wire_enum!(
         Approvals => "approvals",
         /// The promotion order.
         Promotion => "promotion",
+        /// The environment's lifecycle: it must be `ready` (not busy, broken or destroyed).
+        Lifecycle => "lifecycle",
     }
 );
 
@@ -610,6 +612,18 @@ impl Deployment {
     }
 }
 
+/// The lifecycle gate: a deployment goes only into a `ready` environment, not while a
+/// workflow runs on it (`busy`), after one failed (`broken`), or once it is `destroyed`.
+pub fn lifecycle_gate(status: EnvironmentStatus) -> GateResult {
+    let (passed, reason) = match status {
+        EnvironmentStatus::Ready => (true, "the environment is ready".to_owned()),
+        EnvironmentStatus::Busy => (false, "the environment is busy: a workflow runs on it; wait until it is ready, or cancel the run".to_owned()),
+        EnvironmentStatus::Broken => (false, "the environment is broken: a workflow failed on it; reset it (POST /api/v1/environments/{id}/actions/reset) once it is repaired".to_owned()),
+        EnvironmentStatus::Destroyed => (false, "the environment is destroyed".to_owned()),
+    };
+    GateResult::new(GateKind::Lifecycle, passed, reason)
+}
+
 /// Every gate a deployment must pass to leave `pending` for `in_progress`, evaluated without
 /// side effects: the answer to "can I deploy now, and if not, why".
 pub fn evaluate_gates(
@@ -643,6 +657,7 @@ pub fn evaluate_gates(
             deployment.version.as_str(),
             promotion,
         ),
+        lifecycle_gate(environment.status),
     ]
 }
 
@@ -889,6 +904,16 @@ mod tests {
     }
 
     #[test]
+    fn the_lifecycle_gate_lets_deployments_into_ready_environments_only() {
+        for status in EnvironmentStatus::ALL {
+            let gate = lifecycle_gate(*status);
+            assert_eq!(gate.gate, GateKind::Lifecycle);
+            assert_eq!(gate.passed, *status == EnvironmentStatus::Ready, "{status}");
+            assert!(gate.reason.contains(status.as_str()), "{}", gate.reason);
+        }
+    }
+
+    #[test]
     fn gates_report_freeze_approvals_and_promotion_with_reasons() {
         use crate::environment::EnvironmentInput;
         use crate::freeze::FreezeWindow;
@@ -929,7 +954,8 @@ mod tests {
             [
                 (GateKind::Freeze, false),
                 (GateKind::Approvals, false),
-                (GateKind::Promotion, false)
+                (GateKind::Promotion, false),
+                (GateKind::Lifecycle, true)
             ]
         );
         assert!(

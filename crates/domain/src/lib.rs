@@ -17,6 +17,7 @@ pub mod error;
 pub mod freeze;
 pub mod health;
 pub mod ids;
+pub mod lifecycle;
 pub mod page;
 pub mod release;
 pub mod request;
@@ -52,6 +53,12 @@ pub use ids::EnvironmentRequestId;
 pub use ids::{
     AssignmentId, ComponentId, EnvironmentId, FreezeWindowId, TargetGroupId, TargetId, TenantId,
     UserId,
+};
+pub use ids::{LifecycleEventId, RunId, StepId, TemplateId};
+pub use lifecycle::{
+    available_actions, EnvironmentLifecycle, Executables, LifecycleAction, LifecycleEvent,
+    NewTemplate, NotNow, Run, RunStatus, Step, StepOutcome, StepStatus, Template, TemplateInput,
+    Variables,
 };
 pub use page::Page;
 pub use release::{NewRelease, Release, ReleaseComponent, ReleaseComponentInput, ReleaseInput};
