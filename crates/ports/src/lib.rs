@@ -10,6 +10,7 @@ pub mod deployments;
 pub mod drift;
 pub mod error;
 pub mod health;
+pub mod lifecycle;
 pub mod repository;
 pub mod requests;
 pub mod service;
@@ -17,6 +18,15 @@ pub mod system;
 pub mod views;
 
 pub use error::{ServiceError, StoreError};
+pub use lifecycle::{
+    Birth, BirthInput, ClaimedRun, Lease, LifecycleRepository, LifecycleService, RunSignal,
+    RunningStep, StepCommand, StepEnd, TemplateRepository, TemplateService, WorkflowExecutor,
+};
+#[cfg(feature = "mocks")]
+pub use lifecycle::{
+    MockLifecycleRepository, MockLifecycleService, MockTemplateRepository, MockTemplateService,
+    MockWorkflowExecutor,
+};
 pub use repository::{
     ComponentRepository, EnvironmentRepository, FreezeWindowRepository, IdempotencyBegin,
     IdempotencyRepository, SettingsRepository, StoreHealth, StoredResponse,

@@ -19,6 +19,7 @@ mod error;
 mod freeze_windows;
 mod health;
 mod idempotency;
+mod lifecycle;
 mod migrations;
 mod recent;
 mod releases;

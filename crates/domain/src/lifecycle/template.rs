@@ -209,11 +209,7 @@ fn label(value: Option<String>, field: &str, errors: &mut ValidationErrors) -> O
     None
 }
 
-fn described(
-    value: Option<String>,
-    field: &str,
-    errors: &mut ValidationErrors,
-) -> Option<String> {
+fn described(value: Option<String>, field: &str, errors: &mut ValidationErrors) -> Option<String> {
     if value
         .as_ref()
         .is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_LEN)

@@ -10,7 +10,7 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 21] = [
+const TABLES: [&str; 26] = [
     "agent_targets",
     "agents",
     "components",
@@ -18,8 +18,11 @@ const TABLES: [&str; 21] = [
     "deployment_counts",
     "deployment_history",
     "deployments",
+    "environment_lifecycle_events",
+    "environment_lifecycles",
     "environment_request_history",
     "environment_requests",
+    "environment_templates",
     "environments",
     "freeze_windows",
     "health_checks",
@@ -32,6 +35,8 @@ const TABLES: [&str; 21] = [
     "target_groups",
     "target_inventories",
     "targets",
+    "workflow_runs",
+    "workflow_steps",
 ];
 
 #[derive(QueryableByName)]
@@ -142,7 +147,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 14);
+    assert_eq!(postgres.len(), 15);
 }
 
 #[tokio::test]

@@ -1,0 +1,472 @@
+//! The `LifecycleRepository` port: environments born from templates, their runs (claimed by
+//! replicas under leases), their status and their history.
+//!
+//! A run is claimed like the requests' background work (see [`crate::requests`]): a system
+//! transaction selects claimable runs `FOR UPDATE SKIP LOCKED` on PostgreSQL (SQLite's
+//! write transaction already excludes every other writer) and writes the claiming replica's
+//! lease into them. Every later write of the run is a compare-and-set on that lease's owner,
+//! so a replica whose lease another replica took over can no longer write, and no step it
+//! would start is ever recorded as started twice.
+
+use super::rows::{json_map, map_json, EventRow, RunRow, StepRow};
+use super::tables::{environment_lifecycle_events, environment_lifecycles, environment_templates, workflow_runs, workflow_steps};
+use crate::connection::DbConnection;
+use crate::environments::{find as find_environment, next_order_index, EnvironmentRow};
+use crate::error::{is_unique_violation, Failure};
+use crate::schema::environments;
+use crate::tx::Access;
+use crate::types::{DbJson, DbTime, DbUuid};
+use crate::versioned::{locked, Versioned};
+use crate::Store;
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use std::collections::{BTreeMap, HashMap};
+use terrane_domain::time::truncate;
+use terrane_domain::{
+    Environment, EnvironmentId, EnvironmentLifecycle, EnvironmentStatus, LifecycleEvent,
+    NewEnvironment, Page, Run, RunId, RunStatus, TemplateId, TenantId,
+};
+use terrane_ports::{Birth, ClaimedRun, Lease, LifecycleRepository, RunSignal, StoreError};
+
+const ACTIVE: [&str; 2] = ["requested", "running"];
+
+fn insert_run(conn: &mut DbConnection, run: &Run) -> Result<(), Failure> {
+    diesel::insert_into(workflow_runs::table)
+        .values(RunRow::from(run))
+        .execute(conn)
+        .map_err(|error| -> Failure {
+            if is_unique_violation(&error) {
+                StoreError::Conflict("a run is already in progress on the environment".into()).into()
+            } else {
+                error.into()
+            }
+        })?;
+    // One statement per step: the multi-backend connection has no batch insert.
+    for (i, step) in run.steps.iter().enumerate() {
+        diesel::insert_into(workflow_steps::table)
+            .values(StepRow::of(run, i, step))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Writes what changes of a stored run: its status and times, and its steps'.
+fn write_run(conn: &mut DbConnection, run: &Run) -> Result<(), Failure> {
+    diesel::update(workflow_runs::table)
+        .filter(workflow_runs::id.eq(DbUuid(run.id.0)))
+        .set((
+            workflow_runs::status.eq(run.status.as_str()),
+            workflow_runs::started_at.eq(run.started_at.map(DbTime)),
+            workflow_runs::finished_at.eq(run.finished_at.map(DbTime)),
+        ))
+        .execute(conn)?;
+    for step in &run.steps {
+        diesel::update(workflow_steps::table)
+            .filter(workflow_steps::id.eq(DbUuid(step.id.0)))
+            .set((
+                workflow_steps::status.eq(step.status.as_str()),
+                workflow_steps::started_at.eq(step.started_at.map(DbTime)),
+                workflow_steps::finished_at.eq(step.finished_at.map(DbTime)),
+                workflow_steps::exit_code.eq(step.exit_code),
+                workflow_steps::output.eq(&step.output),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Sets the environment's status, bumping its version (a compare-and-set on
+/// `expected_version` when given).
+fn set_status(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    id: EnvironmentId,
+    expected_version: Option<i64>,
+    status: EnvironmentStatus,
+    now: DateTime<Utc>,
+) -> Result<Environment, Failure> {
+    let current = locked(conn, Versioned::Environments, tenant, id.0, expected_version, |conn| find_environment(conn, tenant, id), |env| env.version)?;
+    let mut next = current.clone();
+    next.status = status;
+    next.version = current.version + 1;
+    next.updated_at = truncate(now);
+    let updated = diesel::update(environments::table)
+        .filter(environments::id.eq(DbUuid(id.0)))
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .filter(environments::version.eq(current.version))
+        .set((
+            environments::status.eq(status.as_str()),
+            environments::version.eq(next.version),
+            environments::updated_at.eq(DbTime(next.updated_at)),
+        ))
+        .execute(conn)?;
+    if updated == 0 {
+        return Err(StoreError::VersionMismatch { current: current.version }.into());
+    }
+    Ok(next)
+}
+
+fn append(conn: &mut DbConnection, tenant: TenantId, event: &LifecycleEvent) -> Result<(), Failure> {
+    diesel::insert_into(environment_lifecycle_events::table)
+        .values(EventRow::of(tenant, event))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// `rows` with their steps.
+fn with_steps(conn: &mut DbConnection, rows: Vec<RunRow>) -> Result<Vec<Run>, Failure> {
+    let ids: Vec<DbUuid> = rows.iter().map(|r| r.id).collect();
+    let mut steps = workflow_steps::table
+        .filter(workflow_steps::run_id.eq_any(ids))
+        .order_by(workflow_steps::run_id.asc())
+        .then_order_by(workflow_steps::position.asc())
+        .select(StepRow::as_select())
+        .load(conn)?;
+    rows.into_iter().map(|row| row.into_run(&mut steps)).collect()
+}
+
+fn run_by_id(conn: &mut DbConnection, tenant: TenantId, id: RunId) -> Result<Option<Run>, Failure> {
+    let rows = workflow_runs::table
+        .filter(workflow_runs::id.eq(DbUuid(id.0)))
+        .filter(workflow_runs::tenant_id.eq(DbUuid(tenant.0)))
+        .select(RunRow::as_select())
+        .load(conn)?;
+    Ok(with_steps(conn, rows)?.pop())
+}
+
+fn merge_attributes(conn: &mut DbConnection, environment: EnvironmentId, attributes: BTreeMap<String, String>) -> Result<(), Failure> {
+    if attributes.is_empty() {
+        return Ok(());
+    }
+    let stored: Option<DbJson> = environment_lifecycles::table
+        .filter(environment_lifecycles::environment_id.eq(DbUuid(environment.0)))
+        .select(environment_lifecycles::attributes)
+        .first(conn)
+        .optional()?;
+    let Some(stored) = stored else { return Ok(()) };
+    let mut merged = json_map(&stored);
+    merged.extend(attributes);
+    diesel::update(environment_lifecycles::table)
+        .filter(environment_lifecycles::environment_id.eq(DbUuid(environment.0)))
+        .set(environment_lifecycles::attributes.eq(map_json(&merged)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Once `run` is over, the environment takes the status it leads to, and `event` is kept.
+fn conclude(conn: &mut DbConnection, tenant: TenantId, run: &Run, event: Option<LifecycleEvent>, now: DateTime<Utc>) -> Result<(), Failure> {
+    if let Some(status) = run.environment_status() {
+        set_status(conn, tenant, run.environment, None, status, now)?;
+        diesel::update(workflow_runs::table)
+            .filter(workflow_runs::id.eq(DbUuid(run.id.0)))
+            .set((workflow_runs::lease_owner.eq(None::<DbUuid>), workflow_runs::lease_until.eq(None::<DbTime>)))
+            .execute(conn)?;
+    }
+    if let Some(event) = event {
+        append(conn, tenant, &event)?;
+    }
+    Ok(())
+}
+
+fn lock_run(conn: &mut DbConnection, tenant: TenantId, run: RunId) -> Result<(Option<DbUuid>, Option<DbTime>, String), Failure> {
+    let query = workflow_runs::table
+        .filter(workflow_runs::id.eq(DbUuid(run.0)))
+        .filter(workflow_runs::tenant_id.eq(DbUuid(tenant.0)))
+        .select((workflow_runs::lease_owner, workflow_runs::lease_until, workflow_runs::status));
+    let found = match conn {
+        DbConnection::Pg(pg) => query.for_update().first(pg).optional()?,
+        DbConnection::Sqlite(sqlite) => query.first(sqlite).optional()?,
+    };
+    found.ok_or(StoreError::NotFound.into())
+}
+
+fn environment_exists(conn: &mut DbConnection, tenant: TenantId, id: EnvironmentId) -> Result<(), Failure> {
+    find_environment(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+    Ok(())
+}
+
+#[async_trait]
+impl LifecycleRepository for Store {
+    async fn create_environment(&self, tenant: TenantId, id: EnvironmentId, new: NewEnvironment, birth: Birth, now: DateTime<Utc>) -> Result<Environment, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let order_index = match new.order_index {
+                Some(index) => index,
+                None => next_order_index(conn, tenant)?,
+            };
+            let target_groups = new.target_groups.clone();
+            let mut env = new.into_environment(id, tenant, order_index, now);
+            env.expires_at = birth.expires_at.map(truncate);
+            if let Some((template, _)) = &birth.template {
+                super::templates::lock(conn, tenant, *template)?;
+            }
+            diesel::insert_into(environments::table)
+                .values(EnvironmentRow::from(&env))
+                .execute(conn)
+                .map_err(Failure::writing(env.name.as_str()))?;
+            crate::target_groups::apply_assignments(conn, tenant, id, terrane_domain::AssignmentMode::Add, &target_groups, now)?;
+            if let Some((template, variables)) = &birth.template {
+                diesel::insert_into(environment_lifecycles::table)
+                    .values((
+                        environment_lifecycles::environment_id.eq(DbUuid(id.0)),
+                        environment_lifecycles::tenant_id.eq(DbUuid(tenant.0)),
+                        environment_lifecycles::template_id.eq(DbUuid(template.0)),
+                        environment_lifecycles::variables.eq(map_json(variables)),
+                        environment_lifecycles::attributes.eq(map_json(&BTreeMap::new())),
+                    ))
+                    .execute(conn)?;
+            }
+            if let Some(run) = &birth.run {
+                insert_run(conn, run)?;
+            }
+            append(conn, tenant, &birth.event)?;
+            Ok(env)
+        })
+        .await
+    }
+
+    async fn lifecycles(&self, tenant: TenantId, ids: Vec<EnvironmentId>) -> Result<HashMap<EnvironmentId, EnvironmentLifecycle>, StoreError> {
+        if ids.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            let rows: Vec<(DbUuid, DbUuid, String, String, DbJson, DbJson)> = environment_lifecycles::table
+                .inner_join(environment_templates::table)
+                .filter(environment_lifecycles::tenant_id.eq(DbUuid(tenant.0)))
+                .filter(environment_lifecycles::environment_id.eq_any(ids.iter().map(|id| DbUuid(id.0)).collect::<Vec<_>>()))
+                .select((
+                    environment_lifecycles::environment_id,
+                    environment_lifecycles::template_id,
+                    environment_templates::name,
+                    environment_templates::template_version,
+                    environment_lifecycles::variables,
+                    environment_lifecycles::attributes,
+                ))
+                .load(conn)?;
+            Ok(rows
+                .into_iter()
+                .map(|(env, template, name, version, variables, attributes)| {
+                    let environment = EnvironmentId(env.0);
+                    (environment, EnvironmentLifecycle {
+                        environment,
+                        template: TemplateId(template.0),
+                        template_name: name,
+                        template_version: version,
+                        variables: json_map(&variables),
+                        attributes: json_map(&attributes),
+                    })
+                })
+                .collect())
+        })
+        .await
+    }
+
+    async fn runs(&self, tenant: TenantId, environment: EnvironmentId, page: Page) -> Result<(Vec<Run>, u64), StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            environment_exists(conn, tenant, environment)?;
+            let of_env = || {
+                workflow_runs::table
+                    .filter(workflow_runs::tenant_id.eq(DbUuid(tenant.0)))
+                    .filter(workflow_runs::environment_id.eq(DbUuid(environment.0)))
+            };
+            let total: i64 = of_env().count().get_result(conn)?;
+            let rows = of_env()
+                .order_by(workflow_runs::requested_at.desc())
+                .then_order_by(workflow_runs::id.desc())
+                .limit(page.take().into())
+                .offset(page.skip().into())
+                .select(RunRow::as_select())
+                .load(conn)?;
+            Ok((with_steps(conn, rows)?, total.unsigned_abs()))
+        })
+        .await
+    }
+
+    async fn run(&self, tenant: TenantId, environment: EnvironmentId, run: RunId) -> Result<Run, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            run_by_id(conn, tenant, run)?
+                .filter(|r| r.environment == environment)
+                .ok_or(StoreError::NotFound.into())
+        })
+        .await
+    }
+
+    async fn active_run(&self, tenant: TenantId, environment: EnvironmentId) -> Result<Option<Run>, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            let rows = workflow_runs::table
+                .filter(workflow_runs::tenant_id.eq(DbUuid(tenant.0)))
+                .filter(workflow_runs::environment_id.eq(DbUuid(environment.0)))
+                .filter(workflow_runs::status.eq_any(ACTIVE))
+                .select(RunRow::as_select())
+                .load(conn)?;
+            Ok(with_steps(conn, rows)?.pop())
+        })
+        .await
+    }
+
+    async fn change_status(&self, tenant: TenantId, environment: EnvironmentId, expected_version: i64, status: EnvironmentStatus, run: Option<Run>, event: LifecycleEvent, now: DateTime<Utc>) -> Result<Environment, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let env = set_status(conn, tenant, environment, Some(expected_version), status, now)?;
+            if let Some(run) = &run {
+                insert_run(conn, run)?;
+            }
+            append(conn, tenant, &event)?;
+            Ok(env)
+        })
+        .await
+    }
+
+    async fn save_unclaimed(&self, tenant: TenantId, run: Run, event: LifecycleEvent, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let (_, lease_until, status) = lock_run(conn, tenant, run.id)?;
+            let held = lease_until.is_some_and(|until| until.0 > now);
+            if status != RunStatus::Requested.as_str() || held {
+                return Err(StoreError::Conflict("a replica has taken the run meanwhile".into()).into());
+            }
+            write_run(conn, &run)?;
+            conclude(conn, tenant, &run, Some(event), now)
+        })
+        .await
+    }
+
+    async fn request_cancel(&self, tenant: TenantId, run: RunId) -> Result<(), StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let updated = diesel::update(workflow_runs::table)
+                .filter(workflow_runs::id.eq(DbUuid(run.0)))
+                .filter(workflow_runs::tenant_id.eq(DbUuid(tenant.0)))
+                .set(workflow_runs::cancel_requested.eq(true))
+                .execute(conn)?;
+            if updated == 0 {
+                return Err(StoreError::NotFound.into());
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn claim_runs(&self, lease: Lease, now: DateTime<Utc>, limit: u32) -> Result<Vec<ClaimedRun>, StoreError> {
+        let now = truncate(now);
+        let lease = Lease { owner: lease.owner, until: truncate(lease.until) };
+        self.system_tx(move |conn| {
+            let claimable = || {
+                workflow_runs::table
+                    .filter(workflow_runs::status.eq_any(ACTIVE))
+                    .filter(workflow_runs::lease_until.is_null().or(workflow_runs::lease_until.lt(DbTime(now))))
+                    .order_by(workflow_runs::requested_at.asc())
+                    .then_order_by(workflow_runs::id.asc())
+                    .limit(limit.into())
+                    .select(workflow_runs::id)
+            };
+            let ids: Vec<DbUuid> = match conn {
+                DbConnection::Pg(pg) => claimable().for_update().skip_locked().load(pg)?,
+                DbConnection::Sqlite(sqlite) => claimable().load(sqlite)?,
+            };
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            diesel::update(workflow_runs::table)
+                .filter(workflow_runs::id.eq_any(ids.clone()))
+                .set((workflow_runs::lease_owner.eq(Some(DbUuid(lease.owner))), workflow_runs::lease_until.eq(Some(DbTime(lease.until)))))
+                .execute(conn)?;
+            let rows = workflow_runs::table
+                .filter(workflow_runs::id.eq_any(ids))
+                .order_by(workflow_runs::requested_at.asc())
+                .select(RunRow::as_select())
+                .load(conn)?;
+            let env_ids: Vec<DbUuid> = rows.iter().map(|r| r.environment_id).collect();
+            let runs = with_steps(conn, rows)?;
+            let mut envs: HashMap<EnvironmentId, Environment> = environments::table
+                .filter(environments::id.eq_any(env_ids))
+                .select(EnvironmentRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(|row| Environment::try_from(row).map(|env| (env.id, env)))
+                .collect::<Result<_, _>>()?;
+            Ok(runs
+                .into_iter()
+                .filter_map(|run| envs.remove(&run.environment).map(|environment| ClaimedRun { run, environment, lease }))
+                .collect())
+        })
+        .await
+    }
+
+    async fn save_run(&self, tenant: TenantId, run: Run, lease: Lease, attributes: BTreeMap<String, String>, event: Option<LifecycleEvent>, now: DateTime<Utc>) -> Result<(), StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let (owner, _, _) = lock_run(conn, tenant, run.id)?;
+            if owner != Some(DbUuid(lease.owner)) {
+                return Err(StoreError::Conflict("the run's lease is held by another replica".into()).into());
+            }
+            write_run(conn, &run)?;
+            diesel::update(workflow_runs::table)
+                .filter(workflow_runs::id.eq(DbUuid(run.id.0)))
+                .set(workflow_runs::lease_until.eq(Some(DbTime(truncate(lease.until)))))
+                .execute(conn)?;
+            merge_attributes(conn, run.environment, attributes)?;
+            conclude(conn, tenant, &run, event, now)
+        })
+        .await
+    }
+
+    async fn renew(&self, tenant: TenantId, run: RunId, lease: Lease) -> Result<RunSignal, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let renewed = diesel::update(workflow_runs::table)
+                .filter(workflow_runs::id.eq(DbUuid(run.0)))
+                .filter(workflow_runs::tenant_id.eq(DbUuid(tenant.0)))
+                .filter(workflow_runs::lease_owner.eq(DbUuid(lease.owner)))
+                .filter(workflow_runs::status.eq_any(ACTIVE))
+                .set(workflow_runs::lease_until.eq(Some(DbTime(truncate(lease.until)))))
+                .execute(conn)?;
+            if renewed == 0 {
+                return Ok(RunSignal::Lost);
+            }
+            let cancel: bool = workflow_runs::table
+                .filter(workflow_runs::id.eq(DbUuid(run.0)))
+                .select(workflow_runs::cancel_requested)
+                .first(conn)?;
+            Ok(if cancel { RunSignal::Cancel } else { RunSignal::Continue })
+        })
+        .await
+    }
+
+    async fn expired(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Environment>, StoreError> {
+        let now = truncate(now);
+        self.system_tx(move |conn| {
+            environments::table
+                .inner_join(environment_lifecycles::table.on(environment_lifecycles::environment_id.eq(environments::id)))
+                .filter(environments::expires_at.le(DbTime(now)))
+                .filter(environments::status.eq(EnvironmentStatus::Ready.as_str()))
+                .order_by(environments::expires_at.asc())
+                .limit(limit.into())
+                .select(EnvironmentRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(Environment::try_from)
+                .collect()
+        })
+        .await
+    }
+
+    async fn history(&self, tenant: TenantId, environment: EnvironmentId, page: Page) -> Result<(Vec<LifecycleEvent>, u64), StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            environment_exists(conn, tenant, environment)?;
+            let of_env = || {
+                environment_lifecycle_events::table
+                    .filter(environment_lifecycle_events::tenant_id.eq(DbUuid(tenant.0)))
+                    .filter(environment_lifecycle_events::environment_id.eq(DbUuid(environment.0)))
+            };
+            let total: i64 = of_env().count().get_result(conn)?;
+            let events = of_env()
+                .order_by(environment_lifecycle_events::at.desc())
+                .then_order_by(environment_lifecycle_events::id.desc())
+                .limit(page.take().into())
+                .offset(page.skip().into())
+                .select(EventRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(LifecycleEvent::try_from)
+                .collect::<Result<_, _>>()?;
+            Ok((events, total.unsigned_abs()))
+        })
+        .await
+    }
+}
