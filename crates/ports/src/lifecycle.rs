@@ -213,11 +213,12 @@ pub trait LifecycleRepository: Send + Sync {
         now: DateTime<Utc>,
     ) -> Result<(), StoreError>;
 
-    /// Asks whichever replica holds `run` to cancel it (seen at its next renewal).
+    /// Asks whichever replica holds `run` to cancel it (seen at its next renewal), and
+    /// appends `event` (the action, with who asked).
     ///
     /// # Errors
     /// [`StoreError::NotFound`].
-    async fn request_cancel(&self, tenant: TenantId, run: RunId) -> Result<(), StoreError>;
+    async fn request_cancel(&self, tenant: TenantId, run: RunId, event: LifecycleEvent) -> Result<(), StoreError>;
 
     /// Claims up to `limit` runs of every tenant for `lease`: requested runs no live lease
     /// holds, and running runs whose lease ran out. Replicas claiming at once get disjoint

@@ -329,7 +329,7 @@ impl LifecycleRepository for Store {
         .await
     }
 
-    async fn request_cancel(&self, tenant: TenantId, run: RunId) -> Result<(), StoreError> {
+    async fn request_cancel(&self, tenant: TenantId, run: RunId, event: LifecycleEvent) -> Result<(), StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let updated = diesel::update(workflow_runs::table)
                 .filter(workflow_runs::id.eq(DbUuid(run.0)))
@@ -339,7 +339,7 @@ impl LifecycleRepository for Store {
             if updated == 0 {
                 return Err(StoreError::NotFound.into());
             }
-            Ok(())
+            append(conn, tenant, &event)
         })
         .await
     }
