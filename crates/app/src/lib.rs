@@ -28,13 +28,13 @@ pub use environments::Environments;
 pub use freeze_windows::FreezeWindows;
 pub use health::HealthChecks;
 pub use lifecycle::{Lifecycle, LifecyclePorts};
-pub use runner::{RunnerSettings, WorkflowRunner};
-pub use templates::Templates;
 pub use provisioning::{BuiltinProvisioner, RequestJobs};
 pub use releases::Releases;
 pub use requests::{EnvironmentRequests, RequestPorts, RequestSettings};
+pub use runner::{RunnerSettings, WorkflowRunner};
 pub use target_groups::TargetGroups;
 pub use targets::Targets;
+pub use templates::Templates;
 pub use views::Views;
 
 use terrane_domain::{Actor, Permission};

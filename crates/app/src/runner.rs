@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 use terrane_domain::{Environment, EnvironmentStatus, Run, RunStatus, Step, StepOutcome};
-use terrane_ports::{ClaimedRun, Lease, RunSignal, ServiceError, StepCommand, StepEnd, StoreError, WorkflowExecutor};
+use terrane_ports::{
+    ClaimedRun, Lease, RunSignal, ServiceError, StepCommand, StepEnd, StoreError, WorkflowExecutor,
+};
 use uuid::Uuid;
 
 /// How the runner works.
@@ -58,7 +60,10 @@ fn vars(run: &Run, env: &Environment, step: &Step) -> Vec<(String, String)> {
     vars.extend([
         ("TERRANE_ENVIRONMENT_ID".to_owned(), env.id.to_string()),
         ("TERRANE_ENVIRONMENT_NAME".to_owned(), env.name.to_string()),
-        ("TERRANE_ENVIRONMENT_DISPLAY_NAME".to_owned(), env.display_name.clone()),
+        (
+            "TERRANE_ENVIRONMENT_DISPLAY_NAME".to_owned(),
+            env.display_name.clone(),
+        ),
         ("TERRANE_ORGANIZATION_ID".to_owned(), env.tenant.to_string()),
         ("TERRANE_RUN_ID".to_owned(), run.id.to_string()),
         ("TERRANE_WORKFLOW".to_owned(), run.workflow.clone()),
@@ -70,13 +75,25 @@ fn vars(run: &Run, env: &Environment, step: &Step) -> Vec<(String, String)> {
 
 impl WorkflowRunner {
     /// A runner over the lifecycle ports and `executor`.
-    pub fn new(ports: LifecyclePorts, executor: Arc<dyn WorkflowExecutor>, settings: RunnerSettings) -> Self {
-        Self { ports, executor, settings }
+    pub fn new(
+        ports: LifecyclePorts,
+        executor: Arc<dyn WorkflowExecutor>,
+        settings: RunnerSettings,
+    ) -> Self {
+        Self {
+            ports,
+            executor,
+            settings,
+        }
     }
 
     fn lease(&self) -> Lease {
-        let lease = chrono::Duration::from_std(self.settings.lease).unwrap_or(chrono::Duration::seconds(30));
-        Lease { owner: self.settings.owner, until: self.ports.clock.now() + lease }
+        let lease = chrono::Duration::from_std(self.settings.lease)
+            .unwrap_or(chrono::Duration::seconds(30));
+        Lease {
+            owner: self.settings.owner,
+            until: self.ports.clock.now() + lease,
+        }
     }
 
     /// Claims up to `limit` runs for this replica.
@@ -84,25 +101,59 @@ impl WorkflowRunner {
     /// # Errors
     /// `Unavailable` when the database is.
     pub async fn claim(&self, limit: u32) -> Result<Vec<ClaimedRun>, ServiceError> {
-        self.ports.lifecycle.claim_runs(self.lease(), self.ports.clock.now(), limit).await.map_err(store_error)
+        self.ports
+            .lifecycle
+            .claim_runs(self.lease(), self.ports.clock.now(), limit)
+            .await
+            .map_err(store_error)
     }
 
     fn ended(&self, env: &Environment, run: &Run) -> Option<terrane_domain::LifecycleEvent> {
         let to = run.environment_status()?;
         let detail = match run.status {
-            RunStatus::Failed => run.steps.iter().find(|s| s.status == terrane_domain::StepStatus::Failed).map(|s| format!("step `{}` failed", s.name)),
+            RunStatus::Failed => run
+                .steps
+                .iter()
+                .find(|s| s.status == terrane_domain::StepStatus::Failed)
+                .map(|s| format!("step `{}` failed", s.name)),
             _ => None,
         };
-        let mut event = self.ports.event(env, None, run.status.as_str(), Some(run), to, detail, self.ports.clock.now());
+        let mut event = self.ports.event(
+            env,
+            None,
+            run.status.as_str(),
+            Some(run),
+            to,
+            detail,
+            self.ports.clock.now(),
+        );
         event.from = Some(EnvironmentStatus::Busy);
         Some(event)
     }
 
     /// Saves `run` under `lease`; `false` when the lease is lost (stop at once).
-    async fn save(&self, env: &Environment, run: &Run, lease: &mut Lease, attributes: BTreeMap<String, String>) -> Result<bool, ServiceError> {
+    async fn save(
+        &self,
+        env: &Environment,
+        run: &Run,
+        lease: &mut Lease,
+        attributes: BTreeMap<String, String>,
+    ) -> Result<bool, ServiceError> {
         *lease = self.lease();
         let event = self.ended(env, run);
-        match self.ports.lifecycle.save_run(run.tenant, run.clone(), *lease, attributes, event, self.ports.clock.now()).await {
+        match self
+            .ports
+            .lifecycle
+            .save_run(
+                run.tenant,
+                run.clone(),
+                *lease,
+                attributes,
+                event,
+                self.ports.clock.now(),
+            )
+            .await
+        {
             Ok(()) => Ok(true),
             Err(StoreError::Conflict(_) | StoreError::NotFound) => Ok(false),
             Err(other) => Err(store_error(other)),
@@ -117,12 +168,17 @@ impl WorkflowRunner {
     /// `Unavailable` when the database is (the lease then runs out and another replica
     /// fails the run).
     pub async fn execute(&self, claim: ClaimedRun) -> Result<(), ServiceError> {
-        let ClaimedRun { run, environment: env, mut lease } = claim;
+        let ClaimedRun {
+            run,
+            environment: env,
+            mut lease,
+        } = claim;
         let mut run = match run.status {
             RunStatus::Running => {
                 tracing::warn!(run = %run.id, environment = %env.id, "failing a run whose replica stopped");
                 let failed = run.abandon(self.ports.clock.now()).map_err(refused)?;
-                self.save(&env, &failed, &mut lease, BTreeMap::new()).await?;
+                self.save(&env, &failed, &mut lease, BTreeMap::new())
+                    .await?;
                 return Ok(());
             }
             RunStatus::Requested => run.start(self.ports.clock.now()).map_err(refused)?,
@@ -132,7 +188,9 @@ impl WorkflowRunner {
             return Ok(());
         }
         while let Some(step) = run.next_step().cloned() {
-            run = run.start_step(step.id, self.ports.clock.now()).map_err(refused)?;
+            run = run
+                .start_step(step.id, self.ports.clock.now())
+                .map_err(refused)?;
             // Recorded as started before its process starts: a replica that takes over after
             // this one stopped finds it running and fails it, never starting it again.
             if !self.save(&env, &run, &mut lease, BTreeMap::new()).await? {
@@ -141,8 +199,13 @@ impl WorkflowRunner {
             let Some(end) = self.step(&env, &run, &step, &mut lease).await? else {
                 return Ok(());
             };
-            let StepEnd { outcome, attributes } = end;
-            run = run.finish_step(step.id, outcome, self.ports.clock.now()).map_err(refused)?;
+            let StepEnd {
+                outcome,
+                attributes,
+            } = end;
+            run = run
+                .finish_step(step.id, outcome, self.ports.clock.now())
+                .map_err(refused)?;
             if !self.save(&env, &run, &mut lease, attributes).await? || run.status.is_final() {
                 return Ok(());
             }
@@ -152,7 +215,13 @@ impl WorkflowRunner {
 
     /// Runs one step, renewing the lease meanwhile. `None` when the run ended otherwise
     /// (canceled, recorded here, or its lease lost).
-    async fn step(&self, env: &Environment, run: &Run, step: &Step, lease: &mut Lease) -> Result<Option<StepEnd>, ServiceError> {
+    async fn step(
+        &self,
+        env: &Environment,
+        run: &Run,
+        step: &Step,
+        lease: &mut Lease,
+    ) -> Result<Option<StepEnd>, ServiceError> {
         let command = StepCommand {
             executable: step.run.clone(),
             stdin: stdin(run, env, step),
@@ -163,7 +232,11 @@ impl WorkflowRunner {
             Ok(running) => running,
             Err(why) => {
                 return Ok(Some(StepEnd {
-                    outcome: StepOutcome { exit_code: None, timed_out: false, output: why },
+                    outcome: StepOutcome {
+                        exit_code: None,
+                        timed_out: false,
+                        output: why,
+                    },
                     attributes: BTreeMap::new(),
                 }))
             }
@@ -178,7 +251,9 @@ impl WorkflowRunner {
                 Ok(RunSignal::Continue) => {}
                 Ok(RunSignal::Cancel) => {
                     let end = running.kill().await;
-                    let canceled = run.cancel(Some(end.outcome.output), self.ports.clock.now()).map_err(refused)?;
+                    let canceled = run
+                        .cancel(Some(end.outcome.output), self.ports.clock.now())
+                        .map_err(refused)?;
                     self.save(env, &canceled, lease, end.attributes).await?;
                     return Ok(None);
                 }
@@ -188,7 +263,9 @@ impl WorkflowRunner {
                     return Ok(None);
                 }
                 // The lease may still hold; the next renewal tries again.
-                Err(error) => tracing::warn!(run = %run.id, %error, "renewing a run's lease failed"),
+                Err(error) => {
+                    tracing::warn!(run = %run.id, %error, "renewing a run's lease failed")
+                }
             }
         }
     }
@@ -200,22 +277,62 @@ impl WorkflowRunner {
     /// `Unavailable` when the database is.
     pub async fn expire(&self, limit: u32) -> Result<usize, ServiceError> {
         let now = self.ports.clock.now();
-        let expired = self.ports.lifecycle.expired(now, limit).await.map_err(store_error)?;
+        let expired = self
+            .ports
+            .lifecycle
+            .expired(now, limit)
+            .await
+            .map_err(store_error)?;
         let mut started = 0;
         for env in expired {
-            let Some((lifecycle, template)) = self.ports.template_of(&env).await? else { continue };
-            let run = match self.ports.request_run(&env, &template, &template.destroy_workflow, &lifecycle.variables, &Map::new(), None, now) {
+            let Some((lifecycle, template)) = self.ports.template_of(&env).await? else {
+                continue;
+            };
+            let run = match self.ports.request_run(
+                &env,
+                &template,
+                &template.destroy_workflow,
+                &lifecycle.variables,
+                &Map::new(),
+                None,
+                now,
+            ) {
                 Ok(run) => run,
                 Err(error) => {
                     tracing::warn!(environment = %env.id, %error, "the destroy workflow of an expired environment cannot run");
                     continue;
                 }
             };
-            let event = self.ports.event(&env, None, "expired", Some(&run), EnvironmentStatus::Busy, Some("time to live elapsed; the destroy workflow runs".into()), now);
-            match self.ports.lifecycle.change_status(env.tenant, env.id, env.version, EnvironmentStatus::Busy, Some(run), event, now).await {
+            let event = self.ports.event(
+                &env,
+                None,
+                "expired",
+                Some(&run),
+                EnvironmentStatus::Busy,
+                Some("time to live elapsed; the destroy workflow runs".into()),
+                now,
+            );
+            match self
+                .ports
+                .lifecycle
+                .change_status(
+                    env.tenant,
+                    env.id,
+                    env.version,
+                    EnvironmentStatus::Busy,
+                    Some(run),
+                    event,
+                    now,
+                )
+                .await
+            {
                 Ok(_) => started += 1,
                 // Another replica (or a person) got there first.
-                Err(StoreError::VersionMismatch { .. } | StoreError::Conflict(_) | StoreError::NotFound) => {}
+                Err(
+                    StoreError::VersionMismatch { .. }
+                    | StoreError::Conflict(_)
+                    | StoreError::NotFound,
+                ) => {}
                 Err(other) => return Err(store_error(other)),
             }
         }

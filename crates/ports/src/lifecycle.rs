@@ -218,7 +218,12 @@ pub trait LifecycleRepository: Send + Sync {
     ///
     /// # Errors
     /// [`StoreError::NotFound`].
-    async fn request_cancel(&self, tenant: TenantId, run: RunId, event: LifecycleEvent) -> Result<(), StoreError>;
+    async fn request_cancel(
+        &self,
+        tenant: TenantId,
+        run: RunId,
+        event: LifecycleEvent,
+    ) -> Result<(), StoreError>;
 
     /// Claims up to `limit` runs of every tenant for `lease`: requested runs no live lease
     /// holds, and running runs whose lease ran out. Replicas claiming at once get disjoint

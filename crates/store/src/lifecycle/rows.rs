@@ -1,6 +1,8 @@
 //! Rows of the lifecycle tables, and their conversion to and from the domain.
 
-use super::tables::{environment_lifecycle_events, environment_templates, workflow_runs, workflow_steps};
+use super::tables::{
+    environment_lifecycle_events, environment_templates, workflow_runs, workflow_steps,
+};
 use crate::error::Failure;
 use crate::types::{DbJson, DbTime, DbUuid};
 use diesel::prelude::*;
@@ -15,7 +17,9 @@ use terrane_domain::{
 use terrane_ports::StoreError;
 
 fn corrupt(what: &str, why: impl std::fmt::Display) -> Failure {
-    Failure::Store(StoreError::Internal(format!("an invalid {what} is stored: {why}")))
+    Failure::Store(StoreError::Internal(format!(
+        "an invalid {what} is stored: {why}"
+    )))
 }
 
 /// One row of `environment_templates`.
@@ -77,7 +81,9 @@ fn variables_from(value: &Value) -> Result<Vec<VariableSpec>, Failure> {
                 required: v["required"].as_bool().unwrap_or(false),
                 default: optional_text(v, "default"),
                 pattern: optional_text(v, "pattern")
-                    .map(|p| Pattern::parse(&p, "pattern").map_err(|e| corrupt("pattern", e.message)))
+                    .map(|p| {
+                        Pattern::parse(&p, "pattern").map_err(|e| corrupt("pattern", e.message))
+                    })
                     .transpose()?,
             })
         })
@@ -265,7 +271,8 @@ impl StepRow {
             phase: self.phase,
             name: self.name,
             run: self.run,
-            timeout_seconds: u32::try_from(self.timeout_seconds).map_err(|e| corrupt("timeout", e))?,
+            timeout_seconds: u32::try_from(self.timeout_seconds)
+                .map_err(|e| corrupt("timeout", e))?,
             status: self.status.parse().map_err(|e| corrupt("step status", e))?,
             started_at: self.started_at.map(|t| t.0),
             finished_at: self.finished_at.map(|t| t.0),
@@ -279,8 +286,9 @@ impl RunRow {
     /// The run with its steps (`steps` holds them, of any runs, in position order).
     pub(crate) fn into_run(self, steps: &mut Vec<StepRow>) -> Result<Run, Failure> {
         let id = self.id.0;
-        let (mine, others): (Vec<StepRow>, Vec<StepRow>) =
-            std::mem::take(steps).into_iter().partition(|s| s.run_id.0 == id);
+        let (mine, others): (Vec<StepRow>, Vec<StepRow>) = std::mem::take(steps)
+            .into_iter()
+            .partition(|s| s.run_id.0 == id);
         *steps = others;
         Ok(Run {
             id: RunId(id),
@@ -294,7 +302,10 @@ impl RunRow {
             requested_at: self.requested_at.0,
             started_at: self.started_at.map(|t| t.0),
             finished_at: self.finished_at.map(|t| t.0),
-            steps: mine.into_iter().map(StepRow::into_step).collect::<Result<_, _>>()?,
+            steps: mine
+                .into_iter()
+                .map(StepRow::into_step)
+                .collect::<Result<_, _>>()?,
         })
     }
 }
@@ -346,7 +357,11 @@ impl TryFrom<EventRow> for LifecycleEvent {
             event: row.event,
             run: row.run_id.map(|r| RunId(r.0)),
             workflow: row.workflow,
-            from: row.from_status.map(|s| s.parse()).transpose().map_err(|e| corrupt("status", e))?,
+            from: row
+                .from_status
+                .map(|s| s.parse())
+                .transpose()
+                .map_err(|e| corrupt("status", e))?,
             to: row.to_status.parse().map_err(|e| corrupt("status", e))?,
             detail: row.detail,
         })

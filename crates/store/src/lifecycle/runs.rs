@@ -9,7 +9,10 @@
 //! would start is ever recorded as started twice.
 
 use super::rows::{json_map, map_json, EventRow, RunRow, StepRow};
-use super::tables::{environment_lifecycle_events, environment_lifecycles, environment_templates, workflow_runs, workflow_steps};
+use super::tables::{
+    environment_lifecycle_events, environment_lifecycles, environment_templates, workflow_runs,
+    workflow_steps,
+};
 use crate::connection::DbConnection;
 use crate::environments::{find as find_environment, next_order_index, EnvironmentRow};
 use crate::error::{is_unique_violation, Failure};
@@ -37,7 +40,8 @@ fn insert_run(conn: &mut DbConnection, run: &Run) -> Result<(), Failure> {
         .execute(conn)
         .map_err(|error| -> Failure {
             if is_unique_violation(&error) {
-                StoreError::Conflict("a run is already in progress on the environment".into()).into()
+                StoreError::Conflict("a run is already in progress on the environment".into())
+                    .into()
             } else {
                 error.into()
             }
@@ -86,7 +90,15 @@ fn set_status(
     status: EnvironmentStatus,
     now: DateTime<Utc>,
 ) -> Result<Environment, Failure> {
-    let current = locked(conn, Versioned::Environments, tenant, id.0, expected_version, |conn| find_environment(conn, tenant, id), |env| env.version)?;
+    let current = locked(
+        conn,
+        Versioned::Environments,
+        tenant,
+        id.0,
+        expected_version,
+        |conn| find_environment(conn, tenant, id),
+        |env| env.version,
+    )?;
     let mut next = current.clone();
     next.status = status;
     next.version = current.version + 1;
@@ -102,12 +114,19 @@ fn set_status(
         ))
         .execute(conn)?;
     if updated == 0 {
-        return Err(StoreError::VersionMismatch { current: current.version }.into());
+        return Err(StoreError::VersionMismatch {
+            current: current.version,
+        }
+        .into());
     }
     Ok(next)
 }
 
-fn append(conn: &mut DbConnection, tenant: TenantId, event: &LifecycleEvent) -> Result<(), Failure> {
+fn append(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    event: &LifecycleEvent,
+) -> Result<(), Failure> {
     diesel::insert_into(environment_lifecycle_events::table)
         .values(EventRow::of(tenant, event))
         .execute(conn)?;
@@ -123,7 +142,9 @@ fn with_steps(conn: &mut DbConnection, rows: Vec<RunRow>) -> Result<Vec<Run>, Fa
         .then_order_by(workflow_steps::position.asc())
         .select(StepRow::as_select())
         .load(conn)?;
-    rows.into_iter().map(|row| row.into_run(&mut steps)).collect()
+    rows.into_iter()
+        .map(|row| row.into_run(&mut steps))
+        .collect()
 }
 
 fn run_by_id(conn: &mut DbConnection, tenant: TenantId, id: RunId) -> Result<Option<Run>, Failure> {
@@ -135,7 +156,11 @@ fn run_by_id(conn: &mut DbConnection, tenant: TenantId, id: RunId) -> Result<Opt
     Ok(with_steps(conn, rows)?.pop())
 }
 
-fn merge_attributes(conn: &mut DbConnection, environment: EnvironmentId, attributes: BTreeMap<String, String>) -> Result<(), Failure> {
+fn merge_attributes(
+    conn: &mut DbConnection,
+    environment: EnvironmentId,
+    attributes: BTreeMap<String, String>,
+) -> Result<(), Failure> {
     if attributes.is_empty() {
         return Ok(());
     }
@@ -155,12 +180,21 @@ fn merge_attributes(conn: &mut DbConnection, environment: EnvironmentId, attribu
 }
 
 /// Once `run` is over, the environment takes the status it leads to, and `event` is kept.
-fn conclude(conn: &mut DbConnection, tenant: TenantId, run: &Run, event: Option<LifecycleEvent>, now: DateTime<Utc>) -> Result<(), Failure> {
+fn conclude(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    run: &Run,
+    event: Option<LifecycleEvent>,
+    now: DateTime<Utc>,
+) -> Result<(), Failure> {
     if let Some(status) = run.environment_status() {
         set_status(conn, tenant, run.environment, None, status, now)?;
         diesel::update(workflow_runs::table)
             .filter(workflow_runs::id.eq(DbUuid(run.id.0)))
-            .set((workflow_runs::lease_owner.eq(None::<DbUuid>), workflow_runs::lease_until.eq(None::<DbTime>)))
+            .set((
+                workflow_runs::lease_owner.eq(None::<DbUuid>),
+                workflow_runs::lease_until.eq(None::<DbTime>),
+            ))
             .execute(conn)?;
     }
     if let Some(event) = event {
@@ -169,11 +203,19 @@ fn conclude(conn: &mut DbConnection, tenant: TenantId, run: &Run, event: Option<
     Ok(())
 }
 
-fn lock_run(conn: &mut DbConnection, tenant: TenantId, run: RunId) -> Result<(Option<DbUuid>, Option<DbTime>, String), Failure> {
+fn lock_run(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    run: RunId,
+) -> Result<(Option<DbUuid>, Option<DbTime>, String), Failure> {
     let query = workflow_runs::table
         .filter(workflow_runs::id.eq(DbUuid(run.0)))
         .filter(workflow_runs::tenant_id.eq(DbUuid(tenant.0)))
-        .select((workflow_runs::lease_owner, workflow_runs::lease_until, workflow_runs::status));
+        .select((
+            workflow_runs::lease_owner,
+            workflow_runs::lease_until,
+            workflow_runs::status,
+        ));
     let found = match conn {
         DbConnection::Pg(pg) => query.for_update().first(pg).optional()?,
         DbConnection::Sqlite(sqlite) => query.first(sqlite).optional()?,
@@ -181,14 +223,25 @@ fn lock_run(conn: &mut DbConnection, tenant: TenantId, run: RunId) -> Result<(Op
     found.ok_or(StoreError::NotFound.into())
 }
 
-fn environment_exists(conn: &mut DbConnection, tenant: TenantId, id: EnvironmentId) -> Result<(), Failure> {
+fn environment_exists(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    id: EnvironmentId,
+) -> Result<(), Failure> {
     find_environment(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
     Ok(())
 }
 
 #[async_trait]
 impl LifecycleRepository for Store {
-    async fn create_environment(&self, tenant: TenantId, id: EnvironmentId, new: NewEnvironment, birth: Birth, now: DateTime<Utc>) -> Result<Environment, StoreError> {
+    async fn create_environment(
+        &self,
+        tenant: TenantId,
+        id: EnvironmentId,
+        new: NewEnvironment,
+        birth: Birth,
+        now: DateTime<Utc>,
+    ) -> Result<Environment, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let order_index = match new.order_index {
                 Some(index) => index,
@@ -204,7 +257,14 @@ impl LifecycleRepository for Store {
                 .values(EnvironmentRow::from(&env))
                 .execute(conn)
                 .map_err(Failure::writing(env.name.as_str()))?;
-            crate::target_groups::apply_assignments(conn, tenant, id, terrane_domain::AssignmentMode::Add, &target_groups, now)?;
+            crate::target_groups::apply_assignments(
+                conn,
+                tenant,
+                id,
+                terrane_domain::AssignmentMode::Add,
+                &target_groups,
+                now,
+            )?;
             if let Some((template, variables)) = &birth.template {
                 diesel::insert_into(environment_lifecycles::table)
                     .values((
@@ -225,43 +285,59 @@ impl LifecycleRepository for Store {
         .await
     }
 
-    async fn lifecycles(&self, tenant: TenantId, ids: Vec<EnvironmentId>) -> Result<HashMap<EnvironmentId, EnvironmentLifecycle>, StoreError> {
+    async fn lifecycles(
+        &self,
+        tenant: TenantId,
+        ids: Vec<EnvironmentId>,
+    ) -> Result<HashMap<EnvironmentId, EnvironmentLifecycle>, StoreError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
         self.tenant_tx(tenant, Access::Read, move |conn| {
-            let rows: Vec<(DbUuid, DbUuid, String, String, DbJson, DbJson)> = environment_lifecycles::table
-                .inner_join(environment_templates::table)
-                .filter(environment_lifecycles::tenant_id.eq(DbUuid(tenant.0)))
-                .filter(environment_lifecycles::environment_id.eq_any(ids.iter().map(|id| DbUuid(id.0)).collect::<Vec<_>>()))
-                .select((
-                    environment_lifecycles::environment_id,
-                    environment_lifecycles::template_id,
-                    environment_templates::name,
-                    environment_templates::template_version,
-                    environment_lifecycles::variables,
-                    environment_lifecycles::attributes,
-                ))
-                .load(conn)?;
+            let rows: Vec<(DbUuid, DbUuid, String, String, DbJson, DbJson)> =
+                environment_lifecycles::table
+                    .inner_join(environment_templates::table)
+                    .filter(environment_lifecycles::tenant_id.eq(DbUuid(tenant.0)))
+                    .filter(
+                        environment_lifecycles::environment_id
+                            .eq_any(ids.iter().map(|id| DbUuid(id.0)).collect::<Vec<_>>()),
+                    )
+                    .select((
+                        environment_lifecycles::environment_id,
+                        environment_lifecycles::template_id,
+                        environment_templates::name,
+                        environment_templates::template_version,
+                        environment_lifecycles::variables,
+                        environment_lifecycles::attributes,
+                    ))
+                    .load(conn)?;
             Ok(rows
                 .into_iter()
                 .map(|(env, template, name, version, variables, attributes)| {
                     let environment = EnvironmentId(env.0);
-                    (environment, EnvironmentLifecycle {
+                    (
                         environment,
-                        template: TemplateId(template.0),
-                        template_name: name,
-                        template_version: version,
-                        variables: json_map(&variables),
-                        attributes: json_map(&attributes),
-                    })
+                        EnvironmentLifecycle {
+                            environment,
+                            template: TemplateId(template.0),
+                            template_name: name,
+                            template_version: version,
+                            variables: json_map(&variables),
+                            attributes: json_map(&attributes),
+                        },
+                    )
                 })
                 .collect())
         })
         .await
     }
 
-    async fn runs(&self, tenant: TenantId, environment: EnvironmentId, page: Page) -> Result<(Vec<Run>, u64), StoreError> {
+    async fn runs(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+        page: Page,
+    ) -> Result<(Vec<Run>, u64), StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
             environment_exists(conn, tenant, environment)?;
             let of_env = || {
@@ -282,7 +358,12 @@ impl LifecycleRepository for Store {
         .await
     }
 
-    async fn run(&self, tenant: TenantId, environment: EnvironmentId, run: RunId) -> Result<Run, StoreError> {
+    async fn run(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+        run: RunId,
+    ) -> Result<Run, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
             run_by_id(conn, tenant, run)?
                 .filter(|r| r.environment == environment)
@@ -291,7 +372,11 @@ impl LifecycleRepository for Store {
         .await
     }
 
-    async fn active_run(&self, tenant: TenantId, environment: EnvironmentId) -> Result<Option<Run>, StoreError> {
+    async fn active_run(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+    ) -> Result<Option<Run>, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
             let rows = workflow_runs::table
                 .filter(workflow_runs::tenant_id.eq(DbUuid(tenant.0)))
@@ -304,9 +389,25 @@ impl LifecycleRepository for Store {
         .await
     }
 
-    async fn change_status(&self, tenant: TenantId, environment: EnvironmentId, expected_version: i64, status: EnvironmentStatus, run: Option<Run>, event: LifecycleEvent, now: DateTime<Utc>) -> Result<Environment, StoreError> {
+    async fn change_status(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+        expected_version: i64,
+        status: EnvironmentStatus,
+        run: Option<Run>,
+        event: LifecycleEvent,
+        now: DateTime<Utc>,
+    ) -> Result<Environment, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
-            let env = set_status(conn, tenant, environment, Some(expected_version), status, now)?;
+            let env = set_status(
+                conn,
+                tenant,
+                environment,
+                Some(expected_version),
+                status,
+                now,
+            )?;
             if let Some(run) = &run {
                 insert_run(conn, run)?;
             }
@@ -316,12 +417,20 @@ impl LifecycleRepository for Store {
         .await
     }
 
-    async fn save_unclaimed(&self, tenant: TenantId, run: Run, event: LifecycleEvent, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn save_unclaimed(
+        &self,
+        tenant: TenantId,
+        run: Run,
+        event: LifecycleEvent,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let (_, lease_until, status) = lock_run(conn, tenant, run.id)?;
             let held = lease_until.is_some_and(|until| until.0 > now);
             if status != RunStatus::Requested.as_str() || held {
-                return Err(StoreError::Conflict("a replica has taken the run meanwhile".into()).into());
+                return Err(
+                    StoreError::Conflict("a replica has taken the run meanwhile".into()).into(),
+                );
             }
             write_run(conn, &run)?;
             conclude(conn, tenant, &run, Some(event), now)
@@ -329,7 +438,12 @@ impl LifecycleRepository for Store {
         .await
     }
 
-    async fn request_cancel(&self, tenant: TenantId, run: RunId, event: LifecycleEvent) -> Result<(), StoreError> {
+    async fn request_cancel(
+        &self,
+        tenant: TenantId,
+        run: RunId,
+        event: LifecycleEvent,
+    ) -> Result<(), StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let updated = diesel::update(workflow_runs::table)
                 .filter(workflow_runs::id.eq(DbUuid(run.0)))
@@ -344,14 +458,26 @@ impl LifecycleRepository for Store {
         .await
     }
 
-    async fn claim_runs(&self, lease: Lease, now: DateTime<Utc>, limit: u32) -> Result<Vec<ClaimedRun>, StoreError> {
+    async fn claim_runs(
+        &self,
+        lease: Lease,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<ClaimedRun>, StoreError> {
         let now = truncate(now);
-        let lease = Lease { owner: lease.owner, until: truncate(lease.until) };
+        let lease = Lease {
+            owner: lease.owner,
+            until: truncate(lease.until),
+        };
         self.system_tx(move |conn| {
             let claimable = || {
                 workflow_runs::table
                     .filter(workflow_runs::status.eq_any(ACTIVE))
-                    .filter(workflow_runs::lease_until.is_null().or(workflow_runs::lease_until.lt(DbTime(now))))
+                    .filter(
+                        workflow_runs::lease_until
+                            .is_null()
+                            .or(workflow_runs::lease_until.lt(DbTime(now))),
+                    )
                     .order_by(workflow_runs::requested_at.asc())
                     .then_order_by(workflow_runs::id.asc())
                     .limit(limit.into())
@@ -366,7 +492,10 @@ impl LifecycleRepository for Store {
             }
             diesel::update(workflow_runs::table)
                 .filter(workflow_runs::id.eq_any(ids.clone()))
-                .set((workflow_runs::lease_owner.eq(Some(DbUuid(lease.owner))), workflow_runs::lease_until.eq(Some(DbTime(lease.until)))))
+                .set((
+                    workflow_runs::lease_owner.eq(Some(DbUuid(lease.owner))),
+                    workflow_runs::lease_until.eq(Some(DbTime(lease.until))),
+                ))
                 .execute(conn)?;
             let rows = workflow_runs::table
                 .filter(workflow_runs::id.eq_any(ids))
@@ -384,17 +513,34 @@ impl LifecycleRepository for Store {
                 .collect::<Result<_, _>>()?;
             Ok(runs
                 .into_iter()
-                .filter_map(|run| envs.remove(&run.environment).map(|environment| ClaimedRun { run, environment, lease }))
+                .filter_map(|run| {
+                    envs.remove(&run.environment).map(|environment| ClaimedRun {
+                        run,
+                        environment,
+                        lease,
+                    })
+                })
                 .collect())
         })
         .await
     }
 
-    async fn save_run(&self, tenant: TenantId, run: Run, lease: Lease, attributes: BTreeMap<String, String>, event: Option<LifecycleEvent>, now: DateTime<Utc>) -> Result<(), StoreError> {
+    async fn save_run(
+        &self,
+        tenant: TenantId,
+        run: Run,
+        lease: Lease,
+        attributes: BTreeMap<String, String>,
+        event: Option<LifecycleEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let (owner, _, _) = lock_run(conn, tenant, run.id)?;
             if owner != Some(DbUuid(lease.owner)) {
-                return Err(StoreError::Conflict("the run's lease is held by another replica".into()).into());
+                return Err(StoreError::Conflict(
+                    "the run's lease is held by another replica".into(),
+                )
+                .into());
             }
             write_run(conn, &run)?;
             diesel::update(workflow_runs::table)
@@ -407,7 +553,12 @@ impl LifecycleRepository for Store {
         .await
     }
 
-    async fn renew(&self, tenant: TenantId, run: RunId, lease: Lease) -> Result<RunSignal, StoreError> {
+    async fn renew(
+        &self,
+        tenant: TenantId,
+        run: RunId,
+        lease: Lease,
+    ) -> Result<RunSignal, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let renewed = diesel::update(workflow_runs::table)
                 .filter(workflow_runs::id.eq(DbUuid(run.0)))
@@ -423,16 +574,27 @@ impl LifecycleRepository for Store {
                 .filter(workflow_runs::id.eq(DbUuid(run.0)))
                 .select(workflow_runs::cancel_requested)
                 .first(conn)?;
-            Ok(if cancel { RunSignal::Cancel } else { RunSignal::Continue })
+            Ok(if cancel {
+                RunSignal::Cancel
+            } else {
+                RunSignal::Continue
+            })
         })
         .await
     }
 
-    async fn expired(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<Environment>, StoreError> {
+    async fn expired(
+        &self,
+        now: DateTime<Utc>,
+        limit: u32,
+    ) -> Result<Vec<Environment>, StoreError> {
         let now = truncate(now);
         self.system_tx(move |conn| {
             environments::table
-                .inner_join(environment_lifecycles::table.on(environment_lifecycles::environment_id.eq(environments::id)))
+                .inner_join(
+                    environment_lifecycles::table
+                        .on(environment_lifecycles::environment_id.eq(environments::id)),
+                )
                 .filter(environments::expires_at.le(DbTime(now)))
                 .filter(environments::status.eq(EnvironmentStatus::Ready.as_str()))
                 .order_by(environments::expires_at.asc())
@@ -446,7 +608,12 @@ impl LifecycleRepository for Store {
         .await
     }
 
-    async fn history(&self, tenant: TenantId, environment: EnvironmentId, page: Page) -> Result<(Vec<LifecycleEvent>, u64), StoreError> {
+    async fn history(
+        &self,
+        tenant: TenantId,
+        environment: EnvironmentId,
+        page: Page,
+    ) -> Result<(Vec<LifecycleEvent>, u64), StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
             environment_exists(conn, tenant, environment)?;
             let of_env = || {

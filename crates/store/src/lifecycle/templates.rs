@@ -12,7 +12,11 @@ use diesel::prelude::*;
 use terrane_domain::{Page, Template, TemplateId, TenantId};
 use terrane_ports::{StoreError, TemplateRepository};
 
-fn find(conn: &mut DbConnection, tenant: TenantId, id: TemplateId) -> Result<Option<Template>, Failure> {
+fn find(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    id: TemplateId,
+) -> Result<Option<Template>, Failure> {
     environment_templates::table
         .filter(environment_templates::id.eq(DbUuid(id.0)))
         .filter(environment_templates::tenant_id.eq(DbUuid(tenant.0)))
@@ -25,7 +29,11 @@ fn find(conn: &mut DbConnection, tenant: TenantId, id: TemplateId) -> Result<Opt
 
 /// Locks the template on PostgreSQL for the rest of the transaction, so that an environment
 /// being born from it and a change to it happen one after the other.
-pub(crate) fn lock(conn: &mut DbConnection, tenant: TenantId, id: TemplateId) -> Result<(), Failure> {
+pub(crate) fn lock(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    id: TemplateId,
+) -> Result<(), Failure> {
     if let DbConnection::Pg(pg) = conn {
         environment_templates::table
             .filter(environment_templates::id.eq(DbUuid(id.0)))
@@ -37,7 +45,12 @@ pub(crate) fn lock(conn: &mut DbConnection, tenant: TenantId, id: TemplateId) ->
     Ok(())
 }
 
-fn refuse_when_used(conn: &mut DbConnection, tenant: TenantId, template: &Template, doing: &str) -> Result<(), Failure> {
+fn refuse_when_used(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    template: &Template,
+    doing: &str,
+) -> Result<(), Failure> {
     let used: i64 = environment_lifecycles::table
         .filter(environment_lifecycles::tenant_id.eq(DbUuid(tenant.0)))
         .filter(environment_lifecycles::template_id.eq(DbUuid(template.id.0)))
@@ -69,11 +82,19 @@ fn taken(template: &Template) -> impl FnOnce(diesel::result::Error) -> Failure +
     }
 }
 
-fn checked(conn: &mut DbConnection, tenant: TenantId, id: TemplateId, expected: Option<i64>) -> Result<Template, Failure> {
+fn checked(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    id: TemplateId,
+    expected: Option<i64>,
+) -> Result<Template, Failure> {
     lock(conn, tenant, id)?;
     let current = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
     if expected.is_some_and(|v| v != current.version_number) {
-        return Err(StoreError::VersionMismatch { current: current.version_number }.into());
+        return Err(StoreError::VersionMismatch {
+            current: current.version_number,
+        }
+        .into());
     }
     Ok(current)
 }
@@ -98,7 +119,12 @@ impl TemplateRepository for Store {
         .await
     }
 
-    async fn find(&self, tenant: TenantId, name: String, version: String) -> Result<Template, StoreError> {
+    async fn find(
+        &self,
+        tenant: TenantId,
+        name: String,
+        version: String,
+    ) -> Result<Template, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
             environment_templates::table
                 .filter(environment_templates::tenant_id.eq(DbUuid(tenant.0)))
@@ -136,7 +162,12 @@ impl TemplateRepository for Store {
         .await
     }
 
-    async fn replace(&self, tenant: TenantId, expected_version: Option<i64>, template: Template) -> Result<Template, StoreError> {
+    async fn replace(
+        &self,
+        tenant: TenantId,
+        expected_version: Option<i64>,
+        template: Template,
+    ) -> Result<Template, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let current = checked(conn, tenant, template.id, expected_version)?;
             refuse_when_used(conn, tenant, &current, "changed")?;
@@ -147,14 +178,22 @@ impl TemplateRepository for Store {
                 .execute(conn)
                 .map_err(taken(&template))?;
             if updated == 0 {
-                return Err(StoreError::VersionMismatch { current: current.version_number }.into());
+                return Err(StoreError::VersionMismatch {
+                    current: current.version_number,
+                }
+                .into());
             }
             Ok(template)
         })
         .await
     }
 
-    async fn delete(&self, tenant: TenantId, id: TemplateId, expected_version: Option<i64>) -> Result<(), StoreError> {
+    async fn delete(
+        &self,
+        tenant: TenantId,
+        id: TemplateId,
+        expected_version: Option<i64>,
+    ) -> Result<(), StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let current = checked(conn, tenant, id, expected_version)?;
             refuse_when_used(conn, tenant, &current, "deleted")?;
