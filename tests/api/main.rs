@@ -15,6 +15,7 @@ mod errors;
 mod freeze_windows;
 mod health;
 mod idempotency;
+mod lifecycle;
 mod ops;
 mod releases;
 mod stuck_deployments;
