@@ -332,7 +332,12 @@ async fn a_deployment_into_an_environment_that_is_not_ready_is_refused_by_the_li
     let env = born(&app, "gated", "broken", json!({})).await;
     wait_for(&app, &env, "broken", Duration::from_secs(30)).await;
     let component = json_of(
-        post(&app, "/api/v1/catalog/components", json!({"name": "api", "kind": "service"})).await,
+        post(
+            &app,
+            "/api/v1/catalog/components",
+            json!({"name": "api", "kind": "service"}),
+        )
+        .await,
         201,
     )
     .await;

@@ -16,6 +16,7 @@ mod freeze_windows;
 mod health;
 mod idempotency;
 mod lifecycle;
+mod lifecycle_replicas;
 mod ops;
 mod releases;
 mod stuck_deployments;
