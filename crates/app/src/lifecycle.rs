@@ -17,7 +17,8 @@ use terrane_domain::{
 };
 use terrane_ports::{
     Birth, BirthInput, Clock, EnvironmentRepository, IdSource, LifecycleRepository,
-    LifecycleService, ProvisioningQueue, ServiceError, StoreError, TemplateRepository,
+    LifecycleService, ProvisioningQueue, ServiceError, StatusChange, StoreError,
+    TemplateRepository,
 };
 
 /// How long a cancel waits for the replica running the step to kill it.
@@ -84,7 +85,6 @@ impl LifecyclePorts {
         inherited: &terrane_domain::Variables,
         given: &Map<String, Value>,
         started_by: Option<UserId>,
-        now: DateTime<Utc>,
     ) -> Result<Run, ServiceError> {
         let spec = template
             .workflow(workflow)
@@ -99,7 +99,7 @@ impl LifecyclePorts {
             values,
             started_by,
             || StepId(self.ids.new_id()),
-            now,
+            self.clock.now(),
         ))
     }
 
@@ -175,10 +175,12 @@ impl Lifecycle {
             .change_status(
                 tenant,
                 env.id,
-                env.version,
-                EnvironmentStatus::Busy,
-                Some(run.clone()),
-                event,
+                StatusChange {
+                    expected_version: env.version,
+                    status: EnvironmentStatus::Busy,
+                    run: Some(run.clone()),
+                    event,
+                },
                 now,
             )
             .await
@@ -236,10 +238,12 @@ impl Lifecycle {
                 .change_status(
                     actor.tenant,
                     env.id,
-                    env.version,
-                    EnvironmentStatus::Broken,
-                    None,
-                    event,
+                    StatusChange {
+                        expected_version: env.version,
+                        status: EnvironmentStatus::Broken,
+                        run: None,
+                        event,
+                    },
                     now,
                 )
                 .await
@@ -375,7 +379,6 @@ impl LifecycleService for Lifecycle {
                     &Default::default(),
                     &given,
                     Some(actor.user),
-                    now,
                 )?;
                 let kept = (template.id, run.variables.clone());
                 (Some(run), Some(kept))
@@ -490,7 +493,6 @@ impl LifecycleService for Lifecycle {
                 &lifecycle.variables,
                 &variables,
                 Some(actor.user),
-                now,
             )?;
             let event = self.ports.event(
                 &env,
@@ -558,10 +560,12 @@ impl LifecycleService for Lifecycle {
                                 .change_status(
                                     actor.tenant,
                                     env.id,
-                                    env.version,
-                                    status,
-                                    None,
-                                    event,
+                                    StatusChange {
+                                        expected_version: env.version,
+                                        status,
+                                        run: None,
+                                        event,
+                                    },
                                     now,
                                 )
                                 .await
@@ -577,7 +581,6 @@ impl LifecycleService for Lifecycle {
                                 &lifecycle.variables,
                                 &Map::new(),
                                 Some(actor.user),
-                                now,
                             )?;
                             let event = self.ports.event(
                                 &env,

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use terrane_domain::{Environment, EnvironmentStatus, Run, RunStatus, Step, StepOutcome};
 use terrane_ports::{
-    ClaimedRun, Lease, RunSignal, ServiceError, StepCommand, StepEnd, StoreError, WorkflowExecutor,
+    ClaimedRun, Lease, RunSignal, ServiceError, StatusChange, StepCommand, StepEnd, StoreError,
+    WorkflowExecutor,
 };
 use uuid::Uuid;
 
@@ -295,7 +296,6 @@ impl WorkflowRunner {
                 &lifecycle.variables,
                 &Map::new(),
                 None,
-                now,
             ) {
                 Ok(run) => run,
                 Err(error) => {
@@ -318,10 +318,12 @@ impl WorkflowRunner {
                 .change_status(
                     env.tenant,
                     env.id,
-                    env.version,
-                    EnvironmentStatus::Busy,
-                    Some(run),
-                    event,
+                    StatusChange {
+                        expected_version: env.version,
+                        status: EnvironmentStatus::Busy,
+                        run: Some(run),
+                        event,
+                    },
                     now,
                 )
                 .await

@@ -20,7 +20,8 @@ pub mod views;
 pub use error::{ServiceError, StoreError};
 pub use lifecycle::{
     Birth, BirthInput, ClaimedRun, Lease, LifecycleRepository, LifecycleService, RunSignal,
-    RunningStep, StepCommand, StepEnd, TemplateRepository, TemplateService, WorkflowExecutor,
+    RunningStep, StatusChange, StepCommand, StepEnd, TemplateRepository, TemplateService,
+    WorkflowExecutor,
 };
 #[cfg(feature = "mocks")]
 pub use lifecycle::{

@@ -61,6 +61,19 @@ pub struct Birth {
     pub event: LifecycleEvent,
 }
 
+/// A change of an environment's status decided by an action or a run's start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusChange {
+    /// The environment's version the decision was taken on.
+    pub expected_version: i64,
+    /// Its new status.
+    pub status: EnvironmentStatus,
+    /// A run it requests, if any.
+    pub run: Option<Run>,
+    /// Its history entry.
+    pub event: LifecycleEvent,
+}
+
 /// Where templates live.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
@@ -183,8 +196,9 @@ pub trait LifecycleRepository: Send + Sync {
         environment: EnvironmentId,
     ) -> Result<Option<Run>, StoreError>;
 
-    /// Sets the environment's status, as a compare-and-set on `expected_version` (bumping
-    /// it), stores `run` (a new requested run) and appends `event`, in one transaction.
+    /// Sets the environment's status, as a compare-and-set on `change.expected_version`
+    /// (bumping it), stores `change.run` (a new requested run) and appends `change.event`,
+    /// in one transaction.
     ///
     /// # Errors
     /// [`StoreError::NotFound`]; [`StoreError::VersionMismatch`] when it changed meanwhile.
@@ -192,10 +206,7 @@ pub trait LifecycleRepository: Send + Sync {
         &self,
         tenant: TenantId,
         environment: EnvironmentId,
-        expected_version: i64,
-        status: EnvironmentStatus,
-        run: Option<Run>,
-        event: LifecycleEvent,
+        change: StatusChange,
         now: DateTime<Utc>,
     ) -> Result<Environment, StoreError>;
 

@@ -30,7 +30,9 @@ use terrane_domain::{
     Environment, EnvironmentId, EnvironmentLifecycle, EnvironmentStatus, LifecycleEvent,
     NewEnvironment, Page, Run, RunId, RunStatus, TemplateId, TenantId,
 };
-use terrane_ports::{Birth, ClaimedRun, Lease, LifecycleRepository, RunSignal, StoreError};
+use terrane_ports::{
+    Birth, ClaimedRun, Lease, LifecycleRepository, RunSignal, StatusChange, StoreError,
+};
 
 const ACTIVE: [&str; 2] = ["requested", "running"];
 
@@ -393,10 +395,7 @@ impl LifecycleRepository for Store {
         &self,
         tenant: TenantId,
         environment: EnvironmentId,
-        expected_version: i64,
-        status: EnvironmentStatus,
-        run: Option<Run>,
-        event: LifecycleEvent,
+        change: StatusChange,
         now: DateTime<Utc>,
     ) -> Result<Environment, StoreError> {
         self.tenant_tx(tenant, Access::Write, move |conn| {
@@ -404,14 +403,14 @@ impl LifecycleRepository for Store {
                 conn,
                 tenant,
                 environment,
-                Some(expected_version),
-                status,
+                Some(change.expected_version),
+                change.status,
                 now,
             )?;
-            if let Some(run) = &run {
+            if let Some(run) = &change.run {
                 insert_run(conn, run)?;
             }
-            append(conn, tenant, &event)?;
+            append(conn, tenant, &change.event)?;
             Ok(env)
         })
         .await
