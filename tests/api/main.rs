@@ -17,6 +17,7 @@ mod health;
 mod idempotency;
 mod lifecycle;
 mod lifecycle_replicas;
+mod lifecycle_templates;
 mod ops;
 mod releases;
 mod stuck_deployments;

@@ -5,3 +5,4 @@ mod rows;
 mod runs;
 pub(crate) mod tables;
 mod templates;
+mod writes;
