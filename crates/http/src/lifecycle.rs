@@ -140,6 +140,20 @@ impl From<Run> for RunResponse {
 
 /// A page of runs, newest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{
+    "id": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5aa0",
+    "environmentId": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a6b",
+    "workflow": "create",
+    "status": "succeeded",
+    "variables": {"region": "eu-west-1"},
+    "startedBy": "01936f6e-0000-7000-8000-0000000000b1",
+    "requestedAt": "2026-01-10T14:23:45Z",
+    "startedAt": "2026-01-10T14:23:45Z",
+    "finishedAt": "2026-01-10T14:23:55Z",
+    "stepsCompleted": 1.0,
+    "steps": [{"id": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5aa1", "phase": "provision", "name": "Make the VM", "status": "succeeded",
+               "startedAt": "2026-01-10T14:23:45Z", "finishedAt": "2026-01-10T14:23:55Z", "exitCode": 0, "output": "vm-42 is up\n"}]
+}], "total": 1, "skip": 0, "take": 20}))]
 pub struct RunPage {
     /// Newest first.
     pub data: Vec<RunResponse>,
@@ -242,6 +256,12 @@ impl From<LifecycleEvent> for LifecycleEventResponse {
 
 /// A page of lifecycle history, newest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [
+    {"id": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5ab1", "at": "2026-01-10T14:23:55Z", "actor": null, "event": "succeeded",
+     "runId": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5aa0", "workflow": "create", "from": "busy", "to": "ready", "detail": null},
+    {"id": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5ab0", "at": "2026-01-10T14:23:45Z", "actor": "01936f6e-0000-7000-8000-0000000000b1", "event": "created",
+     "runId": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5aa0", "workflow": "create", "from": null, "to": "busy", "detail": "born from template `web` version `1.0`"}
+], "total": 2, "skip": 0, "take": 20}))]
 pub struct LifecycleHistoryPage {
     /// Newest first.
     pub data: Vec<LifecycleEventResponse>,

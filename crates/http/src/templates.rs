@@ -187,6 +187,12 @@ pub struct StepResponse {
 
 /// A workflow.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "name": "deploy",
+    "description": "Installs a version of the app",
+    "variables": [{"name": "version", "description": null, "required": true, "default": null, "pattern": null}],
+    "steps": [{"phase": "deploy", "name": "Install", "run": "deploy.sh", "timeoutSeconds": 300}]
+}))]
 #[serde(rename_all = "camelCase")]
 pub struct WorkflowResponse {
     /// Its name.
@@ -292,6 +298,20 @@ impl From<Template> for TemplateResponse {
 
 /// A page of templates.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"data": [{
+    "id": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a90",
+    "organizationId": "01936f6e-0000-7000-8000-000000000001",
+    "name": "web",
+    "version": "1.0",
+    "description": null,
+    "variables": [],
+    "workflows": [{"name": "create", "description": null, "variables": [], "steps": []}, {"name": "destroy", "description": null, "variables": [], "steps": []}],
+    "createWorkflow": "create",
+    "destroyWorkflow": "destroy",
+    "revision": 1,
+    "createdAt": "2026-01-10T14:23:45Z",
+    "updatedAt": "2026-01-10T14:23:45Z"
+}], "total": 1, "skip": 0, "take": 20}))]
 pub struct TemplatePage {
     /// By name, then version.
     pub data: Vec<TemplateResponse>,
