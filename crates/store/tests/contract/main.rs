@@ -35,6 +35,7 @@ mod freeze_windows;
 mod harness;
 mod health;
 mod idempotency;
+mod lifecycle;
 mod migrations;
 mod requests;
 mod row_level_security;
