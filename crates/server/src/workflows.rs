@@ -85,7 +85,16 @@ impl WorkflowExecutor for DirectoryExecutor {
         }
         let program = dir.join(&command.executable);
         let vars = command.vars.iter().map(|(k, v)| (k.as_str(), v.as_str()));
-        let mut child = process::command(&program, vars, true)
+        let mut command_line = process::command(&program, std::iter::empty(), true);
+        // terrane's own settings (the signing secret, the database URL) are not the step's
+        // business; whatever else the operator gave the server (cloud credentials) is.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("TERRANE_") {
+                command_line.env_remove(key);
+            }
+        }
+        let mut child = command_line
+            .envs(vars)
             .current_dir(dir)
             .spawn()
             .map_err(|e| {
@@ -160,6 +169,20 @@ impl ProcessStep {
         }
         // Also reaps it: once this returns, the process is gone.
         let _ = self.child.kill().await;
+    }
+}
+
+impl Drop for ProcessStep {
+    /// A step dropped before it ended (its replica shutting down) takes its whole process
+    /// group with it, not only the executable; its lease then lets another replica fail it.
+    fn drop(&mut self) {
+        if let (None, Some(pid)) = (&self.ended, self.pid) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
     }
 }
 
@@ -286,6 +309,34 @@ mod tests {
         let pid = std::fs::read_to_string(&pidfile).unwrap().trim().to_owned();
         running.kill().await;
         assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists());
+    }
+
+    #[tokio::test]
+    async fn a_step_does_not_see_terranes_own_settings() {
+        let dir = tempfile::tempdir().unwrap();
+        let executor = executor(
+            &dir,
+            "env.sh",
+            "echo \"secret=[$TERRANE_JWT_SECRET] path=[$PATH]\"",
+        );
+        // nextest runs every test in a process of its own, so no other test sees it.
+        std::env::set_var("TERRANE_JWT_SECRET", "do-not-leak");
+        let end = executor
+            .start(command("env.sh", Duration::from_secs(10)))
+            .await
+            .unwrap()
+            .wait()
+            .await;
+        std::env::remove_var("TERRANE_JWT_SECRET");
+        assert!(
+            end.outcome.output.contains("secret=[]"),
+            "{}",
+            end.outcome.output
+        );
+        assert!(
+            !end.outcome.output.contains("path=[]"),
+            "the rest of the environment is kept"
+        );
     }
 
     #[tokio::test]
