@@ -723,7 +723,7 @@ async fn the_gates_endpoint_reports_every_gate_and_changes_nothing(app: TestApp)
             )
         })
         .collect();
-    assert_eq!(by_gate.len(), 3);
+    assert_eq!(by_gate.len(), 4);
     assert_eq!(
         by_gate["freeze"],
         (true, "no freeze window is active".to_owned())
@@ -735,6 +735,10 @@ async fn the_gates_endpoint_reports_every_gate_and_changes_nothing(app: TestApp)
     assert_eq!(
         by_gate["promotion"],
         (true, "the environment has no promotion order".to_owned())
+    );
+    assert_eq!(
+        by_gate["lifecycle"],
+        (true, "the environment is ready".to_owned())
     );
     let read: Value = app.get(&path(&d)).await.json().await.unwrap();
     assert_eq!(

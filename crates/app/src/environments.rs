@@ -284,6 +284,7 @@ mod tests {
             assignments: Vec::new(),
             freeze_windows: windows,
             current_release: None,
+            lifecycle: None,
         }
     }
 

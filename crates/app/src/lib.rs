@@ -11,10 +11,13 @@ mod environment_requests;
 mod environments;
 mod freeze_windows;
 mod health;
+mod lifecycle;
 mod provisioning;
 mod releases;
+mod runner;
 mod target_groups;
 mod targets;
+mod templates;
 mod views;
 
 pub use agents::{token_hash, Agents};
@@ -25,10 +28,13 @@ pub use environment_requests::{EnvironmentRequests, RequestPorts, RequestSetting
 pub use environments::Environments;
 pub use freeze_windows::FreezeWindows;
 pub use health::HealthChecks;
+pub use lifecycle::{Lifecycle, LifecyclePorts};
 pub use provisioning::{BuiltinProvisioner, RequestJobs};
 pub use releases::Releases;
+pub use runner::{RunnerSettings, WorkflowRunner};
 pub use target_groups::TargetGroups;
 pub use targets::Targets;
+pub use templates::Templates;
 pub use views::Views;
 
 use terrane_domain::{Actor, Permission};

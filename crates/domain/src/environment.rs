@@ -365,11 +365,13 @@ impl EnvironmentInput {
             .as_deref()
             .map(|v| PromotionPolicy::parse_field(v, "promotionPolicy"))
             .transpose();
-        let status = self
-            .status
-            .as_deref()
-            .map(|v| EnvironmentStatus::parse_field(v, "status"))
-            .transpose();
+        // The status is driven by runs and actions; only a new environment may name one.
+        if self.status.is_some() {
+            errors.add(
+                "status",
+                "is not written by clients: it follows the environment's workflows and actions; see GET /api/v1/environments/{id}/actions and POST /api/v1/environments/{id}/actions/{name}",
+            );
+        }
         let changes = EnvironmentChanges {
             name: errors.take(name).flatten(),
             display_name: errors.take(display_name).flatten(),
@@ -383,7 +385,7 @@ impl EnvironmentInput {
             required_approvals: errors.take(required_approvals).flatten(),
             require_separation_of_duties: self.require_separation_of_duties,
             promotion_policy: errors.take(promotion_policy).flatten(),
-            status: errors.take(status).flatten(),
+            status: None,
             assignments: match self.target_groups.map(AssignmentChange::parse).transpose() {
                 Ok(change) => change,
                 Err(bad) => {
@@ -401,12 +403,23 @@ impl EnvironmentInput {
     ///
     /// # Errors
     /// [`ValidationErrors`] naming each bad or missing field.
-    pub fn into_new(self) -> Result<NewEnvironment, ValidationErrors> {
+    pub fn into_new(mut self) -> Result<NewEnvironment, ValidationErrors> {
         let missing_name = self.name.is_none();
+        let status = self
+            .status
+            .take()
+            .map(|v| EnvironmentStatus::parse_field(&v, "status"))
+            .transpose();
         let changes = match self.into_changes() {
+            Ok(_) if status.is_err() => {
+                return Err(status.expect_err("checked").into());
+            }
             Ok(changes) if !missing_name => changes,
             Ok(_) => return Err(ValidationErrors::single("name", "is required")),
             Err(mut errors) => {
+                if let Err(bad) = &status {
+                    errors.add(bad.field.clone(), bad.message.clone());
+                }
                 if missing_name {
                     errors.add("name", "is required");
                 }
@@ -437,7 +450,7 @@ impl EnvironmentInput {
             required_approvals: changes.required_approvals.unwrap_or(0),
             require_separation_of_duties: changes.require_separation_of_duties.unwrap_or(false),
             promotion_policy: changes.promotion_policy.unwrap_or(PromotionPolicy::Default),
-            status: changes.status.unwrap_or(EnvironmentStatus::Ready),
+            status: status.ok().flatten().unwrap_or(EnvironmentStatus::Ready),
             target_groups: changes
                 .assignments
                 .map(AssignmentChange::into_target_groups)
@@ -823,6 +836,18 @@ mod tests {
         );
         assert!(!EnvironmentSort::parse("name").unwrap().descending);
         assert_eq!(EnvironmentSort::parse("color").unwrap_err().field, "sort");
+    }
+
+    #[test]
+    fn the_status_is_not_writable_by_a_change_and_points_at_the_actions() {
+        let errors = EnvironmentInput {
+            status: Some("ready".into()),
+            ..Default::default()
+        }
+        .into_changes()
+        .unwrap_err();
+        assert_eq!(errors.errors()[0].field, "status");
+        assert!(errors.errors()[0].message.contains("/actions"));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! here, once, for both the transition and the "can I deploy now" view.
 
 use crate::deployment::Deployment;
-use crate::environment::{Environment, PromotionPolicy};
+use crate::environment::{Environment, EnvironmentStatus, PromotionPolicy};
 use crate::freeze::{FreezePolicy, FreezeWindow};
 use crate::ids::UserId;
 use chrono::{DateTime, Utc};
@@ -18,6 +18,8 @@ wire_enum!(
         Approvals => "approvals",
         /// The promotion order.
         Promotion => "promotion",
+        /// The environment's lifecycle: it must be `ready` (not busy, broken or destroyed).
+        Lifecycle => "lifecycle",
     }
 );
 
@@ -111,6 +113,18 @@ pub fn promotion_gate(
         ),
     };
     GateResult::new(GateKind::Promotion, passed, reason)
+}
+
+/// The lifecycle gate: a deployment goes only into a `ready` environment, not while a
+/// workflow runs on it (`busy`), after one failed (`broken`), or once it is `destroyed`.
+pub fn lifecycle_gate(status: EnvironmentStatus) -> GateResult {
+    let (passed, reason) = match status {
+        EnvironmentStatus::Ready => (true, "the environment is ready".to_owned()),
+        EnvironmentStatus::Busy => (false, "the environment is busy: a workflow runs on it; wait until it is ready, or cancel the run".to_owned()),
+        EnvironmentStatus::Broken => (false, "the environment is broken: a workflow failed on it; reset it (POST /api/v1/environments/{id}/actions/reset) once it is repaired".to_owned()),
+        EnvironmentStatus::Destroyed => (false, "the environment is destroyed".to_owned()),
+    };
+    GateResult::new(GateKind::Lifecycle, passed, reason)
 }
 
 /// Everything the gates of starting one deployment look at, read at one moment.
@@ -226,6 +240,7 @@ pub fn evaluate_gates(
             deployment.version.as_str(),
             &inputs.promotion,
         ),
+        lifecycle_gate(environment.status),
     ]
 }
 
@@ -360,7 +375,8 @@ mod tests {
             [
                 (GateKind::Freeze, false),
                 (GateKind::Approvals, false),
-                (GateKind::Promotion, false)
+                (GateKind::Promotion, false),
+                (GateKind::Lifecycle, true)
             ]
         );
         assert!(
@@ -404,6 +420,16 @@ mod tests {
             promotion_gate(PromotionPolicy::Default, "v2", &missing).passed,
             "the default policy has no order"
         );
+    }
+
+    #[test]
+    fn the_lifecycle_gate_lets_deployments_into_ready_environments_only() {
+        for status in EnvironmentStatus::ALL {
+            let gate = lifecycle_gate(*status);
+            assert_eq!(gate.gate, GateKind::Lifecycle);
+            assert_eq!(gate.passed, *status == EnvironmentStatus::Ready, "{status}");
+            assert!(gate.reason.contains(status.as_str()), "{}", gate.reason);
+        }
     }
 
     #[test]

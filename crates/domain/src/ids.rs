@@ -76,3 +76,19 @@ id_type!(
     /// A release: a named set of component versions.
     ReleaseId
 );
+id_type!(
+    /// An environment template: variables and workflows environments are born from.
+    TemplateId
+);
+id_type!(
+    /// One execution of a workflow on an environment.
+    RunId
+);
+id_type!(
+    /// One step of a run.
+    StepId
+);
+id_type!(
+    /// One entry of an environment's lifecycle history.
+    LifecycleEventId
+);

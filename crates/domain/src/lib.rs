@@ -20,6 +20,7 @@ pub mod freeze;
 pub mod gates;
 pub mod health;
 pub mod ids;
+pub mod lifecycle;
 pub mod page;
 pub mod release;
 pub mod target;
@@ -65,6 +66,12 @@ pub use ids::EnvironmentRequestId;
 pub use ids::{
     AssignmentId, ComponentId, DeploymentId, EnvironmentId, FreezeWindowId, ReleaseId,
     TargetGroupId, TargetId, TenantId, UserId,
+};
+pub use ids::{LifecycleEventId, RunId, StepId, TemplateId};
+pub use lifecycle::{
+    available_actions, EnvironmentLifecycle, Executables, LifecycleAction, LifecycleEvent,
+    NewTemplate, NotNow, Run, RunStatus, Step, StepOutcome, StepStatus, Template, TemplateInput,
+    Variables,
 };
 pub use page::Page;
 pub use release::{NewRelease, Release, ReleaseComponent, ReleaseComponentInput, ReleaseInput};

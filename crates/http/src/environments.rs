@@ -106,7 +106,8 @@ pub struct EnvironmentBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = promotion_policy_schema)]
     pub promotion_policy: Option<Option<String>>,
-    /// Lifecycle status, default `ready`.
+    /// Lifecycle status, default `ready`; only on create: afterwards runs and actions drive
+    /// it (`PUT` and `PATCH` refuse it).
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = status_schema)]
     pub status: Option<Option<String>>,
@@ -116,6 +117,29 @@ pub struct EnvironmentBody {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Vec<TargetGroupRef>>)]
     pub target_groups: Option<Option<Vec<TargetGroupRef>>>,
+    /// On create only: the template the environment is born from. It starts `busy` while
+    /// the template's create workflow runs.
+    #[serde(default)]
+    pub template: Option<crate::lifecycle::TemplateRef>,
+    /// On create only: values of the template's variables (strings).
+    #[serde(default)]
+    pub variables: Option<serde_json::Map<String, serde_json::Value>>,
+    /// On create only: minutes until the environment expires (a template's environment then
+    /// runs its destroy workflow).
+    #[serde(default)]
+    #[schema(example = 120)]
+    pub ttl_minutes: Option<i64>,
+}
+
+impl EnvironmentBody {
+    /// Takes what only a create reads: how the environment is born.
+    fn take_birth(&mut self) -> terrane_ports::BirthInput {
+        terrane_ports::BirthInput {
+            template: self.template.take().map(|t| (t.name, t.version)),
+            variables: self.variables.take(),
+            ttl_minutes: self.ttl_minutes.take(),
+        }
+    }
 }
 
 /// How `null` in a body is read.
@@ -320,6 +344,13 @@ pub struct EnvironmentResponse {
     pub is_frozen: bool,
     /// The freeze windows active now, ordered by start.
     pub active_freeze_windows: Vec<FreezeWindowResponse>,
+    /// The template it was born from (absent when none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<crate::lifecycle::TemplateOfEnvironment>,
+    /// What its workflows' steps reported (`terrane:attribute KEY=VALUE`); absent without a
+    /// template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attributes: Option<std::collections::BTreeMap<String, String>>,
     /// The release it runs: that of its latest succeeded deployment that belongs to a
     /// release (null until one succeeds there). Always on one environment; on lists with
     /// `includeState=true`.
@@ -357,6 +388,8 @@ impl From<Environment> for EnvironmentResponse {
             current_release: None,
             is_frozen: false,
             active_freeze_windows: Vec::new(),
+            template: None,
+            attributes: None,
         }
     }
 }
@@ -422,6 +455,10 @@ impl EnvironmentResponse {
     /// The representation of `view`, with `currentRelease` when `include_state`.
     fn of(view: EnvironmentView, include_state: bool) -> Self {
         let mut response = EnvironmentResponse::from(view.environment);
+        if let Some(lifecycle) = view.lifecycle {
+            response.attributes = Some(lifecycle.attributes.clone());
+            response.template = Some(lifecycle.into());
+        }
         response.target_groups = view.assignments.into_iter().map(Into::into).collect();
         response.is_frozen = !view.freeze_windows.is_empty();
         response.active_freeze_windows = view
@@ -489,9 +526,18 @@ pub async fn create_environment(
     Authenticated(actor): Authenticated,
     body: JsonBody<EnvironmentBody>,
 ) -> Result<HttpResponse, Problem> {
-    let input = body.value.into_input(Nulls::Ignore)?;
+    let mut value = body.value;
+    let birth = value.take_birth();
+    let input = value.into_input(Nulls::Ignore)?;
     idempotent(&req, &state, &actor, &body.raw, || async {
-        let env = state.environments.create(&actor, input).await?;
+        let env = if birth == terrane_ports::BirthInput::default() {
+            state.environments.create(&actor, input).await?
+        } else {
+            state
+                .lifecycle
+                .create_environment(&actor, input, birth)
+                .await?
+        };
         let url = location(&env);
         with_location(
             one(&state, &actor, actix_web::http::StatusCode::CREATED, env.id).await?,
@@ -572,6 +618,8 @@ async fn update(
 ) -> Result<HttpResponse, Problem> {
     let id = EnvironmentId(path_id(&req, "id")?);
     let expected = if_match(&req)?;
+    let mut body = body;
+    crate::lifecycle::refuse_birth_fields(body.take_birth())?;
     let input = body.into_input(nulls)?;
     let env = state
         .environments

@@ -17,6 +17,7 @@ mod headers;
 mod health;
 mod idempotency;
 mod insights;
+mod lifecycle;
 pub use idempotency::RETENTION_HOURS as IDEMPOTENCY_RETENTION_HOURS;
 mod environment_requests;
 pub mod observe;
@@ -26,6 +27,7 @@ mod releases;
 mod schema;
 mod target_groups;
 mod targets;
+mod templates;
 mod views;
 
 use actix_web::body::MessageBody;
@@ -79,6 +81,10 @@ pub struct AppState {
     pub views: Arc<dyn DeploymentViewService>,
     /// Environment request use cases.
     pub requests: Arc<dyn EnvironmentRequestService>,
+    /// Environment templates.
+    pub templates: Arc<dyn terrane_ports::TemplateService>,
+    /// Environments' workflows, runs, actions and lifecycle history.
+    pub lifecycle: Arc<dyn terrane_ports::LifecycleService>,
     /// First answers to `Idempotency-Key`s.
     pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Readiness of storage.
@@ -106,6 +112,7 @@ pub struct AppState {
         (name = "releases", description = "Named sets of component versions, deployed together"),
         (name = "health", description = "Health checks of targets: on demand, on schedule, and their history"),
         (name = "environment-requests", description = "Self-service environments: requested, reviewed by an admin, provisioned, and expired when their time to live has passed"),
+        (name = "templates", description = "Environment templates: variables and workflows whose steps run executables of the server's workflow directory"),
         (name = "agents", description = "Agents beside targets: registration, heartbeats (the health of ECS services) and inventories"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
@@ -159,6 +166,18 @@ fn api(config: &mut ServiceConfig) {
                 .service(environments::put_environment)
                 .service(environments::patch_environment)
                 .service(environments::delete_environment)
+                .service(lifecycle::list_runs)
+                .service(lifecycle::get_run)
+                .service(lifecycle::list_workflows)
+                .service(lifecycle::start_workflow)
+                .service(lifecycle::list_actions)
+                .service(lifecycle::take_action)
+                .service(lifecycle::environment_history)
+                .service(templates::create_template)
+                .service(templates::list_templates)
+                .service(templates::get_template)
+                .service(templates::put_template)
+                .service(templates::delete_template)
                 .service(freeze_windows::create_freeze_window)
                 .service(freeze_windows::list_freeze_windows)
                 .service(freeze_windows::get_freeze_window)

@@ -31,6 +31,8 @@ pub enum ProblemKind {
     GateApprovals,
     /// 409: the version has not succeeded in the previous environment yet.
     GatePromotion,
+    /// 409: the environment is busy, broken or destroyed.
+    GateLifecycle,
     /// 413: body over the limit.
     PayloadTooLarge,
     /// 415: not JSON.
@@ -56,6 +58,7 @@ impl ProblemKind {
         ProblemKind::GateFreeze,
         ProblemKind::GateApprovals,
         ProblemKind::GatePromotion,
+        ProblemKind::GateLifecycle,
         ProblemKind::PayloadTooLarge,
         ProblemKind::UnsupportedMediaType,
         ProblemKind::IdempotencyKeyReused,
@@ -76,6 +79,7 @@ impl ProblemKind {
             ProblemKind::GateFreeze => "gate-freeze",
             ProblemKind::GateApprovals => "gate-approvals",
             ProblemKind::GatePromotion => "gate-promotion",
+            ProblemKind::GateLifecycle => "gate-lifecycle",
             ProblemKind::PayloadTooLarge => "payload-too-large",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::IdempotencyKeyReused => "idempotency-key-reused",
@@ -94,9 +98,10 @@ impl ProblemKind {
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::Conflict => StatusCode::CONFLICT,
             ProblemKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            ProblemKind::GateFreeze | ProblemKind::GateApprovals | ProblemKind::GatePromotion => {
-                StatusCode::CONFLICT
-            }
+            ProblemKind::GateFreeze
+            | ProblemKind::GateApprovals
+            | ProblemKind::GatePromotion
+            | ProblemKind::GateLifecycle => StatusCode::CONFLICT,
             ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
@@ -118,6 +123,7 @@ impl ProblemKind {
             ProblemKind::GateFreeze => "The environment is frozen",
             ProblemKind::GateApprovals => "Approvals missing",
             ProblemKind::GatePromotion => "Promotion order not met",
+            ProblemKind::GateLifecycle => "The environment is not ready",
             ProblemKind::PayloadTooLarge => "Request body too large",
             ProblemKind::UnsupportedMediaType => "Unsupported media type",
             ProblemKind::IdempotencyKeyReused => "Idempotency key reused",
@@ -139,6 +145,7 @@ impl ProblemKind {
             ProblemKind::GateFreeze => "A freeze window is active on the deployment's environment and you are not one of its exceptions. Wait until the window ends (the detail says when), or ask for the window to name you as an exception.",
             ProblemKind::GateApprovals => "The environment requires more distinct approvals before a deployment may start. Ask colleagues to `POST /api/v1/deployments/{id}/approvals`; with separation of duties the deployment's author does not count.",
             ProblemKind::GatePromotion => "The environment promotes sequentially: the same component and version must first succeed in the nearest active environment ordered before it.",
+            ProblemKind::GateLifecycle => "A deployment goes only into a `ready` environment: not while a workflow runs on it (`busy`), after one failed (`broken`), or once it is `destroyed`. `GET /api/v1/environments/{id}/actions` says what can be done now (wait, `cancel`, `reset`).",
             ProblemKind::PayloadTooLarge => "Request bodies are limited to 1 MiB.",
             ProblemKind::UnsupportedMediaType => "Send JSON bodies with `Content-Type: application/json`.",
             ProblemKind::IdempotencyKeyReused => "This `Idempotency-Key` was already used for a different request. Use a new key for a new request.",
@@ -324,6 +331,7 @@ impl From<ServiceError> for Problem {
                     GateKind::Freeze => ProblemKind::GateFreeze,
                     GateKind::Approvals => ProblemKind::GateApprovals,
                     GateKind::Promotion => ProblemKind::GatePromotion,
+                    GateKind::Lifecycle => ProblemKind::GateLifecycle,
                 };
                 Problem::new(kind, detail)
             }

@@ -11,12 +11,23 @@ pub mod drift;
 pub mod environment_requests;
 pub mod error;
 pub mod health;
+pub mod lifecycle;
 pub mod repository;
 pub mod service;
 pub mod system;
 pub mod views;
 
 pub use error::{ServiceError, StoreError};
+pub use lifecycle::{
+    Birth, BirthInput, ClaimedRun, Lease, LifecycleRepository, LifecycleService, RunSignal,
+    RunningStep, StatusChange, StepCommand, StepEnd, TemplateRepository, TemplateService,
+    WorkflowExecutor,
+};
+#[cfg(feature = "mocks")]
+pub use lifecycle::{
+    MockLifecycleRepository, MockLifecycleService, MockTemplateRepository, MockTemplateService,
+    MockWorkflowExecutor,
+};
 pub use repository::{
     ComponentRepository, EnvironmentRepository, FreezeWindowRepository, IdempotencyBegin,
     IdempotencyRepository, SettingsRepository, StoreHealth, StoredResponse,

@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use terrane_domain::{
     Actor, Assignment, ComponentId, DiffLine, DoraMeasures, Environment, EnvironmentId,
-    FreezeWindow, LedgerDeployment, RunningVersion, TargetId, TenantId,
+    EnvironmentLifecycle, FreezeWindow, LedgerDeployment, RunningVersion, TargetId, TenantId,
 };
 use uuid::Uuid;
 
@@ -91,6 +91,8 @@ pub struct EnvironmentView {
     pub freeze_windows: Vec<FreezeWindow>,
     /// The release it runs (see [`CurrentRelease`]), when asked for and when it runs one.
     pub current_release: Option<CurrentRelease>,
+    /// The template it was born from, its variables and attributes, when it has one.
+    pub lifecycle: Option<EnvironmentLifecycle>,
 }
 
 /// One component on a version sticker.

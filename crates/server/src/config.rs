@@ -101,6 +101,28 @@ pub struct ServeArgs {
     pub health: HealthArgs,
     #[command(flatten)]
     pub requests: RequestArgs,
+    #[command(flatten)]
+    pub workflows: WorkflowArgs,
+}
+
+/// Environment lifecycle: the workflow directory and the runner.
+#[derive(Debug, Args)]
+pub struct WorkflowArgs {
+    /// Directory whose executables the steps of templates name (by file name only). Unset:
+    /// templates with steps are refused.
+    #[arg(long, env = "TERRANE_WORKFLOW_DIR")]
+    pub workflow_dir: Option<std::path::PathBuf>,
+    /// Seconds a replica's lease on a run it executes lasts unless renewed; once it has run
+    /// out (the replica stopped), another replica fails the run.
+    #[arg(long, env = "TERRANE_WORKFLOW_LEASE_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub workflow_lease_secs: u64,
+    /// Milliseconds between a replica's looks for runs to execute, and between the renewals
+    /// of the lease of a step it runs (when it also sees a cancel).
+    #[arg(long, env = "TERRANE_WORKFLOW_POLL_MS", default_value_t = 500, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub workflow_poll_ms: u64,
+    /// Most runs one replica executes at once.
+    #[arg(long, env = "TERRANE_WORKFLOW_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub workflow_concurrency: u32,
 }
 
 /// Environment requests: time to live, provisioning and the TTL reaper.

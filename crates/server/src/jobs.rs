@@ -15,6 +15,13 @@ use tokio::task::JoinSet;
 #[derive(Debug, Default)]
 pub struct WorkerQueue(Notify);
 
+impl WorkerQueue {
+    /// Waits for a wake.
+    pub async fn notified(&self) {
+        self.0.notified().await;
+    }
+}
+
 impl ProvisioningQueue for WorkerQueue {
     fn wake(&self) {
         self.0.notify_one();

@@ -4,10 +4,13 @@
 mod config;
 mod health_scheduler;
 mod jobs;
+mod lifecycle_jobs;
+mod process;
 mod provisioner;
 mod purge;
 mod seed;
 mod sweep;
+mod workflows;
 
 use actix_web::{web, HttpServer};
 use anyhow::Context;
@@ -21,6 +24,7 @@ use terrane_app::HealthChecks;
 use terrane_app::Views;
 use terrane_app::{Components, Deployments, Environments, FreezeWindows, Releases};
 use terrane_app::{EnvironmentRequests, RequestJobs, RequestPorts, RequestSettings};
+use terrane_app::{Lifecycle, LifecyclePorts, RunnerSettings, Templates, WorkflowRunner};
 use terrane_app::{TargetGroups, Targets};
 use terrane_domain::AddressPolicy;
 use terrane_domain::{Actor, TenantId, UserId};
@@ -138,6 +142,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?,
         require_separation_of_duties: args.requests.requests_require_sod,
     };
+    let lifecycle = lifecycle_wiring(&args, &store, &clock, request_settings.ttl)?;
     let agents = Arc::new(Agents::new(
         store.clone(),
         store.clone(),
@@ -146,6 +151,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         chrono::Duration::seconds(args.health.agent_heartbeat_interval_secs),
     ));
     let state = AppState {
+        templates: lifecycle.templates,
+        lifecycle: lifecycle.service,
         drift: Arc::new(Drift::new(
             store.clone(),
             store.clone(),
@@ -233,10 +240,23 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         job_settings,
     ));
     let reaper = actix_web::rt::spawn(jobs::reaper(request_jobs, job_settings));
+    let runner = actix_web::rt::spawn(lifecycle_jobs::runner(
+        lifecycle.runner.clone(),
+        lifecycle.queue,
+        std::time::Duration::from_millis(args.workflows.workflow_poll_ms),
+        args.workflows.workflow_concurrency,
+    ));
+    let expiry = actix_web::rt::spawn(lifecycle_jobs::expiry(
+        lifecycle.runner,
+        job_settings.interval,
+        job_settings.batch_size,
+    ));
     // actix drains in-flight requests on SIGTERM and Ctrl-C, then `run` returns.
     let served = server.run().await.context("serving");
     provisioning.abort();
     reaper.abort();
+    runner.abort();
+    expiry.abort();
     if let Some(scheduler) = scheduler {
         scheduler.abort();
     }
@@ -249,6 +269,61 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 /// The ports of environment requests, with the queue that wakes this replica's
 /// provisioning worker.
+struct LifecycleWiring {
+    templates: Arc<dyn terrane_ports::TemplateService>,
+    service: Arc<dyn terrane_ports::LifecycleService>,
+    runner: Arc<WorkflowRunner>,
+    queue: Arc<jobs::WorkerQueue>,
+}
+
+fn lifecycle_wiring(
+    args: &ServeArgs,
+    store: &Arc<Store>,
+    clock: &Arc<dyn Clock>,
+    ttl: terrane_domain::TtlPolicy,
+) -> anyhow::Result<LifecycleWiring> {
+    let dir = args
+        .workflows
+        .workflow_dir
+        .clone()
+        .filter(|p| !p.as_os_str().is_empty());
+    if let Some(dir) = &dir {
+        anyhow::ensure!(
+            dir.is_dir(),
+            "the workflow directory {} does not exist or is not a directory",
+            dir.display()
+        );
+    }
+    let executor = Arc::new(workflows::DirectoryExecutor::new(dir));
+    let queue = Arc::new(jobs::WorkerQueue::default());
+    let ports = LifecyclePorts {
+        environments: store.clone(),
+        templates: store.clone(),
+        lifecycle: store.clone(),
+        queue: queue.clone(),
+        clock: clock.clone(),
+        ids: Arc::new(UuidV7Source),
+    };
+    let lease = std::time::Duration::from_secs(args.workflows.workflow_lease_secs);
+    let settings = RunnerSettings {
+        owner: uuid::Uuid::now_v7(),
+        lease,
+        // Renewed at least three times per lease, so one slow renewal does not lose it.
+        poll: std::time::Duration::from_millis(args.workflows.workflow_poll_ms).min(lease / 3),
+    };
+    Ok(LifecycleWiring {
+        templates: Arc::new(Templates::new(
+            store.clone(),
+            executor.clone(),
+            clock.clone(),
+            Arc::new(UuidV7Source),
+        )),
+        service: Arc::new(Lifecycle::new(ports.clone(), ttl)),
+        runner: Arc::new(WorkflowRunner::new(ports, executor, settings)),
+        queue,
+    })
+}
+
 struct RequestWiring {
     ports: RequestPorts,
     queue: Arc<jobs::WorkerQueue>,

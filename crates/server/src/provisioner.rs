@@ -7,16 +7,13 @@
 //! Each run gets a process group of its own, so that on timeout the whole group (the script
 //! and whatever it started) is killed, not just the script.
 
+use crate::process::{self, Tail};
 use async_trait::async_trait;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use terrane_domain::{Environment, EnvironmentRequest};
 use terrane_ports::{ProvisionError, Provisioner};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
-use tokio::process::Command;
 
 /// Most bytes of a command's stderr kept for its failure message (the end is what matters).
 const STDERR_KEPT: usize = 64 * 1024;
@@ -148,42 +145,9 @@ impl Provisioner for CommandProvisioner {
     }
 }
 
-/// Reads `pipe` to its end into `into`, keeping only the last [`STDERR_KEPT`] bytes.
-async fn collect(mut pipe: impl AsyncRead + Unpin, into: Arc<Mutex<Vec<u8>>>) {
-    let mut chunk = [0u8; 8192];
-    while let Ok(n) = pipe.read(&mut chunk).await {
-        if n == 0 {
-            break;
-        }
-        let mut kept = into.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        kept.extend_from_slice(&chunk[..n]);
-        if kept.len() > STDERR_KEPT {
-            let excess = kept.len() - STDERR_KEPT;
-            kept.drain(..excess);
-        }
-    }
-}
-
 /// What the command wrote to stderr, for a failure message.
-fn written(stderr: &Mutex<Vec<u8>>) -> String {
-    let bytes = stderr
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    terrane_domain::environment_request::tail(&String::from_utf8_lossy(&bytes))
-}
-
-/// Kills every process of the group `pgid` (the command's own group, so the script and its
-/// children). `kill(1)` does it without unsafe code; a group already gone is not an error.
-async fn kill_group(pgid: u32) {
-    let killed = Command::new("kill")
-        .args(["-KILL", "--", &format!("-{pgid}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await;
-    if let Err(error) = killed {
-        tracing::warn!(%error, pgid, "could not kill a timed-out command's process group");
-    }
+fn written(stderr: &Tail) -> String {
+    terrane_domain::environment_request::tail(&stderr.text())
 }
 
 /// Runs `program` with `stdin` as JSON and `vars` in its environment, within `timeout`.
@@ -194,14 +158,7 @@ async fn run(
     vars: &[(&'static str, String)],
     timeout: Duration,
 ) -> Result<(), ProvisionError> {
-    let mut command = Command::new(program);
-    command
-        .envs(vars.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0);
+    let mut command = process::command(program, vars.iter().map(|(k, v)| (*k, v.as_str())), false);
     let mut child = command.spawn().map_err(|error| {
         ProvisionError(format!(
             "the {action} command `{}` could not be started: {error}",
@@ -209,18 +166,12 @@ async fn run(
         ))
     })?;
     let pid = child.id();
-    let stderr = Arc::new(Mutex::new(Vec::new()));
+    let stderr = Tail::new(STDERR_KEPT);
     let reader = child
         .stderr
         .take()
-        .map(|pipe| tokio::spawn(collect(pipe, stderr.clone())));
-    if let Some(mut pipe) = child.stdin.take() {
-        let body = stdin.to_string();
-        // A command that does not read its stdin closes it early; that is its business.
-        tokio::spawn(async move {
-            let _ = pipe.write_all(body.as_bytes()).await;
-        });
-    }
+        .map(|pipe| tokio::spawn(process::collect(pipe, stderr.clone())));
+    process::feed(&mut child, stdin);
     let status = match tokio::time::timeout(timeout, child.wait()).await {
         Ok(Ok(status)) => status,
         Ok(Err(error)) => {
@@ -230,7 +181,7 @@ async fn run(
         }
         Err(_) => {
             if let Some(pid) = pid {
-                kill_group(pid).await;
+                process::kill_group(pid).await;
             }
             let _ = child.kill().await;
             if let Some(reader) = reader {

@@ -17,6 +17,7 @@
 use crate::connection::{DbConnection, MultiBackend};
 use crate::environments::{find as find_environment, insert as insert_environment, EnvironmentRow};
 use crate::error::Failure;
+use crate::lifecycle::tables::environment_lifecycles;
 use crate::paging::{paged, total_over};
 use crate::schema::{environment_request_history, environment_requests, environments};
 use crate::tx::Access;
@@ -662,6 +663,12 @@ impl EnvironmentRequestRepository for Store {
                 environments::table
                     .filter(environments::expires_at.le(DbTime(now)))
                     .filter(environments::status.ne(EnvironmentStatus::Destroyed.as_str()))
+                    // Environments born from a template expire through their destroy
+                    // workflow (see the lifecycle runner), not through deprovisioning.
+                    .filter(diesel::dsl::not(diesel::dsl::exists(
+                        environment_lifecycles::table
+                            .filter(environment_lifecycles::environment_id.eq(environments::id)),
+                    )))
                     .filter(
                         environments::deprovision_claimed_until
                             .is_null()

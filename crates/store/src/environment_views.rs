@@ -20,8 +20,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 use serde::Deserialize;
 use terrane_domain::{
-    Assignment, AssignmentId, Environment, EnvironmentFilter, EnvironmentId, EnvironmentSort,
-    FreezeWindow, FreezeWindowId, Page, TargetGroupId, TargetGroupName, TenantId, UserId,
+    Assignment, AssignmentId, Environment, EnvironmentFilter, EnvironmentId, EnvironmentLifecycle,
+    EnvironmentSort, FreezeWindow, FreezeWindowId, Page, TargetGroupId, TargetGroupName,
+    TemplateId, TenantId, UserId, Variables,
 };
 use terrane_ports::{CurrentRelease, EnvironmentView, StoreError};
 use uuid::Uuid;
@@ -87,22 +88,36 @@ const SQLITE_RELEASE: &str = "(SELECT json_object('id', r.id, 'name', r.name, \
     ORDER BY l.deployed_at DESC, r.id DESC LIMIT 1)";
 const NO_RELEASE: &str = "CAST(NULL AS text)";
 
+/// The template the environment was born from, with its variables and attributes.
+const PG_LIFECYCLE: &str = "(SELECT json_build_object('templateId', l.template_id, \
+    'templateName', t.name, 'templateVersion', t.template_version, \
+    'variables', l.variables, 'attributes', l.attributes)::text \
+    FROM environment_lifecycles l JOIN environment_templates t ON t.id = l.template_id \
+    WHERE l.tenant_id = environments.tenant_id AND l.environment_id = environments.id)";
+const SQLITE_LIFECYCLE: &str = "(SELECT json_object('templateId', l.template_id, \
+    'templateName', t.name, 'templateVersion', t.template_version, \
+    'variables', json(l.variables), 'attributes', json(l.attributes)) \
+    FROM environment_lifecycles l JOIN environment_templates t ON t.id = l.template_id \
+    WHERE l.tenant_id = environments.tenant_id AND l.environment_id = environments.id)";
+
 /// The columns of a view beside the environment's row: its assignments, its windows that
-/// have not ended at `now` and (when `with_release`) its current release, each as JSON.
+/// have not ended at `now`, (when `with_release`) its current release and its lifecycle,
+/// each as JSON.
 fn parts(
     conn: &DbConnection,
     now: DateTime<Utc>,
     with_release: bool,
-) -> (
-    diesel::expression::SqlLiteral<Text>,
-    Windows,
-    diesel::expression::SqlLiteral<Nullable<Text>>,
-) {
+) -> (Json, Windows, OptionalJson, OptionalJson) {
     let pg = matches!(conn, DbConnection::Pg(_));
-    let (assignments, windows, release) = if pg {
-        (PG_ASSIGNMENTS, PG_WINDOWS, PG_RELEASE)
+    let (assignments, windows, release, lifecycle) = if pg {
+        (PG_ASSIGNMENTS, PG_WINDOWS, PG_RELEASE, PG_LIFECYCLE)
     } else {
-        (SQLITE_ASSIGNMENTS, SQLITE_WINDOWS, SQLITE_RELEASE)
+        (
+            SQLITE_ASSIGNMENTS,
+            SQLITE_WINDOWS,
+            SQLITE_RELEASE,
+            SQLITE_LIFECYCLE,
+        )
     };
     (
         fragment::<Text>(assignments),
@@ -110,8 +125,15 @@ fn parts(
             .bind::<sql::UtcTimestamp, _>(DbTime(now))
             .sql(")"),
         fragment::<Nullable<Text>>(if with_release { release } else { NO_RELEASE }),
+        fragment::<Nullable<Text>>(lifecycle),
     )
 }
+
+/// A JSON column of [`parts`].
+type Json = diesel::expression::SqlLiteral<Text>;
+
+/// A JSON column of [`parts`] that may be null.
+type OptionalJson = diesel::expression::SqlLiteral<Nullable<Text>>;
 
 /// The freeze window column of [`parts`].
 type Windows = diesel::expression::SqlLiteral<
@@ -123,7 +145,13 @@ type Windows = diesel::expression::SqlLiteral<
 >;
 
 /// One view as the statement answers it.
-type ViewRow = (EnvironmentRow, String, String, Option<String>);
+type ViewRow = (
+    EnvironmentRow,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -148,6 +176,23 @@ struct WindowJson {
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
+struct LifecycleJson {
+    template_id: Uuid,
+    template_name: String,
+    template_version: String,
+    variables: serde_json::Map<String, serde_json::Value>,
+    attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The string values of a JSON object (variables and attributes are strings).
+fn strings(map: serde_json::Map<String, serde_json::Value>) -> Variables {
+    map.into_iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned())))
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
 struct ReleaseJson {
     id: Uuid,
     name: String,
@@ -167,7 +212,9 @@ fn decoded<T: serde::de::DeserializeOwned>(
     })
 }
 
-fn view_of((row, assignments, windows, release): ViewRow) -> Result<EnvironmentView, Failure> {
+fn view_of(
+    (row, assignments, windows, release, lifecycle): ViewRow,
+) -> Result<EnvironmentView, Failure> {
     let environment = Environment::try_from(row)?;
     let id = environment.id;
     let assignments = decoded::<Vec<AssignmentJson>>(id.0, "assignments", &assignments)?
@@ -210,11 +257,23 @@ fn view_of((row, assignments, windows, release): ViewRow) -> Result<EnvironmentV
             name: r.name,
             deployed_at: r.deployed_at,
         });
+    let lifecycle = lifecycle
+        .map(|json| decoded::<LifecycleJson>(id.0, "lifecycle", &json))
+        .transpose()?
+        .map(|l| EnvironmentLifecycle {
+            environment: id,
+            template: TemplateId(l.template_id),
+            template_name: l.template_name,
+            template_version: l.template_version,
+            variables: strings(l.variables),
+            attributes: strings(l.attributes),
+        });
     Ok(EnvironmentView {
         environment,
         assignments,
         freeze_windows,
         current_release,
+        lifecycle,
     })
 }
 
@@ -227,11 +286,17 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<EnvironmentView, StoreError> {
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let (assignments, windows, release) = parts(conn, now, true);
+            let (assignments, windows, release, lifecycle) = parts(conn, now, true);
             let row: Option<ViewRow> = environments::table
                 .filter(environments::id.eq(DbUuid(id.0)))
                 .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
-                .select((EnvironmentRow::as_select(), assignments, windows, release))
+                .select((
+                    EnvironmentRow::as_select(),
+                    assignments,
+                    windows,
+                    release,
+                    lifecycle,
+                ))
                 .first(conn)
                 .optional()?;
             view_of(row.ok_or(Failure::Store(StoreError::NotFound))?)
@@ -251,22 +316,30 @@ impl Store {
     ) -> Result<(Vec<EnvironmentView>, u64), StoreError> {
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
             let load = |conn: &mut DbConnection| -> Result<Vec<(ViewRow, i64)>, Failure> {
-                let (assignments, windows, release) = parts(conn, now, with_release);
-                let rows: Vec<(EnvironmentRow, String, String, Option<String>, i64)> =
-                    sorted(matching(tenant, &filter), sort)
-                        .limit(page.take().into())
-                        .offset(page.skip().into())
-                        .select((
-                            EnvironmentRow::as_select(),
-                            assignments,
-                            windows,
-                            release,
-                            total_over(),
-                        ))
-                        .load(conn)?;
+                let (assignments, windows, release, lifecycle) = parts(conn, now, with_release);
+                type PageRow = (
+                    EnvironmentRow,
+                    String,
+                    String,
+                    Option<String>,
+                    Option<String>,
+                    i64,
+                );
+                let rows: Vec<PageRow> = sorted(matching(tenant, &filter), sort)
+                    .limit(page.take().into())
+                    .offset(page.skip().into())
+                    .select((
+                        EnvironmentRow::as_select(),
+                        assignments,
+                        windows,
+                        release,
+                        lifecycle,
+                        total_over(),
+                    ))
+                    .load(conn)?;
                 Ok(rows
                     .into_iter()
-                    .map(|(row, a, w, r, total)| ((row, a, w, r), total))
+                    .map(|(row, a, w, r, l, total)| ((row, a, w, r, l), total))
                     .collect())
             };
             let count = |conn: &mut DbConnection| -> Result<i64, Failure> {

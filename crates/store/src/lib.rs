@@ -21,6 +21,7 @@ mod error;
 mod freeze_windows;
 mod health;
 mod idempotency;
+mod lifecycle;
 mod migrations;
 mod paging;
 mod recent_deployments;

@@ -916,13 +916,13 @@ async fn destroying_marks_the_environment_and_expiring_records_the_request(db: T
 
 /// A login role without superuser or BYPASSRLS, dropped at the end: row-level security
 /// applies to it, as it does to a production deployment's role.
-struct ConfinedRole {
+pub(crate) struct ConfinedRole {
     name: String,
     admin_url: String,
 }
 
 impl ConfinedRole {
-    fn create(admin_url: &str) -> ConfinedRole {
+    pub(crate) fn create(admin_url: &str) -> ConfinedRole {
         use diesel::connection::SimpleConnection;
         use diesel::Connection;
         let name = format!("terrane_requests_{}", Uuid::now_v7().simple());
@@ -931,7 +931,9 @@ impl ConfinedRole {
             .batch_execute(&format!(
                 "CREATE ROLE {name} LOGIN; \
                  GRANT SELECT, INSERT, UPDATE, DELETE ON environments, environment_order_counters, \
-                 environment_requests, environment_request_history, components TO {name};"
+                 environment_requests, environment_request_history, components, \
+                 environment_templates, environment_lifecycles, workflow_runs, workflow_steps, \
+                 environment_lifecycle_events TO {name};"
             ))
             .unwrap();
         ConfinedRole {
@@ -940,7 +942,7 @@ impl ConfinedRole {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         let mut url = url::Url::parse(&self.admin_url).unwrap();
         url.set_username(&self.name).unwrap();
         url.to_string()

@@ -37,6 +37,7 @@ mod freeze_windows;
 mod harness;
 mod health;
 mod idempotency;
+mod lifecycle;
 mod migrations;
 mod row_level_security;
 mod settings;

@@ -10,7 +10,7 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 23] = [
+const TABLES: [&str; 28] = [
     "agent_targets",
     "agents",
     "components",
@@ -19,9 +19,12 @@ const TABLES: [&str; 23] = [
     "deployment_history",
     "deployment_timeline",
     "deployments",
+    "environment_lifecycle_events",
+    "environment_lifecycles",
     "environment_order_counters",
     "environment_request_history",
     "environment_requests",
+    "environment_templates",
     "environments",
     "freeze_windows",
     "health_checks",
@@ -34,6 +37,8 @@ const TABLES: [&str; 23] = [
     "target_groups",
     "target_inventories",
     "targets",
+    "workflow_runs",
+    "workflow_steps",
 ];
 
 #[derive(QueryableByName)]
@@ -144,7 +149,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 18);
+    assert_eq!(postgres.len(), 19);
 }
 
 #[tokio::test]
