@@ -903,7 +903,13 @@ mod tests {
         }
         .into_new()
         .unwrap()
-        .into_environment(d.environment_id, d.tenant, 2, d.created_at);
+        .into_environment(
+            d.environment_id,
+            crate::EnvironmentNumber(2),
+            d.tenant,
+            2,
+            d.created_at,
+        );
         let now = d.created_at + chrono::Duration::hours(1);
         let window = FreezeWindow {
             id: FreezeWindowId(Uuid::from_u128(77)),

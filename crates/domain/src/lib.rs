@@ -20,6 +20,7 @@ pub mod ids;
 pub mod page;
 pub mod release;
 pub mod request;
+pub mod service_account;
 pub mod target;
 pub mod target_group;
 pub mod time;
@@ -49,6 +50,7 @@ pub use freeze::{
 };
 pub use health::{AddressPolicy, Cidr, HealthCheck, HealthCheckId, ProbeOutcome};
 pub use ids::EnvironmentRequestId;
+pub use ids::{AssignmentNumber, EnvironmentNumber, TargetGroupNumber};
 pub use ids::{
     AssignmentId, ComponentId, EnvironmentId, FreezeWindowId, TargetGroupId, TargetId, TenantId,
     UserId,
@@ -60,11 +62,16 @@ pub use request::{
     NewEnvironmentRequest, NotPending, RequestError, RequestFilter, RequestHistoryEntry,
     RequestInput, RequestPatch, RequestStatus, TtlPolicy,
 };
+pub use service_account::{
+    NewServiceAccount, ServiceAccount, ServiceAccountId, SERVICE_ACCOUNT_LOGIN_PREFIX,
+    SERVICE_ACCOUNT_SECRET_PREFIX,
+};
 pub use target::{
     Connection, HealthStatus, LabelSelector, Labels, NewTarget, Target, TargetChanges,
     TargetFilter, TargetInput, TargetName, TargetType,
 };
 pub use target_group::{
     Assignment, AssignmentChange, AssignmentInput, AssignmentMode, AssignmentRequest,
-    NewTargetGroup, TargetGroup, TargetGroupChanges, TargetGroupInput, TargetGroupName,
+    NewTargetGroup, TargetGroup, TargetGroupChanges, TargetGroupFilter, TargetGroupInput,
+    TargetGroupName,
 };
