@@ -772,12 +772,12 @@ mod tests {
         .into_new()
         .unwrap()
         .into_environment(
-                EnvironmentId(Uuid::nil()),
-                EnvironmentNumber(1),
-                TenantId(Uuid::nil()),
-                1,
-                t0,
-            );
+            EnvironmentId(Uuid::nil()),
+            EnvironmentNumber(1),
+            TenantId(Uuid::nil()),
+            1,
+            t0,
+        );
         let t1 = t0 + chrono::Duration::seconds(5);
         let changes = EnvironmentInput {
             display_name: Some("Staging".into()),

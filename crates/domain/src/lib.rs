@@ -50,11 +50,11 @@ pub use freeze::{
 };
 pub use health::{AddressPolicy, Cidr, HealthCheck, HealthCheckId, ProbeOutcome};
 pub use ids::EnvironmentRequestId;
-pub use ids::{AssignmentNumber, EnvironmentNumber, TargetGroupNumber};
 pub use ids::{
     AssignmentId, ComponentId, EnvironmentId, FreezeWindowId, TargetGroupId, TargetId, TenantId,
     UserId,
 };
+pub use ids::{AssignmentNumber, EnvironmentNumber, TargetGroupNumber};
 pub use page::Page;
 pub use release::{NewRelease, Release, ReleaseComponent, ReleaseComponentInput, ReleaseInput};
 pub use request::{

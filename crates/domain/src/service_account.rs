@@ -95,9 +95,7 @@ impl NewServiceAccount {
         let mut parsed: Vec<Role> = Vec::new();
         match roles {
             None => errors.add("roles", "is required: admin, deployer or viewer"),
-            Some(roles) if roles.is_empty() => {
-                errors.add("roles", "must list at least one role")
-            }
+            Some(roles) if roles.is_empty() => errors.add("roles", "must list at least one role"),
             Some(roles) => {
                 for (index, role) in roles.iter().enumerate() {
                     match role.parse::<Role>() {

@@ -13,6 +13,7 @@ pub mod health;
 pub mod repository;
 pub mod requests;
 pub mod service;
+pub mod service_accounts;
 pub mod system;
 pub mod views;
 
@@ -26,6 +27,9 @@ pub use service::{
     ComponentQuery, ComponentService, EnvironmentQuery, EnvironmentService, FreezeWindowService,
 };
 pub use service::{TargetGroupService, TargetQuery, TargetService};
+#[cfg(feature = "mocks")]
+pub use service_accounts::{MockServiceAccountRepository, MockServiceAccountService};
+pub use service_accounts::{ServiceAccountRepository, ServiceAccountService};
 pub use system::{Clock, IdSource, SystemClock, UuidV7Source};
 
 pub use agents::{AgentRepository, AgentService, AgentStatus};
