@@ -14,7 +14,8 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use terrane_domain::{
     Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentId,
-    EnvironmentName, EnvironmentSort, EnvironmentSortField, NewEnvironment, Page, TenantId,
+    EnvironmentName, EnvironmentNumber, EnvironmentSort, EnvironmentSortField, NewEnvironment,
+    Page, TenantId,
 };
 use terrane_ports::{EnvironmentRepository, StoreError};
 
@@ -28,6 +29,7 @@ diesel::define_sql_function!(
 #[diesel(table_name = environments, treat_none_as_null = true)]
 pub(crate) struct EnvironmentRow {
     id: DbUuid,
+    number: i64,
     tenant_id: DbUuid,
     name: String,
     display_name: String,
@@ -53,6 +55,7 @@ impl From<&Environment> for EnvironmentRow {
     fn from(env: &Environment) -> Self {
         EnvironmentRow {
             id: DbUuid(env.id.0),
+            number: env.number.get(),
             tenant_id: DbUuid(env.tenant.0),
             name: env.name.as_str().to_owned(),
             display_name: env.display_name.clone(),
@@ -89,6 +92,7 @@ impl TryFrom<EnvironmentRow> for Environment {
         };
         Ok(Environment {
             id: EnvironmentId(id),
+            number: EnvironmentNumber(row.number),
             tenant: TenantId(row.tenant_id.0),
             name: EnvironmentName::parse(&row.name).map_err(|e| corrupt("name", e.message))?,
             display_name: row.display_name,
@@ -178,6 +182,9 @@ fn matching(
     let mut query = environments::table
         .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
         .into_boxed();
+    if let Some(number) = filter.number {
+        query = query.filter(environments::number.eq(number.get()));
+    }
     if let Some(name) = &filter.name {
         query = query.filter(lower(environments::name).eq(lower(name.clone())));
     }
@@ -247,7 +254,8 @@ impl EnvironmentRepository for Store {
                 None => next_order_index(conn, tenant)?,
             };
             let target_groups = new.target_groups.clone();
-            let env = new.into_environment(id, tenant, order_index, now);
+            let number = EnvironmentNumber(crate::numbers::next_number(conn)?);
+            let env = new.into_environment(id, number, tenant, order_index, now);
             diesel::insert_into(environments::table)
                 .values(EnvironmentRow::from(&env))
                 .execute(conn)

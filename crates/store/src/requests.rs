@@ -351,7 +351,8 @@ fn create_environment(
         Some(index) => index,
         None => next_order_index(conn, request.tenant)?,
     };
-    let mut env = new.into_environment(id, request.tenant, order_index, now);
+    let number = terrane_domain::EnvironmentNumber(crate::numbers::next_number(conn)?);
+    let mut env = new.into_environment(id, number, request.tenant, order_index, now);
     env.request_id = Some(request.id.0);
     env.expires_at = request.expires_at;
     diesel::insert_into(environments::table)

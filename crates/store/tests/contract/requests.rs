@@ -931,7 +931,8 @@ impl ConfinedRole {
             .batch_execute(&format!(
                 "CREATE ROLE {name} LOGIN; \
                  GRANT SELECT, INSERT, UPDATE, DELETE ON environments, environment_requests, \
-                 environment_request_history, components TO {name};"
+                 environment_request_history, components TO {name}; \
+                 GRANT USAGE ON SEQUENCE entity_numbers TO {name};"
             ))
             .unwrap();
         ConfinedRole {
