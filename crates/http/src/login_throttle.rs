@@ -50,7 +50,7 @@ fn client_key(ip: IpAddr) -> IpAddr {
 
 /// The lockout after `failures` failures: none for the free ones, then 1 s, 2 s, 4 s, ...
 fn lockout(failures: u32) -> Option<Duration> {
-    let past_free = failures.checked_sub(FREE_FAILURES)?;
+    let past_free = failures.checked_sub(FREE_FAILURES + 1)?;
     let doubled = FIRST_LOCKOUT.saturating_mul(1u32 << past_free.min(20));
     Some(doubled.min(MAX_LOCKOUT))
 }
