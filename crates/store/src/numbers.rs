@@ -2,7 +2,6 @@
 //! sequence, in the transaction that inserts the row, never reused.
 
 use crate::connection::DbConnection;
-use crate::error::Failure;
 use diesel::sql_types::BigInt;
 use diesel::{QueryableByName, RunQueryDsl};
 
@@ -15,7 +14,7 @@ struct Drawn {
 /// The next number. On PostgreSQL a sequence, which never hands a number out twice, even to
 /// transactions that roll back. On SQLite a one-row counter: its writes are serialized with
 /// every other write, and a number drawn in a transaction that rolls back was never stored.
-pub(crate) fn next_number(conn: &mut DbConnection) -> Result<i64, Failure> {
+pub(crate) fn next_number(conn: &mut DbConnection) -> Result<i64, diesel::result::Error> {
     let drawn: Drawn = match conn {
         DbConnection::Pg(pg) => {
             diesel::sql_query("SELECT nextval('entity_numbers') AS number").get_result(pg)?

@@ -193,7 +193,7 @@ impl ServiceAccountRepository for Store {
         &self,
         secret_hash: String,
     ) -> Result<Option<ServiceAccount>, StoreError> {
-        self.system_tx(move |conn| {
+        self.system_read_tx(move |conn| {
             service_accounts::table
                 .filter(service_accounts::secret_hash.eq(secret_hash))
                 .select(ServiceAccountRow::as_select())

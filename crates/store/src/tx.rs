@@ -130,6 +130,21 @@ impl Store {
         };
         self.blocking_with(Access::Write, setting, work).await
     }
+
+    /// [`Store::system_tx`] for work that only reads (authenticating a credential before its
+    /// tenant is known): on SQLite it runs on the pool beside other readers instead of
+    /// queueing behind the writes.
+    pub(crate) async fn system_read_tx<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, Failure> + Send + 'static,
+    {
+        let setting = Setting {
+            name: "terrane.system",
+            value: "on".to_owned(),
+        };
+        self.blocking_with(Access::Read, setting, work).await
+    }
 }
 
 /// A PostgreSQL setting a transaction sets for itself only (`set_config(.., true)`): the

@@ -18,6 +18,7 @@ on_both_backends!(
     names_keep_their_case_and_clash_ignoring_it,
     target_groups_filter_by_name_ignoring_case_and_display_name_containing_text,
     assignments_of_groups_carry_every_number,
+    the_bulk_seed_numbers_its_environments_like_any_other,
 );
 
 async fn environment(
@@ -260,4 +261,37 @@ async fn assignments_of_groups_carry_every_number(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(&by_env[&env.id][0], assignment);
+}
+
+async fn the_bulk_seed_numbers_its_environments_like_any_other(db: TestDb) {
+    let tenant = tenant();
+    let before = environment(&db, tenant, named("before")).await;
+    let plan = terrane_store::seed::SeedPlan {
+        tenant,
+        components: 1,
+        environments: 3,
+        deployments: 3,
+        now: now(),
+        span: chrono::Duration::days(1),
+    };
+    db.store.seed(plan).await.unwrap();
+    let after = environment(&db, tenant, named("after")).await;
+    let (all, _) = EnvironmentRepository::list(
+        &db.store,
+        tenant,
+        EnvironmentFilter::default(),
+        EnvironmentSort::default(),
+        Page::default(),
+    )
+    .await
+    .unwrap();
+    let numbers: HashSet<i64> = all.iter().map(|e| e.number.get()).collect();
+    assert_eq!((all.len(), numbers.len()), (5, 5));
+    let seeded = all
+        .iter()
+        .filter(|e| e.name.as_str().starts_with("env-"))
+        .map(|e| e.number.get());
+    assert!(seeded
+        .clone()
+        .all(|n| n > before.number.get() && n < after.number.get()));
 }
