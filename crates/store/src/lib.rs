@@ -11,6 +11,7 @@
 //! tenant set for the connection's session instead (`tx::Access::Statements`).
 
 mod agents;
+mod assignments;
 mod components;
 mod connection;
 mod deployments;

@@ -15,10 +15,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
 use terrane_domain::{
-    Assignment, AssignmentChange, AssignmentId, AssignmentMode, AssignmentNumber,
-    AssignmentRequest, EnvironmentId, EnvironmentNumber, NewTargetGroup, Page, TargetGroup,
-    TargetGroupChanges, TargetGroupFilter, TargetGroupId, TargetGroupName, TargetGroupNumber,
-    TenantId,
+    Assignment, AssignmentChange, AssignmentMode, AssignmentRequest, EnvironmentId, NewTargetGroup,
+    Page, TargetGroup, TargetGroupChanges, TargetGroupFilter, TargetGroupId, TargetGroupName,
+    TargetGroupNumber, TenantId,
 };
 use terrane_ports::{StoreError, TargetGroupRepository};
 use uuid::Uuid;
@@ -60,7 +59,10 @@ impl From<&TargetGroup> for TargetGroupRow {
 }
 
 /// A stored group name that no version of terrane writes (edited by hand, say).
-fn corrupt_name(id: Uuid, name: &str) -> impl FnOnce(terrane_domain::FieldError) -> Failure + '_ {
+pub(crate) fn corrupt_name(
+    id: Uuid,
+    name: &str,
+) -> impl FnOnce(terrane_domain::FieldError) -> Failure + '_ {
     move |error| {
         Failure::Store(StoreError::Internal(format!(
             "target group {id} has an invalid name stored ({name}): {}",
@@ -524,22 +526,7 @@ impl TargetGroupRepository for Store {
         environments: Vec<EnvironmentId>,
     ) -> Result<HashMap<EnvironmentId, Vec<Assignment>>, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
-            let ids: Vec<DbUuid> = environments.iter().map(|e| DbUuid(e.0)).collect();
-            let rows = assignments(tenant)
-                .filter(target_group_assignments::environment_id.eq_any(ids))
-                .order_by(target_groups::name.asc())
-                .then_order_by(target_group_assignments::id.asc())
-                .select(ASSIGNMENT_COLUMNS)
-                .load::<AssignmentColumns>(conn)?;
-            let mut found: HashMap<EnvironmentId, Vec<Assignment>> = HashMap::new();
-            for row in rows {
-                let assignment = assignment(row)?;
-                found
-                    .entry(assignment.environment_id)
-                    .or_default()
-                    .push(assignment);
-            }
-            Ok(found)
+            crate::assignments::of_environments(conn, tenant, environments)
         })
         .await
     }
@@ -550,81 +537,10 @@ impl TargetGroupRepository for Store {
         groups: Vec<TargetGroupId>,
     ) -> Result<HashMap<TargetGroupId, Vec<Assignment>>, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
-            let ids: Vec<DbUuid> = groups.iter().map(|g| DbUuid(g.0)).collect();
-            let rows = assignments(tenant)
-                .filter(target_group_assignments::target_group_id.eq_any(ids))
-                .order_by(environments::order_index.asc())
-                .then_order_by(environments::name.asc())
-                .then_order_by(target_group_assignments::id.asc())
-                .select(ASSIGNMENT_COLUMNS)
-                .load::<AssignmentColumns>(conn)?;
-            let mut found: HashMap<TargetGroupId, Vec<Assignment>> = HashMap::new();
-            for row in rows {
-                let assignment = assignment(row)?;
-                found
-                    .entry(assignment.target_group_id)
-                    .or_default()
-                    .push(assignment);
-            }
-            Ok(found)
+            crate::assignments::of_groups(conn, tenant, groups)
         })
         .await
     }
-}
-
-/// What an [`Assignment`] is read from: the assignment's id and number, its environment's
-/// id and number, its group's id, number and name, and its flag.
-type AssignmentColumns = (DbUuid, i64, DbUuid, i64, DbUuid, i64, String, bool);
-
-const ASSIGNMENT_COLUMNS: (
-    target_group_assignments::id,
-    target_group_assignments::number,
-    target_group_assignments::environment_id,
-    environments::number,
-    target_group_assignments::target_group_id,
-    target_groups::number,
-    target_groups::name,
-    target_group_assignments::is_active,
-) = (
-    target_group_assignments::id,
-    target_group_assignments::number,
-    target_group_assignments::environment_id,
-    environments::number,
-    target_group_assignments::target_group_id,
-    target_groups::number,
-    target_groups::name,
-    target_group_assignments::is_active,
-);
-
-/// The tenant's assignments with their group and environment, to filter, order and select
-/// from.
-fn assignments(
-    tenant: TenantId,
-) -> diesel::dsl::Filter<
-    diesel::dsl::InnerJoin<
-        diesel::dsl::InnerJoin<target_group_assignments::table, target_groups::table>,
-        environments::table,
-    >,
-    diesel::dsl::Eq<target_group_assignments::tenant_id, DbUuid>,
-> {
-    target_group_assignments::table
-        .inner_join(target_groups::table)
-        .inner_join(environments::table)
-        .filter(target_group_assignments::tenant_id.eq(DbUuid(tenant.0)))
-}
-
-fn assignment(row: AssignmentColumns) -> Result<Assignment, Failure> {
-    let (id, number, environment, environment_number, group, group_number, name, is_active) = row;
-    Ok(Assignment {
-        id: AssignmentId(id.0),
-        number: AssignmentNumber(number),
-        environment_id: EnvironmentId(environment.0),
-        environment_number: EnvironmentNumber(environment_number),
-        target_group_id: TargetGroupId(group.0),
-        target_group_number: TargetGroupNumber(group_number),
-        target_group_name: TargetGroupName::parse(&name).map_err(corrupt_name(group.0, &name))?,
-        is_active,
-    })
 }
 
 #[cfg(test)]

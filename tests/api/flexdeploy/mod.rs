@@ -4,6 +4,7 @@
 
 mod auth;
 mod environments;
+mod numbers;
 mod target_groups;
 
 use crate::support::TestApp;
