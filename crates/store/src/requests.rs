@@ -15,7 +15,7 @@
 //! Everything else, including recording what a job did, runs in tenant transactions.
 
 use crate::connection::{DbConnection, MultiBackend};
-use crate::environments::{find as find_environment, next_order_index, EnvironmentRow};
+use crate::environments::{find as find_environment, lower, next_order_index, EnvironmentRow};
 use crate::error::Failure;
 use crate::schema::{environment_request_history, environment_requests, environments};
 use crate::tx::Access;
@@ -184,7 +184,7 @@ fn writing(name: &str) -> impl FnOnce(DieselError) -> Failure + '_ {
             if info.constraint_name() == Some("environment_requests_open_name_key")
                 || info
                     .message()
-                    .contains("environment_requests.tenant_id, environment_requests.name") =>
+                    .contains("'environment_requests_open_name_key'") =>
         {
             StoreError::Conflict(format!(
                 "an open request for an environment named `{name}` already exists"
@@ -260,7 +260,7 @@ fn environment_named(
 ) -> Result<bool, Failure> {
     Ok(environments::table
         .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
-        .filter(environments::name.eq(name.as_str()))
+        .filter(lower(environments::name).eq(lower(name.as_str().to_owned())))
         .select(environments::id)
         .first::<DbUuid>(conn)
         .optional()?

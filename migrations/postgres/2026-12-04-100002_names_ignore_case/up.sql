@@ -12,3 +12,8 @@ UPDATE target_groups SET display_name = name;
 ALTER TABLE target_groups ALTER COLUMN display_name SET NOT NULL;
 ALTER TABLE target_groups ADD COLUMN is_active boolean NOT NULL DEFAULT true;
 ALTER TABLE target_groups ALTER COLUMN is_active DROP DEFAULT;
+
+-- An open request holds the name of the environment it will make: ignoring case too.
+DROP INDEX environment_requests_open_name_key;
+CREATE UNIQUE INDEX environment_requests_open_name_key ON environment_requests (tenant_id, lower(name))
+    WHERE status IN ('pending', 'approved', 'provisioning', 'active', 'failed');

@@ -7,3 +7,8 @@ CREATE UNIQUE INDEX target_groups_tenant_id_lower_name_key ON target_groups (ten
 ALTER TABLE target_groups ADD COLUMN display_name TEXT NOT NULL DEFAULT '';
 UPDATE target_groups SET display_name = name;
 ALTER TABLE target_groups ADD COLUMN is_active INTEGER NOT NULL DEFAULT 1;
+
+-- An open request holds the name of the environment it will make: ignoring case too.
+DROP INDEX environment_requests_open_name_key;
+CREATE UNIQUE INDEX environment_requests_open_name_key ON environment_requests (tenant_id, lower(name))
+    WHERE status IN ('pending', 'approved', 'provisioning', 'active', 'failed');
