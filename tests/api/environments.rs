@@ -7,6 +7,8 @@ on_both_backends!(
     the_seed_example_creates_a_production_environment_with_location_and_etag,
     omitted_fields_take_defaults_and_the_order_index_is_the_next_free_one,
     a_duplicate_name_is_a_conflict,
+    names_keep_their_case_clash_ignoring_it_and_are_found_ignoring_it,
+    every_environment_shows_its_number_and_is_found_by_it,
     get_answers_the_environment_with_its_etag_and_304_when_unchanged,
     the_list_is_a_bare_array_ordered_by_order_index_then_name_with_a_total,
     list_filters_combine_and_follow_flexdeploy_search_semantics,
@@ -96,6 +98,38 @@ async fn a_duplicate_name_is_a_conflict(app: TestApp) {
         .await;
     let body = problem(response, 409).await;
     assert!(body["detail"].as_str().unwrap().contains("qa"), "{body}");
+}
+
+async fn names_keep_their_case_clash_ignoring_it_and_are_found_ignoring_it(app: TestApp) {
+    let env = app.create_env(json!({"name": "ENV1"})).await;
+    assert_eq!(env["name"], "ENV1");
+    let response = app
+        .send_json(
+            Method::POST,
+            "/api/v1/environments",
+            json!({"name": "env1"}),
+        )
+        .await;
+    let body = problem(response, 409).await;
+    assert!(body["detail"].as_str().unwrap().contains("env1"), "{body}");
+    let (found, _) = list(&app, "?name=Env1").await;
+    assert_eq!(found[0]["id"], env["id"]);
+    app.create_env(json!({"name": "eu.west_1"})).await;
+}
+
+async fn every_environment_shows_its_number_and_is_found_by_it(app: TestApp) {
+    let first = app.create_env(json!({"name": "dev"})).await;
+    let second = app.create_env(json!({"name": "prod"})).await;
+    let (a, b) = (
+        first["number"].as_i64().unwrap(),
+        second["number"].as_i64().unwrap(),
+    );
+    assert!(a > 0 && b > a, "{a} then {b}");
+    let (found, total) = list(&app, &format!("?number={b}")).await;
+    assert_eq!(
+        (found[0]["id"].clone(), total.as_str()),
+        (second["id"].clone(), "1")
+    );
 }
 
 async fn get_answers_the_environment_with_its_etag_and_304_when_unchanged(app: TestApp) {

@@ -18,7 +18,7 @@ async fn bad_bodies_get_a_problem_naming_each_bad_field(app: TestApp) {
             Method::POST,
             "/api/v1/environments",
             json!({
-                "name": "Not_A-Slug",
+                "name": "not a name",
                 "requiredApprovals": 11,
                 "config": {"deploymentTimeout": 0, "healthCheckInterval": -5},
                 "promotionPolicy": "whenever",

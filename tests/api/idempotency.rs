@@ -61,12 +61,12 @@ async fn the_same_key_with_another_body_is_422(app: TestApp) {
 async fn a_failed_request_does_not_burn_its_key(app: TestApp) {
     let token = app.admin();
     problem(
-        post_with_key(&app, &token, "k", json!({"name": "Bad"})).await,
+        post_with_key(&app, &token, "k", json!({"name": "Bad name"})).await,
         400,
     )
     .await;
     problem(
-        post_with_key(&app, &token, "k", json!({"name": "Bad"})).await,
+        post_with_key(&app, &token, "k", json!({"name": "Bad name"})).await,
         400,
     )
     .await;

@@ -22,6 +22,7 @@ on_both_backends!(
     every_environment_representation_lists_its_assignments,
     deleting_an_environment_removes_its_assignments_and_targets,
     a_retried_group_create_with_the_same_idempotency_key_gets_the_first_answer,
+    groups_have_a_number_a_display_name_and_a_flag_and_are_found_by_them,
 );
 
 fn id(value: &Value) -> String {
@@ -715,4 +716,68 @@ async fn a_retried_group_create_with_the_same_idempotency_key_gets_the_first_ans
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.json::<Value>().await.unwrap(), first_body);
     assert_eq!(list(&app, "/api/v1/target-groups").await.1, "1");
+}
+
+async fn groups_have_a_number_a_display_name_and_a_flag_and_are_found_by_them(app: TestApp) {
+    let env = app.create_env(json!({"name": "dev"})).await;
+    let web = create_group(&app, &env, "Web").await;
+    assert_eq!(
+        (&web["displayName"], &web["isActive"]),
+        (&json!("Web"), &json!(true))
+    );
+    let response = app
+        .send_json(
+            Method::POST,
+            &groups_path(&env),
+            json!({"name": "api", "displayName": "API tier", "isActive": false}),
+        )
+        .await;
+    let api: Value = response.json().await.unwrap();
+    assert_eq!(
+        (&api["displayName"], &api["isActive"]),
+        (&json!("API tier"), &json!(false))
+    );
+    let number = api["number"].as_i64().unwrap();
+    assert!(number > web["number"].as_i64().unwrap());
+    let names = |query: String| {
+        let app = &app;
+        async move {
+            let response = app.get(&format!("/api/v1/target-groups?{query}")).await;
+            assert_eq!(response.status(), 200, "{query}");
+            let found: Value = response.json().await.unwrap();
+            found
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| g["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(names("name=WEB".into()).await, ["Web"]);
+    assert_eq!(names("displayName=tier".into()).await, ["api"]);
+    assert_eq!(names(format!("number={number}")).await, ["api"]);
+    let taken = app
+        .send_json(Method::POST, &groups_path(&env), json!({"name": "web"}))
+        .await;
+    problem(taken, 409).await;
+    let response = app
+        .send_json(
+            Method::PUT,
+            &group_path(&web),
+            json!({"displayName": "Web tier", "isActive": false}),
+        )
+        .await;
+    let updated: Value = response.json().await.unwrap();
+    assert_eq!(
+        (
+            &updated["displayName"],
+            &updated["isActive"],
+            &updated["number"]
+        ),
+        (&json!("Web tier"), &json!(false), &web["number"])
+    );
+    let null = app
+        .send_json(Method::PUT, &group_path(&web), json!({"isActive": null}))
+        .await;
+    assert_eq!(fields(&problem(null, 400).await), ["isActive"]);
 }

@@ -214,7 +214,9 @@ mod tests {
                     && new.is_production
                     && *now == Utc.with_ymd_and_hms(2026, 1, 10, 14, 23, 45).unwrap()
             })
-            .returning(|tenant, id, new, now| Ok(new.into_environment(id, tenant, 0, now)));
+            .returning(|tenant, id, new, now| {
+                Ok(new.into_environment(id, terrane_domain::EnvironmentNumber(1), tenant, 0, now))
+            });
         let env = service(repo)
             .create(&actor(Role::Admin), input("production"))
             .await
@@ -277,6 +279,7 @@ mod tests {
         EnvironmentView {
             environment: input("dev").into_new().unwrap().into_environment(
                 id,
+                terrane_domain::EnvironmentNumber(1),
                 TenantId(Uuid::from_u128(7)),
                 0,
                 Utc::now(),
@@ -374,10 +377,13 @@ mod tests {
         let mut repo = MockEnvironmentRepository::new();
         repo.expect_update().never();
         repo.expect_get().returning(|tenant, id| {
-            Ok(input("dev")
-                .into_new()
-                .unwrap()
-                .into_environment(id, tenant, 0, Utc::now()))
+            Ok(input("dev").into_new().unwrap().into_environment(
+                id,
+                terrane_domain::EnvironmentNumber(1),
+                tenant,
+                0,
+                Utc::now(),
+            ))
         });
         let svc = service(repo);
         let admin = actor(Role::Admin);
@@ -446,10 +452,13 @@ mod tests {
                 })
             })
             .returning(|tenant, id, _, _, now| {
-                Ok(input("dev")
-                    .into_new()
-                    .unwrap()
-                    .into_environment(id, tenant, 0, now))
+                Ok(input("dev").into_new().unwrap().into_environment(
+                    id,
+                    terrane_domain::EnvironmentNumber(1),
+                    tenant,
+                    0,
+                    now,
+                ))
             });
         service(repo)
             .update(

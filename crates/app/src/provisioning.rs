@@ -267,6 +267,7 @@ mod tests {
         .unwrap()
         .into_environment(
             EnvironmentId(Uuid::from_u128(9)),
+            terrane_domain::EnvironmentNumber(1),
             TenantId(Uuid::from_u128(7)),
             0,
             t0(),

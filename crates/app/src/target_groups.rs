@@ -3,8 +3,8 @@ use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::Arc;
 use terrane_domain::{
-    Actor, Assignment, EnvironmentId, Page, Permission, TargetGroup, TargetGroupId,
-    TargetGroupInput, ValidationErrors,
+    Actor, Assignment, EnvironmentId, Page, Permission, TargetGroup, TargetGroupFilter,
+    TargetGroupId, TargetGroupInput, ValidationErrors,
 };
 use terrane_ports::{
     Clock, IdSource, ServiceError, StoreError, TargetGroupRepository, TargetGroupService,
@@ -76,15 +76,29 @@ impl TargetGroupService for TargetGroups {
         self.repo.get(actor.tenant, id).await.map_err(store_error)
     }
 
+    async fn create(
+        &self,
+        actor: &Actor,
+        input: TargetGroupInput,
+    ) -> Result<TargetGroup, ServiceError> {
+        authorize(actor, Permission::Administer, "creating a target group")?;
+        let new = input.into_new()?;
+        let id = TargetGroupId(self.ids.new_id());
+        self.repo
+            .create(actor.tenant, id, new, self.clock.now())
+            .await
+            .map_err(store_error)
+    }
+
     async fn list(
         &self,
         actor: &Actor,
-        environment: Option<EnvironmentId>,
+        filter: TargetGroupFilter,
         page: Page,
     ) -> Result<(Vec<TargetGroup>, u64), ServiceError> {
         authorize(actor, Permission::Read, "reading target groups")?;
         self.repo
-            .list(actor.tenant, environment, page)
+            .list(actor.tenant, filter, page)
             .await
             .map_err(environment_error)
     }
@@ -148,13 +162,31 @@ impl TargetGroupService for TargetGroups {
             .await
             .map_err(store_error)
     }
+
+    async fn assignments_of_groups(
+        &self,
+        actor: &Actor,
+        groups: &[TargetGroupId],
+    ) -> Result<HashMap<TargetGroupId, Vec<Assignment>>, ServiceError> {
+        authorize(actor, Permission::Read, "reading target groups")?;
+        if groups.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.repo
+            .assignments_of_groups(actor.tenant, groups.to_vec())
+            .await
+            .map_err(store_error)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::{TimeZone, Utc};
-    use terrane_domain::{AssignmentId, Role, TargetGroupName, TenantId};
+    use terrane_domain::{
+        AssignmentId, AssignmentNumber, EnvironmentNumber, Role, TargetGroupName,
+        TargetGroupNumber, TenantId,
+    };
     use terrane_ports::{MockClock, MockIdSource, MockTargetGroupRepository};
     use uuid::Uuid;
 
@@ -200,7 +232,9 @@ mod tests {
                     && *id == TargetGroupId(Uuid::from_u128(42))
                     && new.name.as_str() == "web"
             })
-            .returning(|tenant, _, id, new, now| Ok(new.into_target_group(id, tenant, now)));
+            .returning(|tenant, _, id, new, now| {
+                Ok(new.into_target_group(id, TargetGroupNumber(1), tenant, now))
+            });
         let group = service(repo)
             .create_in_environment(&actor(Role::Admin), ENV, input("web"))
             .await
@@ -235,9 +269,16 @@ mod tests {
             ServiceError::NotFound("environment".into())
         );
         assert_eq!(
-            svc.list(&admin, Some(ENV), Page::default())
-                .await
-                .unwrap_err(),
+            svc.list(
+                &admin,
+                TargetGroupFilter {
+                    environment: Some(ENV),
+                    ..Default::default()
+                },
+                Page::default()
+            )
+            .await
+            .unwrap_err(),
             ServiceError::NotFound("environment".into())
         );
     }
@@ -287,10 +328,12 @@ mod tests {
         repo.expect_update()
             .returning(|_, _, _, _, _| Err(StoreError::VersionMismatch { current: 4 }));
         repo.expect_get().returning(|tenant, id| {
-            Ok(input("web")
-                .into_new()
-                .unwrap()
-                .into_target_group(id, tenant, Utc::now()))
+            Ok(input("web").into_new().unwrap().into_target_group(
+                id,
+                TargetGroupNumber(1),
+                tenant,
+                Utc::now(),
+            ))
         });
         let svc = service(repo);
         let admin = actor(Role::Admin);
@@ -312,6 +355,37 @@ mod tests {
                 .await,
             Err(ServiceError::PreconditionFailed(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn creating_a_group_outside_any_environment_needs_the_admin_role() {
+        let mut repo = MockTargetGroupRepository::new();
+        repo.expect_create()
+            .times(1)
+            .withf(|tenant, _, new, _| {
+                *tenant == TenantId(Uuid::from_u128(7)) && new.name.as_str() == "web"
+            })
+            .returning(|tenant, id, new, now| {
+                Ok(new.into_target_group(id, TargetGroupNumber(1), tenant, now))
+            });
+        let svc = service(repo);
+        assert!(matches!(
+            svc.create(&actor(Role::Deployer), input("web")).await,
+            Err(ServiceError::Forbidden(_))
+        ));
+        let group = svc.create(&actor(Role::Admin), input("web")).await.unwrap();
+        assert_eq!(group.display_name, "web");
+    }
+
+    #[tokio::test]
+    async fn assignments_of_no_group_are_answered_without_asking_the_store() {
+        let mut repo = MockTargetGroupRepository::new();
+        repo.expect_assignments_of_groups().never();
+        let found = service(repo)
+            .assignments_of_groups(&actor(Role::Viewer), &[])
+            .await
+            .unwrap();
+        assert!(found.is_empty());
     }
 
     #[tokio::test]
@@ -337,8 +411,11 @@ mod tests {
             .returning(|_, _| {
                 let assignment = Assignment {
                     id: AssignmentId(Uuid::from_u128(9)),
+                    number: AssignmentNumber(3),
                     environment_id: ENV,
+                    environment_number: EnvironmentNumber(1),
                     target_group_id: TargetGroupId(Uuid::from_u128(5)),
+                    target_group_number: TargetGroupNumber(2),
                     target_group_name: TargetGroupName::parse("web").unwrap(),
                     is_active: true,
                 };

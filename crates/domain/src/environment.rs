@@ -1,14 +1,16 @@
 //! Environments: where things are deployed, and the rules that guard them.
 
 use crate::error::{FieldError, ValidationErrors};
-use crate::ids::{EnvironmentId, TenantId};
+use crate::ids::{EnvironmentId, EnvironmentNumber, TenantId};
 use crate::target_group::{AssignmentChange, AssignmentInput, AssignmentRequest};
 use chrono::{DateTime, Utc};
 use std::fmt;
 use uuid::Uuid;
 
-/// A valid environment name: a lowercase slug of letters, digits and `-`, 1 to 63 characters,
-/// starting and ending with a letter or digit (so it can name a DNS label or a namespace).
+/// A valid environment name: 1 to 63 ASCII letters, digits, `-`, `_` or `.`, starting and
+/// ending with a letter or digit. Its case is kept (FlexDeploy codes such as `ENV1` are names),
+/// and two names that differ only in case are the same name: the store keeps them unique
+/// ignoring case, and searches compare them ignoring case.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct EnvironmentName(String);
 
@@ -30,14 +32,20 @@ impl EnvironmentName {
         }
         if !value
             .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
         {
-            return bad("may contain only lowercase letters, digits and '-'");
+            return bad("may contain only letters, digits, '-', '_' and '.'");
         }
-        if value.starts_with('-') || value.ends_with('-') {
+        let edge_ok = |b: Option<&u8>| b.is_some_and(u8::is_ascii_alphanumeric);
+        if !edge_ok(value.as_bytes().first()) || !edge_ok(value.as_bytes().last()) {
             return bad("must start and end with a letter or digit");
         }
         Ok(Self(value.to_owned()))
+    }
+
+    /// Whether `other` is the same name, ignoring case.
+    pub fn same_as(&self, other: &EnvironmentName) -> bool {
+        self.0.eq_ignore_ascii_case(&other.0)
     }
 
     /// The name as text.
@@ -49,7 +57,8 @@ impl EnvironmentName {
     /// deployment tier: the first family of words found wins, so `preprod` and `nonprod` are
     /// staging while `prod`, `production`, `prd` and `live` are production.
     pub fn looks_like_production(&self) -> bool {
-        let name = self.0.as_str();
+        let name = self.0.to_ascii_lowercase();
+        let name = name.as_str();
         let any = |words: &[&str]| words.iter().any(|w| name.contains(w));
         if any(&["dev", "review", "trunk"]) {
             return false;
@@ -128,9 +137,11 @@ impl Default for EnvironmentConfig {
 pub struct Environment {
     /// Its id.
     pub id: EnvironmentId,
+    /// Its server-wide number, for clients that address environments by number.
+    pub number: EnvironmentNumber,
     /// The organization it belongs to.
     pub tenant: TenantId,
-    /// Unique per tenant.
+    /// Unique per tenant, ignoring case.
     pub name: EnvironmentName,
     /// What people read.
     pub display_name: String,
@@ -465,6 +476,7 @@ impl NewEnvironment {
     pub fn into_environment(
         self,
         id: EnvironmentId,
+        number: EnvironmentNumber,
         tenant: TenantId,
         order_index: i32,
         now: DateTime<Utc>,
@@ -472,6 +484,7 @@ impl NewEnvironment {
         let now = crate::time::truncate(now);
         Environment {
             id,
+            number,
             tenant,
             name: self.name,
             display_name: self.display_name,
@@ -578,6 +591,8 @@ impl Environment {
 /// Filters of the environment list; every one given must match.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct EnvironmentFilter {
+    /// Number equals this.
+    pub number: Option<EnvironmentNumber>,
     /// Name equals this, ignoring case.
     pub name: Option<String>,
     /// Display name contains this, ignoring case.
@@ -651,23 +666,44 @@ mod tests {
     }
 
     #[test]
-    fn names_are_lowercase_slugs_of_at_most_63_characters() {
-        for ok in ["a", "prod", "feature-42", &"a".repeat(63)] {
+    fn names_are_letters_digits_dashes_underscores_and_dots_of_at_most_63_characters() {
+        for ok in [
+            "a",
+            "prod",
+            "feature-42",
+            "ENV1",
+            "PUT2",
+            "eu.west_1",
+            &"a".repeat(63),
+        ] {
             assert!(EnvironmentName::parse(ok).is_ok(), "{ok}");
         }
         for bad in [
             "",
-            "Prod",
             "with space",
             "-lead",
             "trail-",
-            "under_score",
+            "_under",
+            "dot.",
             &"a".repeat(64),
             "é",
         ] {
             let error = EnvironmentName::parse(bad).unwrap_err();
             assert_eq!(error.field, "name", "{bad}");
         }
+    }
+
+    #[test]
+    fn names_keep_their_case_and_compare_ignoring_it() {
+        assert_eq!(name("ENV1").as_str(), "ENV1");
+        assert!(name("ENV1").same_as(&name("env1")));
+        assert!(!name("ENV1").same_as(&name("ENV2")));
+    }
+
+    #[test]
+    fn production_is_guessed_from_the_name_ignoring_case() {
+        assert!(name("PROD").looks_like_production());
+        assert!(!name("PreProd").looks_like_production());
     }
 
     #[test]
@@ -789,7 +825,13 @@ mod tests {
         }
         .into_new()
         .unwrap()
-        .into_environment(EnvironmentId(Uuid::nil()), TenantId(Uuid::nil()), 1, t0);
+        .into_environment(
+            EnvironmentId(Uuid::nil()),
+            EnvironmentNumber(1),
+            TenantId(Uuid::nil()),
+            1,
+            t0,
+        );
         let t1 = t0 + chrono::Duration::seconds(5);
         let changes = EnvironmentInput {
             display_name: Some("Staging".into()),

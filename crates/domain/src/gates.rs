@@ -295,6 +295,7 @@ mod tests {
         .unwrap()
         .into_environment(
             EnvironmentId(Uuid::now_v7()),
+            crate::EnvironmentNumber(1),
             TenantId(Uuid::from_u128(7)),
             order_index,
             chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 1, 1, 0, 0, 0).unwrap(),
@@ -345,7 +346,13 @@ mod tests {
         }
         .into_new()
         .unwrap()
-        .into_environment(d.environment_id, d.tenant, 2, d.created_at);
+        .into_environment(
+            d.environment_id,
+            crate::EnvironmentNumber(1),
+            d.tenant,
+            2,
+            d.created_at,
+        );
         let now = d.created_at + chrono::Duration::hours(1);
         let window = FreezeWindow {
             id: FreezeWindowId(Uuid::from_u128(77)),

@@ -92,3 +92,39 @@ id_type!(
     /// One entry of an environment's lifecycle history.
     LifecycleEventId
 );
+
+macro_rules! number_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl $name {
+            /// The number.
+            pub fn get(&self) -> i64 {
+                self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
+number_type!(
+    /// The server-wide number of an environment, beside its UUID: assigned at creation, never
+    /// reused, for clients that address rows by number (FlexDeploy's `environmentId`).
+    EnvironmentNumber
+);
+number_type!(
+    /// The server-wide number of a target group (FlexDeploy's `targetGroupId`).
+    TargetGroupNumber
+);
+number_type!(
+    /// The server-wide number of an assignment (FlexDeploy's `targetId`).
+    AssignmentNumber
+);

@@ -23,6 +23,7 @@ pub mod ids;
 pub mod lifecycle;
 pub mod page;
 pub mod release;
+pub mod service_account;
 pub mod target;
 pub mod target_group;
 pub mod time;
@@ -67,6 +68,7 @@ pub use ids::{
     AssignmentId, ComponentId, DeploymentId, EnvironmentId, FreezeWindowId, ReleaseId,
     TargetGroupId, TargetId, TenantId, UserId,
 };
+pub use ids::{AssignmentNumber, EnvironmentNumber, TargetGroupNumber};
 pub use ids::{LifecycleEventId, RunId, StepId, TemplateId};
 pub use lifecycle::{
     available_actions, EnvironmentLifecycle, Executables, LifecycleAction, LifecycleEvent,
@@ -75,12 +77,17 @@ pub use lifecycle::{
 };
 pub use page::Page;
 pub use release::{NewRelease, Release, ReleaseComponent, ReleaseComponentInput, ReleaseInput};
+pub use service_account::{
+    NewServiceAccount, ServiceAccount, ServiceAccountId, SERVICE_ACCOUNT_LOGIN_PREFIX,
+    SERVICE_ACCOUNT_SECRET_PREFIX,
+};
 pub use target::{
     Connection, HealthStatus, LabelSelector, Labels, NewTarget, Target, TargetChanges,
     TargetFilter, TargetInput, TargetName, TargetType,
 };
 pub use target_group::{
     Assignment, AssignmentChange, AssignmentInput, AssignmentMode, AssignmentRequest,
-    NewTargetGroup, TargetGroup, TargetGroupChanges, TargetGroupInput, TargetGroupName,
+    NewTargetGroup, TargetGroup, TargetGroupChanges, TargetGroupFilter, TargetGroupInput,
+    TargetGroupName,
 };
 pub use version_diff::{diff_versions, Comparison, DiffLine, RunningVersion};

@@ -6,7 +6,10 @@
 
 use crate::environment::MAX_DESCRIPTION_LEN;
 use crate::error::{FieldError, ValidationErrors};
-use crate::ids::{AssignmentId, EnvironmentId, TargetGroupId, TenantId};
+use crate::ids::{
+    AssignmentId, AssignmentNumber, EnvironmentId, EnvironmentNumber, TargetGroupId,
+    TargetGroupNumber, TenantId,
+};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
 use std::fmt;
@@ -82,12 +85,18 @@ impl fmt::Display for TargetGroupName {
 pub struct TargetGroup {
     /// Its id.
     pub id: TargetGroupId,
+    /// Its server-wide number, for clients that address groups by number.
+    pub number: TargetGroupNumber,
     /// The organization it belongs to.
     pub tenant: TenantId,
-    /// Unique per tenant.
+    /// Unique per tenant, ignoring case; its case is kept.
     pub name: TargetGroupName,
+    /// What people read (FlexDeploy's `targetGroupName`); defaults to the name.
+    pub display_name: String,
     /// Free text.
     pub description: Option<String>,
+    /// Whether the group is in use; new groups are active.
+    pub is_active: bool,
     /// Bumped by every change; served as the ETag.
     pub version: i64,
     /// When it was created.
@@ -101,8 +110,12 @@ pub struct TargetGroup {
 pub struct TargetGroupInput {
     /// See [`TargetGroup::name`].
     pub name: Option<String>,
+    /// See [`TargetGroup::display_name`].
+    pub display_name: Option<String>,
     /// `Some(None)` clears the description on update.
     pub description: Option<Option<String>>,
+    /// See [`TargetGroup::is_active`].
+    pub is_active: Option<bool>,
 }
 
 /// A validated target group to create.
@@ -110,8 +123,12 @@ pub struct TargetGroupInput {
 pub struct NewTargetGroup {
     /// Validated name.
     pub name: TargetGroupName,
+    /// Defaults to the name.
+    pub display_name: String,
     /// Free text.
     pub description: Option<String>,
+    /// Defaults to true.
+    pub is_active: bool,
 }
 
 /// Validated changes to a target group; `None` leaves a field as it is.
@@ -119,8 +136,27 @@ pub struct NewTargetGroup {
 pub struct TargetGroupChanges {
     /// New name.
     pub name: Option<TargetGroupName>,
+    /// New display name.
+    pub display_name: Option<String>,
     /// `Some(None)` clears it.
     pub description: Option<Option<String>>,
+    /// New active flag.
+    pub is_active: Option<bool>,
+}
+
+/// Checks a display name: 1 to 100 characters once trimmed.
+fn parse_display_name(value: &str) -> Result<String, FieldError> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        Err(FieldError::new("displayName", "must not be blank"))
+    } else if trimmed.chars().count() > MAX_NAME_LEN {
+        Err(FieldError::new(
+            "displayName",
+            "must be at most 100 characters",
+        ))
+    } else {
+        Ok(trimmed.to_owned())
+    }
 }
 
 impl TargetGroupInput {
@@ -131,10 +167,17 @@ impl TargetGroupInput {
     pub fn into_changes(self) -> Result<TargetGroupChanges, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let name = self.name.as_deref().map(TargetGroupName::parse).transpose();
+        let display_name = self
+            .display_name
+            .as_deref()
+            .map(parse_display_name)
+            .transpose();
         let description = self.description.map(parse_description).transpose();
         let changes = TargetGroupChanges {
             name: errors.take(name).flatten(),
+            display_name: errors.take(display_name).flatten(),
             description: errors.take(description).flatten(),
+            is_active: self.is_active,
         };
         errors.into_result(|| changes)
     }
@@ -148,10 +191,14 @@ impl TargetGroupInput {
         match self.into_changes() {
             Ok(TargetGroupChanges {
                 name: Some(name),
+                display_name,
                 description,
+                is_active,
             }) => Ok(NewTargetGroup {
+                display_name: display_name.unwrap_or_else(|| name.as_str().to_owned()),
                 name,
                 description: description.flatten(),
+                is_active: is_active.unwrap_or(true),
             }),
             Ok(_) => Err(ValidationErrors::single("name", "is required")),
             Err(mut errors) => {
@@ -169,15 +216,19 @@ impl NewTargetGroup {
     pub fn into_target_group(
         self,
         id: TargetGroupId,
+        number: TargetGroupNumber,
         tenant: TenantId,
         now: DateTime<Utc>,
     ) -> TargetGroup {
         let now = crate::time::truncate(now);
         TargetGroup {
             id,
+            number,
             tenant,
             name: self.name,
+            display_name: self.display_name,
             description: self.description,
+            is_active: self.is_active,
             version: 1,
             created_at: now,
             updated_at: now,
@@ -199,8 +250,14 @@ impl TargetGroup {
         if let Some(name) = changes.name {
             next.name = name;
         }
+        if let Some(display_name) = changes.display_name {
+            next.display_name = display_name;
+        }
         if let Some(description) = changes.description {
             next.description = description;
+        }
+        if let Some(is_active) = changes.is_active {
+            next.is_active = is_active;
         }
         next.version = self.version + 1;
         next.updated_at = crate::time::truncate(now);
@@ -208,15 +265,34 @@ impl TargetGroup {
     }
 }
 
+/// Filters of the target group list; every one given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TargetGroupFilter {
+    /// Only the groups assigned to this environment.
+    pub environment: Option<EnvironmentId>,
+    /// Only the groups of these numbers (none: any number).
+    pub numbers: Vec<TargetGroupNumber>,
+    /// Name equals this, ignoring case.
+    pub name: Option<String>,
+    /// Display name contains this, ignoring case.
+    pub display_name: Option<String>,
+}
+
 /// A target group assigned to an environment, as the environment shows it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
-    /// The assignment's own id (FlexDeploy's `targetId`).
+    /// The assignment's own id.
     pub id: AssignmentId,
+    /// The assignment's number (FlexDeploy's `targetId`).
+    pub number: AssignmentNumber,
     /// The environment.
     pub environment_id: EnvironmentId,
+    /// The environment's number.
+    pub environment_number: EnvironmentNumber,
     /// The group.
     pub target_group_id: TargetGroupId,
+    /// The group's number.
+    pub target_group_number: TargetGroupNumber,
     /// The group's name, so a reader need not look it up.
     pub target_group_name: TargetGroupName,
     /// Whether the assignment is in use; new assignments are active.
@@ -343,8 +419,8 @@ mod tests {
     #[test]
     fn a_new_group_needs_a_name_and_reports_it_with_the_other_errors() {
         let errors = TargetGroupInput {
-            name: None,
             description: Some(Some("x".repeat(2001))),
+            ..Default::default()
         }
         .into_new()
         .unwrap_err();
@@ -361,6 +437,7 @@ mod tests {
         let errors = TargetGroupInput {
             name: Some("bad name".into()),
             description: Some(Some("x".repeat(2001))),
+            ..Default::default()
         }
         .into_new()
         .unwrap_err();
@@ -374,10 +451,16 @@ mod tests {
         let group = TargetGroupInput {
             name: Some("web".into()),
             description: Some(Some("front".into())),
+            ..Default::default()
         }
         .into_new()
         .unwrap()
-        .into_target_group(TargetGroupId(Uuid::nil()), TenantId(Uuid::nil()), t0);
+        .into_target_group(
+            TargetGroupId(Uuid::nil()),
+            TargetGroupNumber(1),
+            TenantId(Uuid::nil()),
+            t0,
+        );
         let t1 = t0 + chrono::Duration::seconds(1);
         let renamed = group.apply(
             TargetGroupInput {
@@ -401,6 +484,25 @@ mod tests {
             t1,
         );
         assert_eq!(cleared.description, None);
+    }
+
+    #[test]
+    fn a_new_group_is_active_and_shows_its_name_unless_told_otherwise() {
+        let new = TargetGroupInput {
+            name: Some("WEB".into()),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap();
+        assert_eq!((new.display_name.as_str(), new.is_active), ("WEB", true));
+        let errors = TargetGroupInput {
+            name: Some("web".into()),
+            display_name: Some("  ".into()),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap_err();
+        assert_eq!(errors.errors()[0].field, "displayName");
     }
 
     #[test]

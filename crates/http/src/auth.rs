@@ -1,4 +1,5 @@
-//! Bearer tokens: HS256 JWTs carrying the user, the tenant and the roles.
+//! Bearer tokens: HS256 JWTs carrying the user, the tenant and the roles, and the secrets of
+//! service accounts (`trn_sa_...`), which act in their organization with their roles.
 
 use crate::problem::{Problem, ProblemKind};
 use actix_web::dev::Payload;
@@ -7,8 +8,9 @@ use chrono::{DateTime, Utc};
 use futures_util::future::LocalBoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
-use std::future::{ready, Ready};
-use terrane_domain::{Actor, Agent, Role, TenantId, UserId, AGENT_TOKEN_PREFIX};
+use terrane_domain::{
+    Actor, Agent, Role, TenantId, UserId, AGENT_TOKEN_PREFIX, SERVICE_ACCOUNT_SECRET_PREFIX,
+};
 use uuid::Uuid;
 
 /// Shortest signing secret accepted, in bytes (the HS256 key length).
@@ -109,35 +111,89 @@ impl TokenKeys {
 }
 
 /// The authenticated caller of a request: extracting it answers 401 when the request carries
-/// no valid bearer token.
+/// no valid bearer token (a JWT or a service account's secret).
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Actor);
 
 impl FromRequest for Authenticated {
     type Error = Problem;
-    type Future = Ready<Result<Self, Problem>>;
+    type Future = LocalBoxFuture<'static, Result<Self, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(authenticate(req))
+        let verifier = Verifier::of(req);
+        let token = bearer(req);
+        Box::pin(async move { verifier?.bearer_actor(token?).await.map(Authenticated) })
     }
 }
 
-fn authenticate(req: &HttpRequest) -> Result<Authenticated, Problem> {
-    let keys = req
-        .app_data::<web::Data<TokenKeys>>()
-        .ok_or_else(|| Problem::internal("token keys are not configured"))?;
-    let token = bearer(req)?;
-    if token.starts_with(AGENT_TOKEN_PREFIX) {
-        return Err(Problem::new(ProblemKind::Forbidden, AGENT_ONLY));
+/// What checks credentials: the token keys and the service accounts.
+pub(crate) struct Verifier {
+    keys: web::Data<TokenKeys>,
+    state: web::Data<crate::AppState>,
+}
+
+impl Verifier {
+    /// The request's verifier.
+    ///
+    /// # Errors
+    /// A 500 when the application was built without keys or state.
+    pub(crate) fn of(req: &HttpRequest) -> Result<Self, Problem> {
+        Ok(Self {
+            keys: req
+                .app_data::<web::Data<TokenKeys>>()
+                .cloned()
+                .ok_or_else(|| Problem::internal("token keys are not configured"))?,
+            state: req
+                .app_data::<web::Data<crate::AppState>>()
+                .cloned()
+                .ok_or_else(|| Problem::internal("the application state is missing"))?,
+        })
     }
-    keys.verify(&token).map(Authenticated)
+
+    /// The actor behind a bearer token: a JWT of this server, or a service account's secret.
+    ///
+    /// # Errors
+    /// A 401 for a token that is not (or no longer) valid; a 403 for an agent's token.
+    pub(crate) async fn bearer_actor(&self, token: String) -> Result<Actor, Problem> {
+        if token.starts_with(AGENT_TOKEN_PREFIX) {
+            return Err(Problem::new(ProblemKind::Forbidden, AGENT_ONLY));
+        }
+        if token.starts_with(SERVICE_ACCOUNT_SECRET_PREFIX) {
+            return self.service_account(None, token).await;
+        }
+        self.keys.verify(&token)
+    }
+
+    /// The actor of the service account whose secret is `secret` (and whose login is
+    /// `login`, when given).
+    ///
+    /// # Errors
+    /// A 401 when no account has that secret (and login).
+    pub(crate) async fn service_account(
+        &self,
+        login: Option<String>,
+        secret: String,
+    ) -> Result<Actor, Problem> {
+        match self
+            .state
+            .service_accounts
+            .authenticate(login, secret)
+            .await?
+        {
+            Some(account) => Ok(account.actor()),
+            None => Err(Problem::new(
+                ProblemKind::Unauthorized,
+                "the service account credentials are not valid: unknown, rotated, or the account was deleted",
+            )),
+        }
+    }
 }
 
 /// What an agent token may do, for the 403 of anything else.
 const AGENT_ONLY: &str = "an agent token may only send its own heartbeat (POST /api/v1/agents/{id}/heartbeat) and inventories of the targets it serves (POST /api/v1/targets/{id}/inventory)";
 
 /// The token of an `Authorization: Bearer <token>` header.
-fn bearer(req: &HttpRequest) -> Result<String, Problem> {
+pub(crate) fn bearer(req: &HttpRequest) -> Result<String, Problem> {
     let value = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)

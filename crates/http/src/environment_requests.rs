@@ -61,8 +61,9 @@ fn from_status_schema() -> utoipa::openapi::Object {
     "ttlHours": 48
 }))]
 pub struct CreateRequestBody {
-    /// The environment's name: a lowercase slug (letters, digits, `-`), 1 to 63 characters,
-    /// not taken by an environment or another open request of your organization.
+    /// The environment's name: 1 to 63 letters, digits, `-`, `_` or `.`, starting and ending
+    /// with a letter or digit, not taken by an environment or another open request of your
+    /// organization.
     #[schema(example = "feature-xyz-preview")]
     pub name: Option<String>,
     /// Why it is needed, at most 2000 characters.

@@ -13,8 +13,8 @@ use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use terrane_domain::{
-    Actor, Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentSort,
-    EnvironmentStatus, FieldError, Page, PromotionPolicy,
+    Actor, Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentNumber,
+    EnvironmentSort, EnvironmentStatus, FieldError, Page, PromotionPolicy,
 };
 use terrane_domain::{AssignmentInput, AssignmentMode};
 use terrane_ports::{EnvironmentQuery, EnvironmentView};
@@ -63,7 +63,8 @@ pub struct ConfigBody {
     "promotionPolicy": "default"
 }))]
 pub struct EnvironmentBody {
-    /// Lowercase slug (letters, digits, `-`), 1 to 63 characters, unique in the organization.
+    /// 1 to 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit;
+    /// its case is kept; unique in the organization ignoring case.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, example = "production")]
     pub name: Option<Option<String>>,
@@ -260,6 +261,7 @@ pub struct CurrentRelease {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "id": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a6b",
+    "number": 11101,
     "organizationId": "01936f6e-0000-7000-8000-000000000001",
     "name": "production",
     "displayName": "Production",
@@ -280,6 +282,7 @@ pub struct CurrentRelease {
     "updatedAt": "2026-01-10T14:23:45Z",
     "targetGroups": [{
         "assignmentId": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a71",
+        "number": 10001,
         "targetGroupId": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a70",
         "name": "web",
         "isActive": true
@@ -299,9 +302,12 @@ pub struct CurrentRelease {
 pub struct EnvironmentResponse {
     /// Id.
     pub id: Uuid,
+    /// Server-wide number, for clients that address environments by number (FlexDeploy's
+    /// `environmentId`).
+    pub number: i64,
     /// The organization (tenant) it belongs to.
     pub organization_id: Uuid,
-    /// Unique slug.
+    /// Unique name (ignoring case).
     pub name: String,
     /// What people read.
     pub display_name: String,
@@ -363,6 +369,7 @@ impl From<Environment> for EnvironmentResponse {
     fn from(env: Environment) -> Self {
         Self {
             id: env.id.as_uuid(),
+            number: env.number.get(),
             organization_id: env.tenant.as_uuid(),
             name: env.name.as_str().to_owned(),
             display_name: env.display_name,
@@ -400,6 +407,8 @@ impl From<Environment> for EnvironmentResponse {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documents the parameters; they are parsed one by one in `list_query`.
 pub struct EnvironmentListParams {
+    /// Number equals this.
+    number: Option<i64>,
     /// Name equals this, ignoring case.
     name: Option<String>,
     /// Display name contains this, ignoring case.
@@ -427,6 +436,7 @@ pub struct EnvironmentListParams {
 fn list_query(req: &HttpRequest) -> Result<(EnvironmentQuery, bool), Problem> {
     let mut q = Query::of(req)?;
     let filter = EnvironmentFilter {
+        number: q.integer("number").map(EnvironmentNumber),
         name: q.text("name"),
         display_name: q.text("displayName"),
         is_active: q.boolean("isActive"),

@@ -12,6 +12,7 @@ mod deployments;
 mod drift;
 mod environments;
 pub mod extract;
+pub mod flexdeploy;
 mod freeze_windows;
 mod headers;
 mod health;
@@ -20,11 +21,13 @@ mod insights;
 mod lifecycle;
 pub use idempotency::RETENTION_HOURS as IDEMPOTENCY_RETENTION_HOURS;
 mod environment_requests;
+pub mod login_throttle;
 pub mod observe;
 mod ops;
 pub mod problem;
 mod releases;
 mod schema;
+mod service_accounts;
 mod target_groups;
 mod targets;
 mod templates;
@@ -39,6 +42,7 @@ use terrane_ports::AgentService;
 use terrane_ports::DriftService;
 use terrane_ports::EnvironmentRequestService;
 use terrane_ports::HealthService;
+use terrane_ports::ServiceAccountService;
 use terrane_ports::{
     Clock, ComponentService, EnvironmentService, FreezeWindowService, IdempotencyRepository,
     StoreHealth,
@@ -71,6 +75,10 @@ pub struct AppState {
     pub health_checks: Arc<dyn HealthService>,
     /// Agents and the inventories they report.
     pub agents: Arc<dyn AgentService>,
+    /// Service accounts, and checking their secrets.
+    pub service_accounts: Arc<dyn ServiceAccountService>,
+    /// Failed logins per client, shared by every worker (see [`login_throttle`]).
+    pub login_throttle: Arc<login_throttle::LoginThrottle>,
     /// Drift: the ledger against the inventories.
     pub drift: Arc<dyn DriftService>,
     /// The deployment ledger use cases.
@@ -97,7 +105,7 @@ pub struct AppState {
 #[openapi(
     info(
         title = "terrane",
-        description = "Environments, what is deployed into them, and the rules that guard production.\n\nEvery `/api/v1` route needs `Authorization: Bearer <token>` (mint one with `terrane token`). Errors are `application/problem+json` (RFC 9457).",
+        description = "Environments, what is deployed into them, and the rules that guard production.\n\nEvery `/api/v1` route needs `Authorization: Bearer <token>`: a JWT (mint one with `terrane token`) or a service account's secret (`trn_sa_...`). The FlexDeploy dialect under `/flexdeploy/rest/v2` also takes `Authorization: Basic base64(login:secret)` with a service account's login and secret. Errors are `application/problem+json` (RFC 9457).",
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
@@ -114,6 +122,8 @@ pub struct AppState {
         (name = "environment-requests", description = "Self-service environments: requested, reviewed by an admin, provisioned, and expired when their time to live has passed"),
         (name = "templates", description = "Environment templates: variables and workflows whose steps run executables of the server's workflow directory"),
         (name = "agents", description = "Agents beside targets: registration, heartbeats (the health of ECS services) and inventories"),
+        (name = "service-accounts", description = "Machines acting in the organization with their roles: a login and a secret shown once, stored only as a hash, revoked or rotated at once"),
+        (name = "flexdeploy", description = "FlexDeploy REST v2 (environments and target groups) on the wire as FlexDeploy's documents show it, with numeric ids; HTTP Basic with a service account's login and secret, or any bearer token /api/v1 takes"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
 )]
@@ -131,7 +141,18 @@ impl Modify for BearerAuth {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "A token from `terrane token`: claims sub, tenant, roles, exp",
+                        "A token from `terrane token` (claims sub, tenant, roles, exp), or a service account's secret (`trn_sa_...`)",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "basic",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Basic)
+                    .description(Some(
+                        "A service account's login and secret (FlexDeploy dialect only)",
                     ))
                     .build(),
             ),
@@ -209,6 +230,11 @@ fn api(config: &mut ServiceConfig) {
                 .service(agents::agent_heartbeat)
                 .service(agents::report_inventory)
                 .service(agents::get_inventory)
+                .service(service_accounts::create_service_account)
+                .service(service_accounts::list_service_accounts)
+                .service(service_accounts::get_service_account)
+                .service(service_accounts::delete_service_account)
+                .service(service_accounts::rotate_service_account)
                 .service(drift::get_target_drift)
                 .service(drift::get_environment_drift)
                 .service(environment_requests::create_request)
@@ -224,6 +250,7 @@ fn api(config: &mut ServiceConfig) {
                 .service(environment_requests::set_environment_ttl)
                 .service(environment_requests::remove_environment_ttl),
         )
+        .configure(flexdeploy::routes)
         .service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics);

@@ -167,7 +167,7 @@ pub struct ProblemField {
     #[schema(example = "name")]
     pub field: String,
     /// What is wrong and what would be accepted.
-    #[schema(example = "may contain only lowercase letters, digits and '-'")]
+    #[schema(example = "may contain only letters, digits, '-', '_' and '.'")]
     pub message: String,
 }
 
@@ -182,6 +182,10 @@ pub struct Problem {
     pub errors: Vec<ProblemField>,
     /// For 405: the methods the path accepts.
     allow: Option<String>,
+    /// For 401: the `WWW-Authenticate` challenge (`Bearer` unless said otherwise).
+    challenge: Option<&'static str>,
+    /// For a 401 while a client is locked out: seconds until it may try again.
+    retry_after: Option<u64>,
 }
 
 /// An RFC 9457 problem document (`application/problem+json`), the body of every error.
@@ -190,8 +194,8 @@ pub struct Problem {
     "type": "/problems/validation",
     "title": "Your request is not valid",
     "status": 400,
-    "detail": "name: may contain only lowercase letters, digits and '-'",
-    "errors": [{"field": "name", "message": "may contain only lowercase letters, digits and '-'"}]
+    "detail": "name: may contain only letters, digits, '-', '_' and '.'",
+    "errors": [{"field": "name", "message": "may contain only letters, digits, '-', '_' and '.'"}]
 }))]
 pub struct ProblemDocument<'a> {
     /// A relative URI naming the kind of problem; a short page there explains it.
@@ -217,7 +221,21 @@ impl Problem {
             detail: detail.into(),
             errors: Vec::new(),
             allow: None,
+            challenge: None,
+            retry_after: None,
         }
+    }
+
+    /// The problem with `challenge` as its `WWW-Authenticate` header when it is a 401.
+    pub fn with_challenge(mut self, challenge: &'static str) -> Self {
+        self.challenge = Some(challenge);
+        self
+    }
+
+    /// The problem with a `Retry-After` header of `seconds`.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// A 400 naming every bad field.
@@ -304,7 +322,10 @@ impl ResponseError for Problem {
         let mut response = HttpResponse::build(self.status_code());
         response.content_type("application/problem+json");
         if self.kind == ProblemKind::Unauthorized {
-            response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            response.insert_header((header::WWW_AUTHENTICATE, self.challenge.unwrap_or("Bearer")));
+        }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         if let Some(allow) = &self.allow {
             response.insert_header((header::ALLOW, allow.as_str()));

@@ -12,8 +12,8 @@ use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use terrane_domain::{
-    Assignment, AssignmentRequest, EnvironmentId, FieldError, Page, TargetGroup, TargetGroupId,
-    TargetGroupInput,
+    Assignment, AssignmentRequest, EnvironmentId, FieldError, Page, TargetGroup, TargetGroupFilter,
+    TargetGroupId, TargetGroupInput, TargetGroupNumber,
 };
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -45,6 +45,7 @@ impl From<TargetGroupRef> for AssignmentRequest {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "assignmentId": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a71",
+    "number": 10001,
     "targetGroupId": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a70",
     "name": "web",
     "isActive": true
@@ -52,6 +53,9 @@ impl From<TargetGroupRef> for AssignmentRequest {
 pub struct AssignmentResponse {
     /// The assignment's id.
     pub assignment_id: Uuid,
+    /// The assignment's server-wide number (FlexDeploy's `targetId`).
+    #[schema(example = 10001)]
+    pub number: i64,
     /// The group.
     pub target_group_id: Uuid,
     /// The group's name.
@@ -64,6 +68,7 @@ impl From<Assignment> for AssignmentResponse {
     fn from(assignment: Assignment) -> Self {
         Self {
             assignment_id: assignment.id.as_uuid(),
+            number: assignment.number.get(),
             target_group_id: assignment.target_group_id.as_uuid(),
             name: assignment.target_group_name.as_str().to_owned(),
             is_active: assignment.is_active,
@@ -82,13 +87,21 @@ fn nullable<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
 /// `description` (`name` cannot be null).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-#[schema(example = json!({"name": "web", "description": "The web tier"}))]
+#[schema(example = json!({"name": "web", "displayName": "Web tier", "description": "The web tier"}))]
 pub struct TargetGroupBody {
-    /// 1 to 100 letters, digits, `.`, `_` or `-`, starting with a letter or digit; unique in
-    /// the organization.
+    /// 1 to 100 letters, digits, `.`, `_` or `-`, starting with a letter or digit; its case
+    /// is kept; unique in the organization ignoring case.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, example = "web")]
     pub name: Option<Option<String>>,
+    /// What people read, 1 to 100 characters; defaults to the name.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, example = "Web tier")]
+    pub display_name: Option<Option<String>>,
+    /// Whether the group is in use; defaults to true.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<bool>, example = true)]
+    pub is_active: Option<Option<bool>>,
     /// Free text, at most 2000 characters.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, example = "The web tier")]
@@ -99,12 +112,26 @@ impl TargetGroupBody {
     /// The input: on create `null` means absent; on `PUT` `null` clears the description and
     /// is refused for the name.
     fn into_input(self, put: bool) -> Result<TargetGroupInput, Problem> {
-        let name = match self.name {
+        let mut errors = Vec::new();
+        let mut not_null = |value: Option<Option<_>>, field: &str| match value {
             Some(None) if put => {
-                return Err(Problem::validation(&[FieldError::new(
-                    "name",
+                errors.push(FieldError::new(
+                    field,
                     "must not be null; omit it to keep the current value",
-                )]))
+                ));
+                None
+            }
+            other => other.flatten(),
+        };
+        let name = not_null(self.name, "name");
+        let display_name = not_null(self.display_name, "displayName");
+        let is_active = match self.is_active {
+            Some(None) if put => {
+                errors.push(FieldError::new(
+                    "isActive",
+                    "must not be null; omit it to keep the current value",
+                ));
+                None
             }
             other => other.flatten(),
         };
@@ -113,7 +140,15 @@ impl TargetGroupBody {
         } else {
             self.description.flatten().map(Some)
         };
-        Ok(TargetGroupInput { name, description })
+        if !errors.is_empty() {
+            return Err(Problem::validation(&errors));
+        }
+        Ok(TargetGroupInput {
+            name,
+            display_name,
+            description,
+            is_active,
+        })
     }
 }
 
@@ -122,9 +157,12 @@ impl TargetGroupBody {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({
     "id": "01936f6e-7c1a-7d4e-9a3b-1c2d3e4f5a70",
+    "number": 15100,
     "organizationId": "01936f6e-0000-7000-8000-000000000001",
     "name": "web",
+    "displayName": "Web tier",
     "description": "The web tier",
+    "isActive": true,
     "version": 1,
     "createdAt": "2026-01-10T14:23:45Z",
     "updatedAt": "2026-01-10T14:23:45Z"
@@ -132,12 +170,19 @@ impl TargetGroupBody {
 pub struct TargetGroupResponse {
     /// Id.
     pub id: Uuid,
+    /// Server-wide number, for clients that address groups by number (FlexDeploy's
+    /// `targetGroupId`).
+    pub number: i64,
     /// The organization (tenant) it belongs to.
     pub organization_id: Uuid,
-    /// Unique name.
+    /// Unique name (ignoring case).
     pub name: String,
+    /// What people read.
+    pub display_name: String,
     /// Free text.
     pub description: Option<String>,
+    /// Whether the group is in use.
+    pub is_active: bool,
     /// Bumped by every change; also the ETag.
     pub version: i64,
     /// Creation time.
@@ -150,9 +195,12 @@ impl From<TargetGroup> for TargetGroupResponse {
     fn from(group: TargetGroup) -> Self {
         Self {
             id: group.id.as_uuid(),
+            number: group.number.get(),
             organization_id: group.tenant.as_uuid(),
             name: group.name.as_str().to_owned(),
+            display_name: group.display_name,
             description: group.description,
+            is_active: group.is_active,
             version: group.version,
             created_at: group.created_at,
             updated_at: group.updated_at,
@@ -166,6 +214,12 @@ impl From<TargetGroup> for TargetGroupResponse {
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // documents the parameters; they are parsed in `page`.
 pub struct TargetGroupListParams {
+    /// Name equals this, ignoring case (`/api/v1/target-groups` only).
+    name: Option<String>,
+    /// Display name contains this, ignoring case (`/api/v1/target-groups` only).
+    display_name: Option<String>,
+    /// Number equals this (`/api/v1/target-groups` only).
+    number: Option<i64>,
     /// Rows to skip (default 0).
     skip: Option<i64>,
     /// Rows to return (default 20, at most 100).
@@ -173,7 +227,11 @@ pub struct TargetGroupListParams {
 }
 
 fn page(req: &HttpRequest) -> Result<Page, Problem> {
-    let mut q = Query::of(req)?;
+    let q = Query::of(req)?;
+    paged(q)
+}
+
+fn paged(mut q: Query) -> Result<Page, Problem> {
     let (skip, take) = (q.integer("skip"), q.integer("take"));
     let page = Page::parse(skip, take).unwrap_or_else(|errors| {
         errors.into_iter().for_each(|e| q.error(e));
@@ -261,14 +319,15 @@ pub async fn list_environment_target_groups(
 ) -> Result<HttpResponse, Problem> {
     let environment = EnvironmentId(path_id(&req, "envId")?);
     let page = page(&req)?;
-    let (groups, total) = state
-        .target_groups
-        .list(&actor, Some(environment), page)
-        .await?;
+    let filter = TargetGroupFilter {
+        environment: Some(environment),
+        ..Default::default()
+    };
+    let (groups, total) = state.target_groups.list(&actor, filter, page).await?;
     Ok(listing(groups, total))
 }
 
-/// List all target groups of your organization, ordered by name.
+/// List the target groups of your organization, ordered by name; the filters combine.
 #[utoipa::path(
     tag = "target-groups",
     params(TargetGroupListParams),
@@ -286,8 +345,19 @@ pub async fn list_target_groups(
     state: web::Data<AppState>,
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
-    let page = page(&req)?;
-    let (groups, total) = state.target_groups.list(&actor, None, page).await?;
+    let mut q = Query::of(&req)?;
+    let filter = TargetGroupFilter {
+        name: q.text("name"),
+        display_name: q.text("displayName"),
+        numbers: q
+            .integer("number")
+            .map(TargetGroupNumber)
+            .into_iter()
+            .collect(),
+        environment: None,
+    };
+    let page = paged(q)?;
+    let (groups, total) = state.target_groups.list(&actor, filter, page).await?;
     Ok(listing(groups, total))
 }
 

@@ -14,6 +14,7 @@ pub mod health;
 pub mod lifecycle;
 pub mod repository;
 pub mod service;
+pub mod service_accounts;
 pub mod system;
 pub mod views;
 
@@ -37,6 +38,9 @@ pub use service::{
     ComponentQuery, ComponentService, EnvironmentQuery, EnvironmentService, FreezeWindowService,
 };
 pub use service::{TargetGroupService, TargetQuery, TargetService};
+#[cfg(feature = "mocks")]
+pub use service_accounts::{MockServiceAccountRepository, MockServiceAccountService};
+pub use service_accounts::{ServiceAccountRepository, ServiceAccountService};
 pub use system::{Clock, IdSource, SystemClock, UuidV7Source};
 
 pub use agents::{AgentRepository, AgentService, AgentStatus};

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 use terrane_domain::{
     Assignment, NewTarget, NewTargetGroup, Target, TargetChanges, TargetFilter, TargetGroup,
-    TargetGroupChanges, TargetGroupId, TargetId,
+    TargetGroupChanges, TargetGroupFilter, TargetGroupId, TargetId,
 };
 use terrane_domain::{
     Component, ComponentChanges, ComponentFilter, ComponentId, Environment, EnvironmentChanges,
@@ -378,16 +378,30 @@ pub trait TargetGroupRepository: Send + Sync {
     /// [`StoreError::NotFound`] when the tenant has no group with that id.
     async fn get(&self, tenant: TenantId, id: TargetGroupId) -> Result<TargetGroup, StoreError>;
 
-    /// A page of the tenant's groups sorted by name (byte-wise) and then id, with the number
-    /// of all of them; with `environment`, only the groups assigned to it.
+    /// Stores a new target group with `id`, `version` 1 and both timestamps `now`, assigned
+    /// to no environment.
     ///
     /// # Errors
-    /// [`StoreError::NotFound`] when `environment` is given and the tenant has no such
+    /// [`StoreError::Conflict`] naming the name when the tenant already has a group of that
+    /// name (ignoring case).
+    async fn create(
+        &self,
+        tenant: TenantId,
+        id: TargetGroupId,
+        new: NewTargetGroup,
+        now: DateTime<Utc>,
+    ) -> Result<TargetGroup, StoreError>;
+
+    /// A page of the tenant's groups matching `filter`, sorted by name (byte-wise) and then
+    /// id, with the number of all matching ones.
+    ///
+    /// # Errors
+    /// [`StoreError::NotFound`] when `filter.environment` is given and the tenant has no such
     /// environment.
     async fn list(
         &self,
         tenant: TenantId,
-        environment: Option<EnvironmentId>,
+        filter: TargetGroupFilter,
         page: Page,
     ) -> Result<(Vec<TargetGroup>, u64), StoreError>;
 
@@ -431,6 +445,17 @@ pub trait TargetGroupRepository: Send + Sync {
         tenant: TenantId,
         environments: Vec<EnvironmentId>,
     ) -> Result<HashMap<EnvironmentId, Vec<Assignment>>, StoreError>;
+
+    /// The assignments of each of `groups`, ordered by environment order index and name, in
+    /// one query. Groups without an assignment (or unknown to the tenant) have no entry.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn assignments_of_groups(
+        &self,
+        tenant: TenantId,
+        groups: Vec<TargetGroupId>,
+    ) -> Result<HashMap<TargetGroupId, Vec<Assignment>>, StoreError>;
 }
 
 /// Where targets live. A target belongs to one environment and goes when it goes.

@@ -11,8 +11,8 @@ use terrane_domain::{
     FreezeWindowInput, Page,
 };
 use terrane_domain::{
-    Assignment, Target, TargetFilter, TargetGroup, TargetGroupId, TargetGroupInput, TargetId,
-    TargetInput,
+    Assignment, Target, TargetFilter, TargetGroup, TargetGroupFilter, TargetGroupId,
+    TargetGroupInput, TargetId, TargetInput,
 };
 
 /// A validated environment list query.
@@ -252,15 +252,27 @@ pub trait TargetGroupService: Send + Sync {
     /// `NotFound` when the actor's tenant has no such group.
     async fn get(&self, actor: &Actor, id: TargetGroupId) -> Result<TargetGroup, ServiceError>;
 
-    /// A page of the tenant's groups sorted by name, or with `environment` only those assigned
-    /// to it, and the total (any role).
+    /// Creates a target group assigned to no environment (admin).
     ///
     /// # Errors
-    /// `NotFound` when `environment` is given and the actor's tenant has no such environment.
+    /// `Forbidden` without the admin role, `Validation` for bad fields, `Conflict` for a taken
+    /// name.
+    async fn create(
+        &self,
+        actor: &Actor,
+        input: TargetGroupInput,
+    ) -> Result<TargetGroup, ServiceError>;
+
+    /// A page of the tenant's groups matching `filter`, sorted by name, and the total (any
+    /// role).
+    ///
+    /// # Errors
+    /// `NotFound` when `filter.environment` is given and the actor's tenant has no such
+    /// environment.
     async fn list(
         &self,
         actor: &Actor,
-        environment: Option<EnvironmentId>,
+        filter: TargetGroupFilter,
         page: Page,
     ) -> Result<(Vec<TargetGroup>, u64), ServiceError>;
 
@@ -299,6 +311,17 @@ pub trait TargetGroupService: Send + Sync {
         actor: &Actor,
         environments: &[EnvironmentId],
     ) -> Result<HashMap<EnvironmentId, Vec<Assignment>>, ServiceError>;
+
+    /// The assignments of each of `groups` (any role), loaded at once. Groups without an
+    /// assignment have no entry.
+    ///
+    /// # Errors
+    /// `Forbidden` for an actor without roles.
+    async fn assignments_of_groups(
+        &self,
+        actor: &Actor,
+        groups: &[TargetGroupId],
+    ) -> Result<HashMap<TargetGroupId, Vec<Assignment>>, ServiceError>;
 }
 
 /// A validated target list query.

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use terrane_app::Agents;
 use terrane_app::Drift;
 use terrane_app::HealthChecks;
+use terrane_app::ServiceAccounts;
 use terrane_app::Views;
 use terrane_app::{Components, Deployments, Environments, FreezeWindows, Releases};
 use terrane_app::{EnvironmentRequests, RequestJobs, RequestPorts, RequestSettings};
@@ -160,6 +161,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             store.clone(),
         )),
         agents,
+        service_accounts: Arc::new(ServiceAccounts::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(UuidV7Source),
+        )),
+        login_throttle: Arc::default(),
         requests: Arc::new(EnvironmentRequests::new(
             request_ports.ports.clone(),
             request_settings,

@@ -15,7 +15,9 @@
 //! Everything else, including recording what a job did, runs in tenant transactions.
 
 use crate::connection::{DbConnection, MultiBackend};
-use crate::environments::{find as find_environment, insert as insert_environment, EnvironmentRow};
+use crate::environments::{
+    find as find_environment, insert as insert_environment, lower, EnvironmentRow,
+};
 use crate::error::Failure;
 use crate::lifecycle::tables::environment_lifecycles;
 use crate::paging::{paged, total_over};
@@ -186,7 +188,7 @@ fn writing(name: &str) -> impl FnOnce(DieselError) -> Failure + '_ {
             if info.constraint_name() == Some("environment_requests_open_name_key")
                 || info
                     .message()
-                    .contains("environment_requests.tenant_id, environment_requests.name") =>
+                    .contains("'environment_requests_open_name_key'") =>
         {
             StoreError::Conflict(format!(
                 "an open request for an environment named `{name}` already exists"
@@ -262,7 +264,7 @@ fn environment_named(
 ) -> Result<bool, Failure> {
     Ok(environments::table
         .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
-        .filter(environments::name.eq(name.as_str()))
+        .filter(lower(environments::name).eq(lower(name.as_str().to_owned())))
         .select(environments::id)
         .first::<DbUuid>(conn)
         .optional()?
@@ -350,7 +352,14 @@ fn create_environment(
         )))
     })?;
     let requested = new.order_index;
-    let mut env = new.into_environment(id, request.tenant, requested.unwrap_or_default(), now);
+    // The number and the order index are drawn by the insert (see `environments::insert`).
+    let mut env = new.into_environment(
+        id,
+        terrane_domain::EnvironmentNumber(0),
+        request.tenant,
+        requested.unwrap_or_default(),
+        now,
+    );
     env.request_id = Some(request.id.0);
     env.expires_at = request.expires_at;
     insert_environment(conn, &mut env, requested)

@@ -20,9 +20,9 @@ use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 use serde::Deserialize;
 use terrane_domain::{
-    Assignment, AssignmentId, Environment, EnvironmentFilter, EnvironmentId, EnvironmentLifecycle,
-    EnvironmentSort, FreezeWindow, FreezeWindowId, Page, TargetGroupId, TargetGroupName,
-    TemplateId, TenantId, UserId, Variables,
+    Assignment, AssignmentId, AssignmentNumber, Environment, EnvironmentFilter, EnvironmentId,
+    EnvironmentLifecycle, EnvironmentSort, FreezeWindow, FreezeWindowId, Page, TargetGroupId,
+    TargetGroupName, TargetGroupNumber, TemplateId, TenantId, UserId, Variables,
 };
 use terrane_ports::{CurrentRelease, EnvironmentView, StoreError};
 use uuid::Uuid;
@@ -41,12 +41,14 @@ macro_rules! pg_time {
 
 /// The environment's assignments, ordered by group name, then id.
 const PG_ASSIGNMENTS: &str = "(SELECT coalesce(json_agg(json_build_object(\
-    'id', a.id, 'targetGroupId', a.target_group_id, 'name', g.name, 'isActive', a.is_active) \
+    'id', a.id, 'number', a.number, 'targetGroupId', a.target_group_id, \
+    'targetGroupNumber', g.number, 'name', g.name, 'isActive', a.is_active) \
     ORDER BY g.name, a.id), '[]')::text \
     FROM target_group_assignments a JOIN target_groups g ON g.id = a.target_group_id \
     WHERE a.tenant_id = environments.tenant_id AND a.environment_id = environments.id)";
 const SQLITE_ASSIGNMENTS: &str = "(SELECT coalesce(json_group_array(json_object(\
-    'id', a.id, 'targetGroupId', a.target_group_id, 'name', g.name, \
+    'id', a.id, 'number', a.number, 'targetGroupId', a.target_group_id, \
+    'targetGroupNumber', g.number, 'name', g.name, \
     'isActive', CASE WHEN a.is_active THEN json('true') ELSE json('false') END) \
     ORDER BY g.name, a.id), '[]') \
     FROM target_group_assignments a JOIN target_groups g ON g.id = a.target_group_id \
@@ -157,7 +159,9 @@ type ViewRow = (
 #[serde(rename_all = "camelCase")]
 struct AssignmentJson {
     id: Uuid,
+    number: i64,
     target_group_id: Uuid,
+    target_group_number: i64,
     name: String,
     is_active: bool,
 }
@@ -228,8 +232,11 @@ fn view_of(
             })?;
             Ok(Assignment {
                 id: AssignmentId(a.id),
+                number: AssignmentNumber(a.number),
                 environment_id: id,
+                environment_number: environment.number,
                 target_group_id: TargetGroupId(a.target_group_id),
+                target_group_number: TargetGroupNumber(a.target_group_number),
                 target_group_name,
                 is_active: a.is_active,
             })

@@ -10,10 +10,11 @@ use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Integer, Nullable, Text};
+use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use terrane_domain::{
     Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentId,
-    EnvironmentName, EnvironmentSort, EnvironmentSortField, NewEnvironment, Page, TenantId,
+    EnvironmentName, EnvironmentNumber, EnvironmentSort, EnvironmentSortField, NewEnvironment,
+    Page, TenantId,
 };
 use terrane_ports::{EnvironmentRepository, EnvironmentView, StoreError};
 
@@ -27,6 +28,9 @@ diesel::define_sql_function!(
 #[diesel(table_name = environments, treat_none_as_null = true)]
 pub(crate) struct EnvironmentRow {
     id: DbUuid,
+    // Drawn by the statement that inserts the row: see `insert`.
+    #[diesel(skip_insertion)]
+    number: i64,
     tenant_id: DbUuid,
     name: String,
     display_name: String,
@@ -54,6 +58,7 @@ impl From<&Environment> for EnvironmentRow {
     fn from(env: &Environment) -> Self {
         EnvironmentRow {
             id: DbUuid(env.id.0),
+            number: env.number.get(),
             tenant_id: DbUuid(env.tenant.0),
             name: env.name.as_str().to_owned(),
             display_name: env.display_name.clone(),
@@ -90,6 +95,7 @@ impl TryFrom<EnvironmentRow> for Environment {
         };
         Ok(Environment {
             id: EnvironmentId(id),
+            number: EnvironmentNumber(row.number),
             tenant: TenantId(row.tenant_id.0),
             name: EnvironmentName::parse(&row.name).map_err(|e| corrupt("name", e.message))?,
             display_name: row.display_name,
@@ -192,28 +198,40 @@ pub(crate) fn insert(
     requested: Option<i32>,
 ) -> Result<(), Failure> {
     let row = EnvironmentRow::from(&*env);
-    env.order_index = match conn {
+    let (order_index, number) = match conn {
         DbConnection::Pg(pg) => {
             let claim = diesel::dsl::sql::<Integer>("claim_environment_order_index(")
                 .bind::<crate::types::sql::Uuid, _>(DbUuid(env.tenant.0))
                 .sql(", ")
                 .bind::<Nullable<Integer>, _>(requested)
                 .sql(")");
+            let number = diesel::dsl::sql::<BigInt>("nextval('entity_numbers')");
             diesel::insert_into(environments::table)
-                .values((row, environments::order_index.eq(claim)))
-                .returning(environments::order_index)
+                .values((
+                    row,
+                    environments::order_index.eq(claim),
+                    environments::number.eq(number),
+                ))
+                .returning((environments::order_index, environments::number))
                 .get_result(pg)
                 .map_err(Failure::writing(env.name.as_str()))?
         }
         DbConnection::Sqlite(_) => {
             let order_index = claim_order_index(conn, env.tenant, requested)?;
+            let number = crate::numbers::next_number(conn)?;
             diesel::insert_into(environments::table)
-                .values((row, environments::order_index.eq(order_index)))
+                .values((
+                    row,
+                    environments::order_index.eq(order_index),
+                    environments::number.eq(number),
+                ))
                 .execute(conn)
                 .map_err(Failure::writing(env.name.as_str()))?;
-            order_index
+            (order_index, number)
         }
     };
+    env.order_index = order_index;
+    env.number = EnvironmentNumber(number);
     Ok(())
 }
 
@@ -237,6 +255,9 @@ pub(crate) fn matching(
     let mut query = environments::table
         .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
         .into_boxed();
+    if let Some(number) = filter.number {
+        query = query.filter(environments::number.eq(number.get()));
+    }
     if let Some(name) = &filter.name {
         query = query.filter(lower(environments::name).eq(lower(name.clone())));
     }
@@ -311,7 +332,14 @@ impl EnvironmentRepository for Store {
         self.tenant_tx(tenant, access, move |conn| {
             let requested = new.order_index;
             let target_groups = new.target_groups.clone();
-            let mut env = new.into_environment(id, tenant, requested.unwrap_or_default(), now);
+            // The number and the order index are drawn by the insert (see `insert`).
+            let mut env = new.into_environment(
+                id,
+                EnvironmentNumber(0),
+                tenant,
+                requested.unwrap_or_default(),
+                now,
+            );
             insert(conn, &mut env, requested)?;
             crate::target_groups::apply_assignments(
                 conn,

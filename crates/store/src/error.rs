@@ -105,10 +105,17 @@ fn conflict_message(
     let is = |constraint: &str, columns: &str| {
         info.constraint_name() == Some(constraint) || info.message().contains(columns)
     };
-    if is(
-        "environments_tenant_id_name_key",
-        "environments.tenant_id, environments.name",
-    ) {
+    // A unique index on an expression: PostgreSQL names it as the constraint, SQLite names
+    // it in its message.
+    let index = |name: &str| {
+        info.constraint_name() == Some(name) || info.message().contains(&format!("'{name}'"))
+    };
+    if index("environments_tenant_id_lower_name_key")
+        || is(
+            "environments_tenant_id_name_key",
+            "environments.tenant_id, environments.name",
+        )
+    {
         match name {
             Some(name) => format!("an environment named `{name}` already exists"),
             None => "an environment of that name already exists".to_owned(),
@@ -121,10 +128,12 @@ fn conflict_message(
             Some(name) => format!("a component named `{name}` already exists"),
             None => "a component of that name already exists".to_owned(),
         }
-    } else if is(
-        "target_groups_tenant_id_name_key",
-        "target_groups.tenant_id, target_groups.name",
-    ) {
+    } else if index("target_groups_tenant_id_lower_name_key")
+        || is(
+            "target_groups_tenant_id_name_key",
+            "target_groups.tenant_id, target_groups.name",
+        )
+    {
         match name {
             Some(name) => format!("a target group named `{name}` already exists"),
             None => "a target group of that name already exists".to_owned(),
@@ -136,6 +145,14 @@ fn conflict_message(
         match name {
             Some(name) => format!("the environment already has a target named `{name}`"),
             None => "the environment already has a target of that name".to_owned(),
+        }
+    } else if is(
+        "service_accounts_tenant_id_name_key",
+        "service_accounts.tenant_id, service_accounts.name",
+    ) {
+        match name {
+            Some(name) => format!("a service account named `{name}` already exists"),
+            None => "a service account of that name already exists".to_owned(),
         }
     } else if is("environments_pkey", "environments.id") {
         "an environment with that id already exists".to_owned()

@@ -11,6 +11,7 @@
 //! tenant set for the connection's session instead (`tx::Access::Statements`).
 
 mod agents;
+mod assignments;
 mod components;
 mod connection;
 mod deployments;
@@ -23,11 +24,13 @@ mod health;
 mod idempotency;
 mod lifecycle;
 mod migrations;
+mod numbers;
 mod paging;
 mod recent_deployments;
 mod releases;
 mod schema;
 pub mod seed;
+mod service_accounts;
 mod settings;
 mod target_groups;
 mod targets;

@@ -308,7 +308,13 @@ mod tests {
         }
         .into_new()
         .unwrap()
-        .into_environment(EnvironmentId(Uuid::from_u128(20)), tenant(), 0, at());
+        .into_environment(
+            EnvironmentId(Uuid::from_u128(20)),
+            terrane_domain::EnvironmentNumber(1),
+            tenant(),
+            0,
+            at(),
+        );
         EnvironmentState {
             environment,
             windows: Vec::new(),

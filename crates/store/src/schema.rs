@@ -5,9 +5,11 @@ diesel::table! {
     use diesel::sql_types::{BigInt, Bool, Integer, Nullable, SmallInt, Text};
     use crate::types::sql::{UtcTimestamp, Uuid};
 
-    /// Environments, one row each; unique by (tenant_id, name).
+    /// Environments, one row each; unique by (tenant_id, lower(name)) and by number.
     environments (id) {
         id -> Uuid,
+        /// Server-wide, from the `entity_numbers` sequence (see [`crate::numbers`]).
+        number -> BigInt,
         tenant_id -> Uuid,
         name -> Text,
         display_name -> Text,
@@ -99,15 +101,19 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::{BigInt, Nullable, Text};
+    use diesel::sql_types::{BigInt, Bool, Nullable, Text};
     use crate::types::sql::{UtcTimestamp, Uuid};
 
-    /// Target groups; unique by (tenant_id, name).
+    /// Target groups; unique by (tenant_id, lower(name)) and by number.
     target_groups (id) {
         id -> Uuid,
+        /// Server-wide, from the `entity_numbers` sequence (see [`crate::numbers`]).
+        number -> BigInt,
         tenant_id -> Uuid,
         name -> Text,
+        display_name -> Text,
         description -> Nullable<Text>,
+        is_active -> Bool,
         version -> BigInt,
         created_at -> UtcTimestamp,
         updated_at -> UtcTimestamp,
@@ -115,13 +121,15 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::Bool;
+    use diesel::sql_types::{BigInt, Bool};
     use crate::types::sql::{UtcTimestamp, Uuid};
 
     /// Target groups assigned to environments; unique by (environment_id, target_group_id),
     /// deleted with either.
     target_group_assignments (id) {
         id -> Uuid,
+        /// Server-wide, from the `entity_numbers` sequence (see [`crate::numbers`]).
+        number -> BigInt,
         tenant_id -> Uuid,
         environment_id -> Uuid,
         target_group_id -> Uuid,
@@ -431,3 +439,27 @@ diesel::table! {
         components -> Jsonb,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::{Nullable, Text};
+    use crate::types::sql::{UtcTimestamp, Uuid};
+
+    /// Service accounts; unique by (tenant_id, name), by login and by secret hash.
+    service_accounts (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        /// Comma-separated role names.
+        roles -> Text,
+        login -> Text,
+        secret_hash -> Text,
+        created_by -> Uuid,
+        created_at -> UtcTimestamp,
+        secret_issued_at -> UtcTimestamp,
+    }
+}
+
+diesel::joinable!(target_group_assignments -> environments (environment_id));
+diesel::allow_tables_to_appear_in_same_query!(target_group_assignments, environments);
+diesel::allow_tables_to_appear_in_same_query!(target_groups, environments);

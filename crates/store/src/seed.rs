@@ -166,19 +166,27 @@ fn load(conn: &mut DbConnection, plan: SeedPlan) -> Result<SeedReport, diesel::r
             )
         }),
     )?;
+    let numbers = environments
+        .iter()
+        .map(|_| crate::numbers::next_number(conn))
+        .collect::<Result<Vec<i64>, _>>()?;
     insert_all(
         conn,
-        "INSERT INTO environments (id, tenant_id, name, display_name, order_index, \
+        "INSERT INTO environments (id, number, tenant_id, name, display_name, order_index, \
          is_production, is_active, is_build_environment, deployment_timeout, \
          health_check_interval, required_approvals, require_separation_of_duties, \
          promotion_policy, status, version, created_at, updated_at)",
-        environments.iter().enumerate().map(|(i, id)| {
-            format!(
-                "('{id}','{tenant}','env-{n:02}','Environment {n}',{n},FALSE,TRUE,FALSE,600,30,\
-                 0,FALSE,'default','ready',1,'{created}','{created}')",
+        environments
+            .iter()
+            .zip(&numbers)
+            .enumerate()
+            .map(|(i, (id, number))| {
+                format!(
+                "('{id}',{number},'{tenant}','env-{n:02}','Environment {n}',{n},FALSE,TRUE,FALSE,\
+                 600,30,0,FALSE,'default','ready',1,'{created}','{created}')",
                 n = i + 1
             )
-        }),
+            }),
     )?;
 
     // The latest succeeded deployment of each (component, environment): later indexes are

@@ -3,6 +3,7 @@
 //! transactions.
 
 use crate::connection::{DbConnection, MultiBackend};
+use crate::environments::{escape_like, lower};
 use crate::error::Failure;
 use crate::paging::{paged, total_over};
 use crate::schema::{environments, target_group_assignments, target_groups, targets};
@@ -15,9 +16,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use std::collections::{HashMap, HashSet};
 use terrane_domain::{
-    Assignment, AssignmentChange, AssignmentId, AssignmentMode, AssignmentRequest, EnvironmentId,
-    NewTargetGroup, Page, TargetGroup, TargetGroupChanges, TargetGroupId, TargetGroupName,
-    TenantId,
+    Assignment, AssignmentChange, AssignmentMode, AssignmentRequest, EnvironmentId, NewTargetGroup,
+    Page, TargetGroup, TargetGroupChanges, TargetGroupFilter, TargetGroupId, TargetGroupName,
+    TargetGroupNumber, TenantId,
 };
 use terrane_ports::{StoreError, TargetGroupRepository};
 use uuid::Uuid;
@@ -30,9 +31,12 @@ const NAMES_SHOWN: usize = 10;
 #[diesel(table_name = target_groups, treat_none_as_null = true)]
 struct TargetGroupRow {
     id: DbUuid,
+    number: i64,
     tenant_id: DbUuid,
     name: String,
+    display_name: String,
     description: Option<String>,
+    is_active: bool,
     version: i64,
     created_at: DbTime,
     updated_at: DbTime,
@@ -42,9 +46,12 @@ impl From<&TargetGroup> for TargetGroupRow {
     fn from(group: &TargetGroup) -> Self {
         TargetGroupRow {
             id: DbUuid(group.id.0),
+            number: group.number.get(),
             tenant_id: DbUuid(group.tenant.0),
             name: group.name.as_str().to_owned(),
+            display_name: group.display_name.clone(),
             description: group.description.clone(),
+            is_active: group.is_active,
             version: group.version,
             created_at: DbTime(group.created_at),
             updated_at: DbTime(group.updated_at),
@@ -53,7 +60,10 @@ impl From<&TargetGroup> for TargetGroupRow {
 }
 
 /// A stored group name that no version of terrane writes (edited by hand, say).
-fn corrupt_name(id: Uuid, name: &str) -> impl FnOnce(terrane_domain::FieldError) -> Failure + '_ {
+pub(crate) fn corrupt_name(
+    id: Uuid,
+    name: &str,
+) -> impl FnOnce(terrane_domain::FieldError) -> Failure + '_ {
     move |error| {
         Failure::Store(StoreError::Internal(format!(
             "target group {id} has an invalid name stored ({name}): {}",
@@ -68,9 +78,12 @@ impl TryFrom<TargetGroupRow> for TargetGroup {
     fn try_from(row: TargetGroupRow) -> Result<Self, Failure> {
         Ok(TargetGroup {
             id: TargetGroupId(row.id.0),
+            number: TargetGroupNumber(row.number),
             tenant: TenantId(row.tenant_id.0),
             name: TargetGroupName::parse(&row.name).map_err(corrupt_name(row.id.0, &row.name))?,
+            display_name: row.display_name,
             description: row.description,
+            is_active: row.is_active,
             version: row.version,
             created_at: row.created_at.0,
             updated_at: row.updated_at.0,
@@ -83,6 +96,7 @@ impl TryFrom<TargetGroupRow> for TargetGroup {
 #[diesel(table_name = target_group_assignments)]
 struct AssignmentRow {
     id: DbUuid,
+    number: i64,
     tenant_id: DbUuid,
     environment_id: DbUuid,
     target_group_id: DbUuid,
@@ -255,6 +269,7 @@ pub(crate) fn apply_assignments(
                 // Assignments are made in bulk by environment writes; their ids are the
                 // store's to choose, time-ordered like every other id.
                 id: DbUuid(Uuid::now_v7()),
+                number: 0,
                 tenant_id: DbUuid(tenant.0),
                 environment_id: DbUuid(environment.0),
                 target_group_id: DbUuid(group),
@@ -274,7 +289,8 @@ pub(crate) fn apply_assignments(
     }
     // One statement per row: diesel's multi-backend connection has no batch insert, and a
     // request lists at most a hundred groups.
-    for row in new_rows {
+    for mut row in new_rows {
+        row.number = crate::numbers::next_number(conn)?;
         diesel::insert_into(target_group_assignments::table)
             .values(row)
             .execute(conn)?;
@@ -282,15 +298,30 @@ pub(crate) fn apply_assignments(
     Ok(())
 }
 
-/// The tenant's groups, only those assigned to `environment` when given.
+/// The tenant's groups matching `filter`.
 fn matching(
     tenant: TenantId,
-    environment: Option<EnvironmentId>,
+    filter: &TargetGroupFilter,
 ) -> target_groups::BoxedQuery<'static, MultiBackend> {
-    let query = target_groups::table
+    let mut query = target_groups::table
         .filter(target_groups::tenant_id.eq(DbUuid(tenant.0)))
         .into_boxed();
-    match environment {
+    if !filter.numbers.is_empty() {
+        let numbers: Vec<i64> = filter.numbers.iter().map(|n| n.get()).collect();
+        query = query.filter(target_groups::number.eq_any(numbers));
+    }
+    if let Some(name) = &filter.name {
+        query = query.filter(lower(target_groups::name).eq(lower(name.clone())));
+    }
+    if let Some(text) = &filter.display_name {
+        let pattern = format!("%{}%", escape_like(text));
+        query = query.filter(
+            lower(target_groups::display_name)
+                .like(lower(pattern))
+                .escape('\\'),
+        );
+    }
+    match filter.environment {
         None => query,
         Some(environment) => query.filter(
             target_groups::id.eq_any(
@@ -334,7 +365,8 @@ impl TargetGroupRepository for Store {
             if touch_environments(conn, tenant, vec![DbUuid(environment.0)], now)? == 0 {
                 return Err(StoreError::NotFound.into());
             }
-            let group = new.into_target_group(id, tenant, now);
+            let number = TargetGroupNumber(crate::numbers::next_number(conn)?);
+            let group = new.into_target_group(id, number, tenant, now);
             diesel::insert_into(target_groups::table)
                 .values(TargetGroupRow::from(&group))
                 .execute(conn)
@@ -364,25 +396,44 @@ impl TargetGroupRepository for Store {
         .await
     }
 
+    async fn create(
+        &self,
+        tenant: TenantId,
+        id: TargetGroupId,
+        new: NewTargetGroup,
+        now: DateTime<Utc>,
+    ) -> Result<TargetGroup, StoreError> {
+        self.tenant_tx(tenant, Access::Write, move |conn| {
+            let number = TargetGroupNumber(crate::numbers::next_number(conn)?);
+            let group = new.into_target_group(id, number, tenant, now);
+            diesel::insert_into(target_groups::table)
+                .values(TargetGroupRow::from(&group))
+                .execute(conn)
+                .map_err(Failure::writing(group.name.as_str()))?;
+            Ok(group)
+        })
+        .await
+    }
+
     async fn list(
         &self,
         tenant: TenantId,
-        environment: Option<EnvironmentId>,
+        filter: TargetGroupFilter,
         page: Page,
     ) -> Result<(Vec<TargetGroup>, u64), StoreError> {
         // Without an environment to check for, one statement: the total rides on every row.
-        let access = match environment {
+        let access = match filter.environment {
             Some(_) => Access::Read,
             None => Access::OneRead,
         };
         self.tenant_tx(tenant, access, move |conn| {
-            if let Some(environment) = environment {
+            if let Some(environment) = filter.environment {
                 if !environment_exists(conn, tenant, environment)? {
                     return Err(StoreError::NotFound.into());
                 }
             }
             let load = |conn: &mut DbConnection| -> Result<Vec<(TargetGroupRow, i64)>, Failure> {
-                Ok(matching(tenant, environment)
+                Ok(matching(tenant, &filter)
                     .order_by(target_groups::name.asc())
                     .then_order_by(target_groups::id.asc())
                     .limit(page.take().into())
@@ -391,7 +442,7 @@ impl TargetGroupRepository for Store {
                     .load(conn)?)
             };
             let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
-                Ok(matching(tenant, environment).count().get_result(conn)?)
+                Ok(matching(tenant, &filter).count().get_result(conn)?)
             };
             let (rows, total) = paged(conn, page.skip(), load, count)?;
             let groups = rows
@@ -487,37 +538,18 @@ impl TargetGroupRepository for Store {
         environments: Vec<EnvironmentId>,
     ) -> Result<HashMap<EnvironmentId, Vec<Assignment>>, StoreError> {
         self.tenant_tx(tenant, Access::Read, move |conn| {
-            let ids: Vec<DbUuid> = environments.iter().map(|e| DbUuid(e.0)).collect();
-            let rows: Vec<(DbUuid, DbUuid, DbUuid, String, bool)> = target_group_assignments::table
-                .inner_join(target_groups::table)
-                .filter(target_group_assignments::tenant_id.eq(DbUuid(tenant.0)))
-                .filter(target_group_assignments::environment_id.eq_any(ids))
-                .order_by(target_groups::name.asc())
-                .then_order_by(target_group_assignments::id.asc())
-                .select((
-                    target_group_assignments::id,
-                    target_group_assignments::environment_id,
-                    target_group_assignments::target_group_id,
-                    target_groups::name,
-                    target_group_assignments::is_active,
-                ))
-                .load(conn)?;
-            let mut found: HashMap<EnvironmentId, Vec<Assignment>> = HashMap::new();
-            for (id, environment, group, name, is_active) in rows {
-                let assignment = Assignment {
-                    id: AssignmentId(id.0),
-                    environment_id: EnvironmentId(environment.0),
-                    target_group_id: TargetGroupId(group.0),
-                    target_group_name: TargetGroupName::parse(&name)
-                        .map_err(corrupt_name(group.0, &name))?,
-                    is_active,
-                };
-                found
-                    .entry(assignment.environment_id)
-                    .or_default()
-                    .push(assignment);
-            }
-            Ok(found)
+            crate::assignments::of_environments(conn, tenant, environments)
+        })
+        .await
+    }
+
+    async fn assignments_of_groups(
+        &self,
+        tenant: TenantId,
+        groups: Vec<TargetGroupId>,
+    ) -> Result<HashMap<TargetGroupId, Vec<Assignment>>, StoreError> {
+        self.tenant_tx(tenant, Access::Read, move |conn| {
+            crate::assignments::of_groups(conn, tenant, groups)
         })
         .await
     }

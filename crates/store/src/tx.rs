@@ -138,8 +138,9 @@ impl Store {
             .await
     }
 
-    /// [`Store::system_tx`] for background work that only reads (on SQLite beside the
-    /// writer, not in its batch).
+    /// [`Store::system_tx`] for work that only reads (the sweep looking for stuck
+    /// deployments, authenticating a credential before its tenant is known): on SQLite it runs
+    /// on the pool beside other readers instead of queueing behind the writes.
     pub(crate) async fn system_read<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,

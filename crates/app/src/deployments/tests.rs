@@ -55,6 +55,7 @@ fn environment(required_approvals: u8) -> Environment {
     .unwrap()
     .into_environment(
         EnvironmentId(Uuid::from_u128(20)),
+        terrane_domain::EnvironmentNumber(1),
         TenantId(Uuid::from_u128(7)),
         0,
         Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),

@@ -440,6 +440,7 @@ fn environment(request: Option<Uuid>) -> Environment {
     .unwrap()
     .into_environment(
         EnvironmentId(Uuid::from_u128(9)),
+        terrane_domain::EnvironmentNumber(1),
         TenantId(Uuid::from_u128(TENANT)),
         0,
         t0(),

@@ -265,7 +265,13 @@ impl LifecycleService for Lifecycle {
         if template.is_some() {
             new.status = EnvironmentStatus::Busy;
         }
-        let env = new.clone().into_environment(id, actor.tenant, 0, now);
+        let env = new.clone().into_environment(
+            id,
+            terrane_domain::EnvironmentNumber(1),
+            actor.tenant,
+            0,
+            now,
+        );
         let (run, kept) = match &template {
             Some(template) => {
                 let run = self.ports.request_run(

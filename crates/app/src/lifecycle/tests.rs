@@ -18,6 +18,7 @@ fn environment(status: EnvironmentStatus) -> Environment {
     .unwrap()
     .into_environment(
         EnvironmentId(Uuid::from_u128(9)),
+        terrane_domain::EnvironmentNumber(1),
         TenantId(Uuid::from_u128(7)),
         0,
         Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),

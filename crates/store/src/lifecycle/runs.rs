@@ -51,7 +51,13 @@ impl LifecycleRepository for Store {
             let requested = new.order_index;
             let target_groups = new.target_groups.clone();
             // The order index is claimed by the insert (see `environments::insert`).
-            let mut env = new.into_environment(id, tenant, requested.unwrap_or(0), now);
+            let mut env = new.into_environment(
+                id,
+                terrane_domain::EnvironmentNumber(1),
+                tenant,
+                requested.unwrap_or(0),
+                now,
+            );
             env.expires_at = birth.expires_at.map(truncate);
             if let Some((template, _)) = &birth.template {
                 super::templates::lock(conn, tenant, *template)?;

@@ -1354,7 +1354,8 @@ impl ConfinedRole {
             .unwrap()
             .batch_execute(&format!(
                 "CREATE ROLE {name} LOGIN; \
-                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name};"
+                 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {name}; \
+                 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {name};"
             ))
             .unwrap();
         ConfinedRole {

@@ -158,6 +158,18 @@ async fn a_name_held_by_an_environment_or_an_open_request_is_a_conflict_until_th
             "an open request for an environment named `preview` already exists".into()
         )
     );
+    // Names are the same ignoring case.
+    let (shouting, shouted) = request(tenant, user(), "STAGING", "ephemeral", now());
+    let error = db.store.create(shouting, shouted).await.unwrap_err();
+    assert!(matches!(error, StoreError::Conflict(_)), "{error:?}");
+    let (shouting, shouted) = request(tenant, user(), "Preview", "ephemeral", now());
+    let error = db.store.create(shouting, shouted).await.unwrap_err();
+    assert_eq!(
+        error,
+        StoreError::Conflict(
+            "an open request for an environment named `Preview` already exists".into()
+        )
+    );
     let (other_tenant, other_entry) = request(
         crate::harness::tenant(),
         user(),
@@ -933,7 +945,8 @@ impl ConfinedRole {
                  GRANT SELECT, INSERT, UPDATE, DELETE ON environments, environment_order_counters, \
                  environment_requests, environment_request_history, components, \
                  environment_templates, environment_lifecycles, workflow_runs, workflow_steps, \
-                 environment_lifecycle_events TO {name};"
+                 environment_lifecycle_events TO {name}; \
+                 GRANT USAGE ON SEQUENCE entity_numbers TO {name};"
             ))
             .unwrap();
         ConfinedRole {

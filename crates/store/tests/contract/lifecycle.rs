@@ -73,7 +73,13 @@ async fn born(
 ) -> (Environment, Run) {
     let mut new = named(name);
     new.status = EnvironmentStatus::Busy;
-    let env = new.clone().into_environment(env_id(), tenant, 0, now());
+    let env = new.clone().into_environment(
+        env_id(),
+        terrane_domain::EnvironmentNumber(1),
+        tenant,
+        0,
+        now(),
+    );
     let run = Run::requested(
         RunId(Uuid::now_v7()),
         tenant,

@@ -10,7 +10,7 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 28] = [
+const TABLES: [&str; 29] = [
     "agent_targets",
     "agents",
     "components",
@@ -32,6 +32,7 @@ const TABLES: [&str; 28] = [
     "latest_deployments",
     "release_components",
     "releases",
+    "service_accounts",
     "settings",
     "target_group_assignments",
     "target_groups",
@@ -64,8 +65,25 @@ impl Raw {
         }
     }
 
-    /// The application's tables (not diesel's bookkeeping), by name.
+    /// The application's tables that both backends have, by name: on SQLite the counter
+    /// that stands in for PostgreSQL's `entity_numbers` sequence is a table of its own, and
+    /// is checked here and left out.
     fn tables(&mut self) -> Vec<String> {
+        let mut tables = self.all_tables();
+        if let Raw::Sqlite(_) = self {
+            let counter = tables.iter().position(|t| t == "entity_numbers");
+            match counter {
+                Some(at) => {
+                    tables.remove(at);
+                }
+                None => assert!(tables.is_empty(), "no entity_numbers in {tables:?}"),
+            }
+        }
+        tables
+    }
+
+    /// The application's tables (not diesel's bookkeeping), by name.
+    fn all_tables(&mut self) -> Vec<String> {
         let tables: Vec<Table> = match self {
             Raw::Pg(conn) => diesel::sql_query(
                 "SELECT tablename::text AS name FROM pg_tables WHERE schemaname = 'public' \
@@ -149,7 +167,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 19);
+    assert_eq!(postgres.len(), 21);
 }
 
 #[tokio::test]

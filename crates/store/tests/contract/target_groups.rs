@@ -5,8 +5,8 @@ use std::collections::HashMap;
 use terrane_domain::{
     Assignment, AssignmentChange, AssignmentInput, AssignmentMode, AssignmentRequest, Environment,
     EnvironmentChanges, EnvironmentId, NewEnvironment, NewTarget, NewTargetGroup, Page,
-    TargetGroup, TargetGroupChanges, TargetGroupId, TargetGroupName, TargetId, TargetInput,
-    TenantId,
+    TargetGroup, TargetGroupChanges, TargetGroupFilter, TargetGroupId, TargetGroupName, TargetId,
+    TargetInput, TenantId,
 };
 use terrane_ports::{EnvironmentRepository, StoreError, TargetGroupRepository, TargetRepository};
 use uuid::Uuid;
@@ -18,7 +18,9 @@ pub fn group_id() -> TargetGroupId {
 pub fn new_group(name: &str) -> NewTargetGroup {
     NewTargetGroup {
         name: TargetGroupName::parse(name).expect("a valid group name"),
+        display_name: name.to_owned(),
         description: None,
+        is_active: true,
     }
 }
 
@@ -101,7 +103,11 @@ async fn group_names(
     env: Option<EnvironmentId>,
     page: Page,
 ) -> (Vec<String>, u64) {
-    let (groups, total) = TargetGroupRepository::list(&db.store, tenant, env, page)
+    let filter = TargetGroupFilter {
+        environment: env,
+        ..Default::default()
+    };
+    let (groups, total) = TargetGroupRepository::list(&db.store, tenant, filter, page)
         .await
         .unwrap();
     (
@@ -220,7 +226,16 @@ async fn a_group_in_an_unknown_or_foreign_environment_is_not_found(db: TestDb) {
         assert_eq!(error, StoreError::NotFound);
     }
     assert_eq!(
-        TargetGroupRepository::list(&db.store, tenant, Some(theirs.id), Page::default()).await,
+        TargetGroupRepository::list(
+            &db.store,
+            tenant,
+            TargetGroupFilter {
+                environment: Some(theirs.id),
+                ..Default::default()
+            },
+            Page::default()
+        )
+        .await,
         Err(StoreError::NotFound)
     );
     assert_eq!(group_names(&db, tenant, None, Page::default()).await.1, 0);
@@ -323,6 +338,7 @@ async fn a_group_update_renames_bumps_the_version_and_checks_the_expected_one(db
     let changes = TargetGroupChanges {
         name: Some(TargetGroupName::parse("frontend").unwrap()),
         description: Some(Some("the web tier".into())),
+        ..Default::default()
     };
     let updated =
         TargetGroupRepository::update(&db.store, tenant, web.id, Some(1), changes.clone(), later)

@@ -1,0 +1,9 @@
+DROP INDEX environment_requests_open_name_key;
+CREATE UNIQUE INDEX environment_requests_open_name_key ON environment_requests (tenant_id, name)
+    WHERE status IN ('pending', 'approved', 'provisioning', 'active', 'failed');
+ALTER TABLE target_groups DROP COLUMN is_active;
+ALTER TABLE target_groups DROP COLUMN display_name;
+DROP INDEX target_groups_tenant_id_lower_name_key;
+ALTER TABLE target_groups ADD CONSTRAINT target_groups_tenant_id_name_key UNIQUE (tenant_id, name);
+DROP INDEX environments_tenant_id_lower_name_key;
+ALTER TABLE environments ADD CONSTRAINT environments_tenant_id_name_key UNIQUE (tenant_id, name);
