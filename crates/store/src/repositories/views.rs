@@ -6,27 +6,43 @@ use crate::infra::error::Failure;
 use crate::infra::schema::{components, environments, latest_deployments, releases, targets};
 use crate::infra::tx::Access;
 use crate::infra::types::{DbTime, DbUuid};
+use crate::repositories::environments::EnvironmentRow;
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use std::collections::HashMap;
 use terrane_domain::{
-    ComponentId, EnvironmentId, EnvironmentStatus, LedgerDeployment, RunningVersion, TargetId,
-    TenantId,
+    ComponentId, Environment, EnvironmentId, LedgerDeployment, RunningVersion, TargetId, TenantId,
 };
 use terrane_ports::{
     CurrentRelease, DeploymentViews, LatestDeployment, MatrixCell, MatrixRow, Sticker,
     StickerComponent, StoreError,
 };
 
-/// Environments a view shows: active ones that are not destroyed.
-macro_rules! shown_environment {
-    () => {
-        environments::is_active
-            .eq(true)
-            .and(environments::status.ne(EnvironmentStatus::Destroyed.as_str()))
-    };
+/// The tenant's environments a view shows, in promotion order (then by name): those that take
+/// deployments, as [`Environment::takes_deployments`] decides.
+fn shown_environments(
+    conn: &mut crate::infra::connection::DbConnection,
+    tenant: TenantId,
+) -> Result<Vec<(DbUuid, String)>, Failure> {
+    let rows: Vec<EnvironmentRow> = environments::table
+        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+        .order_by(environments::order_index.asc())
+        .then_order_by(environments::name.asc())
+        .select(EnvironmentRow::as_select())
+        .load(conn)?;
+    let mut shown = Vec::with_capacity(rows.len());
+    for row in rows {
+        let environment = Environment::try_from(row)?;
+        if environment.takes_deployments().is_ok() {
+            shown.push((
+                DbUuid(environment.id.0),
+                environment.name.as_str().to_owned(),
+            ));
+        }
+    }
+    Ok(shown)
 }
 
 /// A latest-deployment row joined to its environment's name.
@@ -119,13 +135,7 @@ fn matrix_of(
         .then_order_by(components::id.asc())
         .select((components::id, components::name))
         .load(conn)?;
-    let shown: Vec<(DbUuid, String)> = environments::table
-        .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
-        .filter(shown_environment!())
-        .order_by(environments::order_index.asc())
-        .then_order_by(environments::name.asc())
-        .select((environments::id, environments::name))
-        .load(conn)?;
+    let shown = shown_environments(conn, tenant)?;
     let row_of: HashMap<uuid::Uuid, usize> = listed
         .iter()
         .enumerate()
@@ -239,13 +249,17 @@ impl DeploymentViews for Store {
             if exists.is_none() {
                 return Err(StoreError::NotFound.into());
             }
+            let shown: Vec<DbUuid> = shown_environments(conn, tenant)?
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
             let rows: Vec<LatestRow> = latest_deployments::table
                 .inner_join(
                     environments::table.on(environments::id.eq(latest_deployments::environment_id)),
                 )
                 .filter(latest_deployments::tenant_id.eq(DbUuid(tenant.0)))
                 .filter(latest_deployments::component_id.eq(DbUuid(component.0)))
-                .filter(shown_environment!())
+                .filter(latest_deployments::environment_id.eq_any(shown))
                 .order_by(environments::order_index.asc())
                 .then_order_by(environments::name.asc())
                 .select((
