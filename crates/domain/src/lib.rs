@@ -22,6 +22,7 @@ pub mod health;
 pub mod ids;
 pub mod lifecycle;
 pub mod page;
+pub mod project;
 pub mod release;
 pub mod service_account;
 pub mod target;
@@ -76,6 +77,8 @@ pub use lifecycle::{
     Variables,
 };
 pub use page::Page;
+pub use project::{NewProject, Project, ProjectInput, ProjectName};
+pub use ids::{ProjectId, ProjectNumber};
 pub use release::{NewRelease, Release, ReleaseComponent, ReleaseComponentInput, ReleaseInput};
 pub use service_account::{
     NewServiceAccount, ServiceAccount, ServiceAccountId, SERVICE_ACCOUNT_LOGIN_PREFIX,

@@ -12,6 +12,7 @@ pub mod environment_requests;
 pub mod error;
 pub mod health;
 pub mod lifecycle;
+pub mod projects;
 pub mod repository;
 pub mod service;
 pub mod service_accounts;
@@ -41,6 +42,9 @@ pub use service::{TargetGroupService, TargetQuery, TargetService};
 #[cfg(feature = "mocks")]
 pub use service_accounts::{MockServiceAccountRepository, MockServiceAccountService};
 pub use service_accounts::{ServiceAccountRepository, ServiceAccountService};
+#[cfg(feature = "mocks")]
+pub use projects::{MockProjectRepository, MockProjectService};
+pub use projects::{ProjectRepository, ProjectService};
 pub use system::{Clock, IdSource, SystemClock, UuidV7Source};
 
 pub use agents::{AgentRepository, AgentService, AgentStatus};

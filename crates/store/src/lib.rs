@@ -26,6 +26,7 @@ mod lifecycle;
 mod migrations;
 mod numbers;
 mod paging;
+mod projects;
 mod recent_deployments;
 mod releases;
 mod schema;
