@@ -16,6 +16,7 @@ mod environments;
 mod errors;
 mod flexdeploy;
 mod freeze_windows;
+mod genesis;
 mod health;
 mod idempotency;
 mod lifecycle;

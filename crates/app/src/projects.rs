@@ -3,9 +3,7 @@
 use crate::authorize;
 use async_trait::async_trait;
 use std::sync::Arc;
-use terrane_domain::{
-    Actor, Page, Permission, Project, ProjectId, ProjectInput, ProjectNumber,
-};
+use terrane_domain::{Actor, Page, Permission, Project, ProjectId, ProjectInput, ProjectNumber};
 use terrane_ports::{Clock, IdSource, ProjectRepository, ProjectService, ServiceError, StoreError};
 
 const WHAT: &str = "project";

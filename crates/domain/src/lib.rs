@@ -71,6 +71,7 @@ pub use ids::{
 };
 pub use ids::{AssignmentNumber, EnvironmentNumber, TargetGroupNumber};
 pub use ids::{LifecycleEventId, RunId, StepId, TemplateId};
+pub use ids::{ProjectId, ProjectNumber};
 pub use lifecycle::{
     available_actions, EnvironmentLifecycle, Executables, LifecycleAction, LifecycleEvent,
     NewTemplate, NotNow, Run, RunStatus, Step, StepOutcome, StepStatus, Template, TemplateInput,
@@ -78,7 +79,6 @@ pub use lifecycle::{
 };
 pub use page::Page;
 pub use project::{NewProject, Project, ProjectInput, ProjectName};
-pub use ids::{ProjectId, ProjectNumber};
 pub use release::{NewRelease, Release, ReleaseComponent, ReleaseComponentInput, ReleaseInput};
 pub use service_account::{
     NewServiceAccount, ServiceAccount, ServiceAccountId, SERVICE_ACCOUNT_LOGIN_PREFIX,

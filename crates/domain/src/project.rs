@@ -161,6 +161,9 @@ mod tests {
         }
         .into_new()
         .unwrap();
-        assert_eq!((new.name.as_str(), new.project_manager.as_str()), ("Shop", "ann"));
+        assert_eq!(
+            (new.name.as_str(), new.project_manager.as_str()),
+            ("Shop", "ann")
+        );
     }
 }

@@ -30,6 +30,9 @@ pub use lifecycle::{
     MockLifecycleRepository, MockLifecycleService, MockTemplateRepository, MockTemplateService,
     MockWorkflowExecutor,
 };
+#[cfg(feature = "mocks")]
+pub use projects::{MockProjectRepository, MockProjectService};
+pub use projects::{ProjectRepository, ProjectService};
 pub use repository::{
     ComponentRepository, EnvironmentRepository, FreezeWindowRepository, IdempotencyBegin,
     IdempotencyRepository, SettingsRepository, StoreHealth, StoredResponse,
@@ -42,9 +45,6 @@ pub use service::{TargetGroupService, TargetQuery, TargetService};
 #[cfg(feature = "mocks")]
 pub use service_accounts::{MockServiceAccountRepository, MockServiceAccountService};
 pub use service_accounts::{ServiceAccountRepository, ServiceAccountService};
-#[cfg(feature = "mocks")]
-pub use projects::{MockProjectRepository, MockProjectService};
-pub use projects::{ProjectRepository, ProjectService};
 pub use system::{Clock, IdSource, SystemClock, UuidV7Source};
 
 pub use agents::{AgentRepository, AgentService, AgentStatus};

@@ -1,6 +1,8 @@
 //! `/rest/projects/{projectId}/envs`: Genesis's environments.
 
-use super::wire::{environment_status, millis, parse_environment_status, Link, Links, ResultObject};
+use super::wire::{
+    environment_status, millis, parse_environment_status, Link, Links, ResultObject,
+};
 use super::{environment_of_path, page_from, project_of_path, GenesisAuthenticated};
 use crate::extract::JsonBody;
 use crate::problem::Problem;
@@ -10,8 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::{BTreeMap, HashMap};
 use terrane_domain::{
-    Actor, Environment, EnvironmentFilter, EnvironmentInput, EnvironmentLifecycle,
-    EnvironmentSort, LifecycleAction, Page, Permission, Project, Template,
+    Actor, Environment, EnvironmentFilter, EnvironmentInput, EnvironmentLifecycle, EnvironmentSort,
+    LifecycleAction, Page, Permission, Project, Template,
 };
 use terrane_ports::{BirthInput, EnvironmentQuery};
 use utoipa::{IntoParams, ToSchema};
@@ -247,7 +249,9 @@ fn statuses(value: &str) -> Result<Vec<terrane_domain::EnvironmentStatus>, Probl
     let bad = || {
         Problem::bad_field(
             "filter",
-            format!("must read `statuses[Ready,Busy,Broken,Destroyed]` (any of them), not `{value}`"),
+            format!(
+                "must read `statuses[Ready,Busy,Broken,Destroyed]` (any of them), not `{value}`"
+            ),
         )
     };
     let inner = value
@@ -304,7 +308,11 @@ pub async fn list_environments(
     let project = project_of_path(&req, &state, &actor).await?;
     let filter = EnvironmentFilter {
         project: Some(project.id),
-        statuses: params.get("filter").map(|f| statuses(f)).transpose()?.unwrap_or_default(),
+        statuses: params
+            .get("filter")
+            .map(|f| statuses(f))
+            .transpose()?
+            .unwrap_or_default(),
         ..Default::default()
     };
     let sort = params
@@ -436,7 +444,11 @@ pub async fn create_environment(
         variables: Some(as_text(body.variables.unwrap_or_default())),
         ttl_minutes: body.time_to_live,
     };
-    match state.lifecycle.create_environment(&actor, input, birth).await {
+    match state
+        .lifecycle
+        .create_environment(&actor, input, birth)
+        .await
+    {
         Ok(_) => Ok(ResultObject::success()),
         Err(error) => ResultObject::failure(
             error,
@@ -476,12 +488,18 @@ pub async fn get_environment(
     let template = state.lifecycle.template_of(&actor, env.id).await?;
     let (runs, history_count) = state
         .lifecycle
-        .runs(&actor, env.id, Page::parse(Some(0), Some(1)).unwrap_or_default())
+        .runs(
+            &actor,
+            env.id,
+            Page::parse(Some(0), Some(1)).unwrap_or_default(),
+        )
         .await?;
     let finished = runs
         .first()
         .filter(|run| !run.status.is_final())
-        .map_or(0, |run| run.steps.iter().filter(|s| s.status.is_final()).count());
+        .map_or(0, |run| {
+            run.steps.iter().filter(|s| s.status.is_final()).count()
+        });
     let (_, actions) = state.lifecycle.actions(&actor, env.id).await?;
     let (creator, modified_by) = people(&state, &actor, &env).await?;
     let links = Links::of(&req);
@@ -523,9 +541,24 @@ pub async fn get_environment(
         attributes: lifecycle.map(|l| l.attributes).unwrap_or_default(),
         links: vec![
             links.link("self", &base, methods, "EnvironmentDetails"),
-            links.link("collection", &format!("{base}/history"), vec!["get"], "WorkflowHistory"),
-            links.link("collection", &format!("{base}/actions"), vec!["get"], "Action"),
-            links.link("collection", &format!("{base}/workflows"), vec!["get"], "Workflow"),
+            links.link(
+                "collection",
+                &format!("{base}/history"),
+                vec!["get"],
+                "WorkflowHistory",
+            ),
+            links.link(
+                "collection",
+                &format!("{base}/actions"),
+                vec!["get"],
+                "Action",
+            ),
+            links.link(
+                "collection",
+                &format!("{base}/workflows"),
+                vec!["get"],
+                "Workflow",
+            ),
         ],
     };
     Ok(HttpResponse::Ok().json(details))

@@ -96,7 +96,9 @@ async fn environment_of_path(
         ..Default::default()
     };
     let (mut found, _) = state.environments.list(actor, query).await?;
-    let env = found.pop().ok_or_else(|| Problem::not_found("environment"))?;
+    let env = found
+        .pop()
+        .ok_or_else(|| Problem::not_found("environment"))?;
     Ok((project, env))
 }
 

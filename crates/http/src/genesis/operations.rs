@@ -37,7 +37,6 @@ pub struct GenesisActions {
     pub links: Vec<Link>,
 }
 
-
 fn env_path(project: i64, env: i64) -> String {
     format!("/projects/{project}/envs/{env}")
 }
@@ -66,7 +65,10 @@ pub async fn list_actions(
     let (project, env) = environment_of_path(&req, &state, &actor).await?;
     let (_, actions) = state.lifecycle.actions(&actor, env.id).await?;
     let links = Links::of(&req);
-    let base = format!("{}/actions", env_path(project.number.get(), env.number.get()));
+    let base = format!(
+        "{}/actions",
+        env_path(project.number.get(), env.number.get())
+    );
     let methods = || {
         if actor.may(Permission::Deploy) {
             vec!["post"]
@@ -117,7 +119,11 @@ pub async fn run_action(
     GenesisAuthenticated(actor): GenesisAuthenticated,
 ) -> Result<HttpResponse, Problem> {
     let (_, env) = environment_of_path(&req, &state, &actor).await?;
-    let action = req.match_info().get("action").unwrap_or_default().to_owned();
+    let action = req
+        .match_info()
+        .get("action")
+        .unwrap_or_default()
+        .to_owned();
     // Destroying is DELETE on the environment in Genesis.
     if action.parse::<LifecycleAction>().ok() == Some(LifecycleAction::Destroy) {
         return Err(super::wire::not_found("action"));
@@ -256,7 +262,11 @@ pub async fn history(
         let renamed: Vec<_> = errors
             .into_iter()
             .map(|e| {
-                let field = if e.field == "skip" { "page_offset" } else { "page_length" };
+                let field = if e.field == "skip" {
+                    "page_offset"
+                } else {
+                    "page_length"
+                };
                 terrane_domain::FieldError::new(field, e.message)
             })
             .collect();
@@ -270,7 +280,10 @@ pub async fn history(
         total_count: total,
         links: vec![links.link(
             "self",
-            &format!("{}/history", env_path(project.number.get(), env.number.get())),
+            &format!(
+                "{}/history",
+                env_path(project.number.get(), env.number.get())
+            ),
             vec!["get"],
             "WorkflowHistory",
         )],
@@ -322,7 +335,10 @@ pub async fn list_workflows(
     let (project, env) = environment_of_path(&req, &state, &actor).await?;
     let template = state.lifecycle.template_of(&actor, env.id).await?;
     let links = Links::of(&req);
-    let base = format!("{}/workflows", env_path(project.number.get(), env.number.get()));
+    let base = format!(
+        "{}/workflows",
+        env_path(project.number.get(), env.number.get())
+    );
     let runnable = env.status == EnvironmentStatus::Ready && actor.may(Permission::Deploy);
     let items = template
         .as_ref()
@@ -393,7 +409,11 @@ pub async fn run_workflow(
     body: JsonBody<WorkflowBody>,
 ) -> Result<HttpResponse, Problem> {
     let (_, env) = environment_of_path(&req, &state, &actor).await?;
-    let name = req.match_info().get("workflow").unwrap_or_default().to_owned();
+    let name = req
+        .match_info()
+        .get("workflow")
+        .unwrap_or_default()
+        .to_owned();
     let variables = as_text(body.value.parameters.variables);
     match state
         .lifecycle
@@ -474,4 +494,3 @@ pub async fn remove_time_to_live(
         Err(error) => ResultObject::failure(error, &[], None),
     }
 }
-

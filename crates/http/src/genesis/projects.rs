@@ -100,11 +100,10 @@ pub async fn list_projects(
     state: web::Data<AppState>,
     GenesisAuthenticated(actor): GenesisAuthenticated,
 ) -> Result<HttpResponse, Problem> {
-    let sorting = web::Query::<std::collections::HashMap<String, String>>::from_query(
-        req.query_string(),
-    )
-    .map(|q| q.get("sorting").cloned())
-    .unwrap_or_default();
+    let sorting =
+        web::Query::<std::collections::HashMap<String, String>>::from_query(req.query_string())
+            .map(|q| q.get("sorting").cloned())
+            .unwrap_or_default();
     let descending = match sorting.as_deref() {
         None | Some("name") => false,
         Some("~name") => true,
@@ -130,12 +129,7 @@ pub async fn list_projects(
     }
     Ok(HttpResponse::Ok().json(GenesisProjects {
         items,
-        links: vec![links.link(
-            "self",
-            "/projects",
-            collection_methods(&actor),
-            CLASS,
-        )],
+        links: vec![links.link("self", "/projects", collection_methods(&actor), CLASS)],
     }))
 }
 

@@ -247,9 +247,12 @@ mod tests {
         let mut errors = ValidationErrors::new();
         errors.add("variables.nodesCount", "is required");
         errors.add("name", "is bad");
-        let response =
-            ResultObject::failure(ServiceError::Validation(errors), &[("name", "envName")], None)
-                .unwrap();
+        let response = ResultObject::failure(
+            ServiceError::Validation(errors),
+            &[("name", "envName")],
+            None,
+        )
+        .unwrap();
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
 }
