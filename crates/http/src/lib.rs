@@ -109,7 +109,7 @@ pub struct AppState {
 #[openapi(
     info(
         title = "terrane",
-        description = "Environments, what is deployed into them, and the rules that guard production.\n\nEvery `/api/v1` route needs `Authorization: Bearer <token>`: a JWT (mint one with `terrane token`) or a service account's secret (`trn_sa_...`). The FlexDeploy dialect under `/flexdeploy/rest/v2` also takes `Authorization: Basic base64(login:secret)` with a service account's login and secret. Errors are `application/problem+json` (RFC 9457).",
+        description = "Environments, what is deployed into them, and the rules that guard production.\n\nEvery `/api/v1` route needs `Authorization: Bearer <token>`: a JWT (mint one with `terrane token`) or a service account's secret (`trn_sa_...`). The FlexDeploy dialect under `/flexdeploy/rest/v2` and the Genesis dialect under `/rest` also take `Authorization: Basic base64(login:secret)` with a service account's login and secret. Errors are `application/problem+json` (RFC 9457).",
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
