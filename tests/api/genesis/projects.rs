@@ -13,6 +13,7 @@ on_both_databases!(genesis_projects:
     a_project_name_is_unique_ignoring_case_and_bad_fields_are_named,
     another_organizations_project_or_environment_answers_404,
     environments_of_api_v1_carry_their_project_and_filter_by_it,
+    genesis_paths_need_credentials_and_take_basic_or_bearer,
 );
 
 async fn projects_are_created_listed_and_read_through_genesis_and_api_v1(db: Db) {
@@ -220,4 +221,33 @@ async fn environments_of_api_v1_carry_their_project_and_filter_by_it(db: Db) {
         .await;
     assert_eq!(listed["items"][0]["name"], "inside");
     assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+}
+
+async fn genesis_paths_need_credentials_and_take_basic_or_bearer(db: Db) {
+    let Some(genesis) = Client::start(db, &[]).await else {
+        return;
+    };
+    let url = format!("{}/rest/projects", genesis.app.base);
+    let anonymous = genesis.app.client.get(&url).send().await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+    assert_eq!(
+        anonymous.headers()["www-authenticate"],
+        "Basic realm=\"terrane\""
+    );
+    let wrong = genesis
+        .app
+        .client
+        .get(&url)
+        .basic_auth(&genesis.account.login, Some("trn_sa_wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), 401);
+    let bearer = genesis
+        .app
+        .request(Method::GET, "/rest/projects", &genesis.app.admin())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(expect(bearer, 200).await["items"], json!([]));
 }
