@@ -56,6 +56,18 @@ async fn an_environment_is_born_busy_becomes_ready_breaks_resets_and_is_destroye
         json!({"url": "https://shop-1.example"})
     );
     assert_eq!(ready["historyCount"], 1);
+    let listed = expect(
+        genesis
+            .app
+            .get(&format!("/api/v1/environments?number={env}"))
+            .await,
+        200,
+    )
+    .await;
+    assert!(
+        listed[0]["expiresAt"].is_string(),
+        "timeToLive sets its expiry: {listed}"
+    );
 
     // A workflow run without its variable is refused in Genesis's words.
     let missing = genesis
