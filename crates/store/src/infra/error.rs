@@ -91,6 +91,7 @@ fn reference_field(constraint: Option<&str>) -> &str {
         Some("targets_environment_id_fkey") => "environmentId",
         Some("targets_assignment_fkey" | "targets_target_group_id_fkey") => "targetGroupId",
         Some("target_group_assignments_target_group_id_fkey") => "targetGroups",
+        Some("environments_project_id_fkey") => "projectId",
         Some(other) => other,
         None => "a referenced record",
     }
@@ -153,6 +154,11 @@ fn conflict_message(
         match name {
             Some(name) => format!("a service account named `{name}` already exists"),
             None => "a service account of that name already exists".to_owned(),
+        }
+    } else if index("projects_tenant_id_lower_name_key") {
+        match name {
+            Some(name) => format!("a project named `{name}` already exists"),
+            None => "a project of that name already exists".to_owned(),
         }
     } else if is("environments_pkey", "environments.id") {
         "an environment with that id already exists".to_owned()

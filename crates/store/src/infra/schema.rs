@@ -31,6 +31,27 @@ diesel::table! {
         updated_at -> UtcTimestamp,
         /// The reaper's lease while it deprovisions the environment (environment requests).
         deprovision_claimed_until -> Nullable<UtcTimestamp>,
+        /// The project it belongs to, if any.
+        project_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Nullable, Text};
+    use crate::infra::types::sql::{UtcTimestamp, Uuid};
+
+    /// Projects: groups of environments; unique by (tenant_id, lower(name)) and by number.
+    projects (id) {
+        id -> Uuid,
+        /// Server-wide, from the `entity_numbers` sequence (see [`crate::infra::numbers`]).
+        number -> BigInt,
+        tenant_id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        project_manager -> Text,
+        creator -> Text,
+        version -> BigInt,
+        created_at -> UtcTimestamp,
     }
 }
 

@@ -14,7 +14,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use terrane_domain::{
     Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentId,
     EnvironmentName, EnvironmentNumber, EnvironmentSort, EnvironmentSortField, NewEnvironment,
-    Page, TenantId,
+    Page, ProjectId, TenantId,
 };
 use terrane_ports::{EnvironmentRepository, EnvironmentView, StoreError};
 
@@ -49,6 +49,7 @@ pub(crate) struct EnvironmentRow {
     status: String,
     request_id: Option<DbUuid>,
     expires_at: Option<DbTime>,
+    project_id: Option<DbUuid>,
     version: i64,
     created_at: DbTime,
     updated_at: DbTime,
@@ -75,6 +76,7 @@ impl From<&Environment> for EnvironmentRow {
             status: env.status.as_str().to_owned(),
             request_id: env.request_id.map(DbUuid),
             expires_at: env.expires_at.map(DbTime),
+            project_id: env.project.map(|p| DbUuid(p.0)),
             version: env.version,
             created_at: DbTime(env.created_at),
             updated_at: DbTime(env.updated_at),
@@ -120,6 +122,7 @@ impl TryFrom<EnvironmentRow> for Environment {
             status: row.status.parse().map_err(|e| corrupt("status", e))?,
             request_id: row.request_id.map(|id| id.0),
             expires_at: row.expires_at.map(|at| at.0),
+            project: row.project_id.map(|p| ProjectId(p.0)),
             version: row.version,
             created_at: row.created_at.0,
             updated_at: row.updated_at.0,
@@ -197,6 +200,11 @@ pub(crate) fn insert(
     env: &mut Environment,
     requested: Option<i32>,
 ) -> Result<(), Failure> {
+    if let Some(project) = env.project {
+        // SQLite's key names no tenant: the project must be one of the environment's own.
+        crate::repositories::projects::find(conn, env.tenant, project)?
+            .ok_or_else(|| StoreError::MissingReference("projectId".to_owned()))?;
+    }
     let row = EnvironmentRow::from(&*env);
     let (order_index, number) = match conn {
         DbConnection::Pg(pg) => {
@@ -284,6 +292,13 @@ pub(crate) fn matching(
     if let Some(status) = filter.status {
         query = query.filter(environments::status.eq(status.as_str()));
     }
+    if let Some(project) = filter.project {
+        query = query.filter(environments::project_id.eq(DbUuid(project.0)));
+    }
+    if !filter.statuses.is_empty() {
+        let statuses: Vec<&'static str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        query = query.filter(environments::status.eq_any(statuses));
+    }
     query
 }
 
@@ -324,7 +339,7 @@ impl EnvironmentRepository for Store {
         // Without target groups the insert is the only statement, whole on its own, and on
         // PostgreSQL it runs outside a transaction: the tenant's order counter, which it
         // claims from, stays locked for that one statement only.
-        let access = if new.target_groups.is_empty() {
+        let access = if new.target_groups.is_empty() && new.project.is_none() {
             Access::Statements
         } else {
             Access::Write

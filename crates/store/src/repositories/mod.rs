@@ -13,6 +13,7 @@ pub(crate) mod freeze_windows;
 pub(crate) mod health;
 pub(crate) mod idempotency;
 pub(crate) mod lifecycle;
+pub(crate) mod projects;
 pub(crate) mod releases;
 pub(crate) mod service_accounts;
 pub(crate) mod settings;
