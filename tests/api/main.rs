@@ -26,4 +26,5 @@ mod releases;
 mod stuck_deployments;
 mod target_groups;
 mod targets;
+mod tokens;
 mod views;
