@@ -18,6 +18,7 @@ mod flexdeploy;
 mod freeze_windows;
 mod health;
 mod idempotency;
+mod isolation;
 mod lifecycle;
 mod lifecycle_replicas;
 mod lifecycle_templates;
