@@ -23,6 +23,7 @@ mod lifecycle;
 mod lifecycle_replicas;
 mod lifecycle_templates;
 mod ops;
+mod overload;
 mod releases;
 mod stuck_deployments;
 mod target_groups;
