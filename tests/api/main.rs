@@ -24,6 +24,7 @@ mod lifecycle_replicas;
 mod lifecycle_templates;
 mod ops;
 mod overload;
+mod postgres_restart;
 mod releases;
 mod stuck_deployments;
 mod target_groups;
