@@ -24,29 +24,57 @@ const CONNECTION_FIELDS: &[&str] = &[
     "namespace",
 ];
 
-/// Values that are often valid for some connection field, and often not.
-fn connection_value() -> impl Strategy<Value = Value> {
-    prop_oneof![
-        "[a-z0-9-]{1,12}(\\.[a-z]{2,5})?".prop_map(Value::from),
-        "(us|eu)-[a-z]{4}-[0-9]".prop_map(Value::from),
-        "https?://[a-z]{1,10}(:[0-9]{1,5})?(/[a-z]{0,5})?".prop_map(Value::from),
-        "\\[?[0-9a-f:.]{2,20}\\]?".prop_map(Value::from),
-        (0i64..70_000).prop_map(Value::from),
-        any::<bool>().prop_map(Value::from),
-        any_json(),
-    ]
+/// The fields of each type's connection object.
+fn fields_of(target_type: TargetType) -> &'static [&'static str] {
+    match target_type {
+        TargetType::DockerHost => &["host", "port", "tlsEnabled"],
+        TargetType::ComposeHost => &["host", "port", "tlsEnabled", "projectName"],
+        TargetType::EcsService => &["cluster", "service", "region"],
+        TargetType::NomadJob => &["address", "jobId", "namespace"],
+    }
 }
 
-fn connection_object() -> impl Strategy<Value = Map<String, Value>> {
+/// A value that is mostly valid for `field`, and sometimes anything at all.
+fn field_value(field: &str) -> BoxedStrategy<Value> {
+    let valid: BoxedStrategy<Value> = match field {
+        "host" => prop_oneof![
+            "[a-z][a-z0-9-]{0,10}(\\.[a-z]{2,5})?".prop_map(Value::from),
+            any::<[u8; 4]>().prop_map(|ip| Value::from(std::net::Ipv4Addr::from(ip).to_string())),
+        ]
+        .boxed(),
+        "port" => (0i64..70_000).prop_map(Value::from).boxed(),
+        "tlsEnabled" => any::<bool>().prop_map(Value::from).boxed(),
+        "projectName" => "[a-z0-9][a-z0-9_-]{0,20}".prop_map(Value::from).boxed(),
+        "region" => "(us|eu)-[a-z]{4}-[0-9]".prop_map(Value::from).boxed(),
+        "address" => "https?://[a-z]{1,10}(:[0-9]{2,4})?(/[a-z]{0,5})?"
+            .prop_map(Value::from)
+            .boxed(),
+        _ => "[a-zA-Z0-9._-]{1,20}".prop_map(Value::from).boxed(),
+    };
+    prop_oneof![6 => valid, 1 => any_json()].boxed()
+}
+
+/// A connection object for `target_type`: mostly its own fields with mostly valid values,
+/// sometimes missing ones or unknown ones.
+fn connection_object(target_type: TargetType) -> BoxedStrategy<Map<String, Value>> {
+    let fields: Vec<BoxedStrategy<Option<(String, Value)>>> = fields_of(target_type)
+        .iter()
+        .map(|field| {
+            prop::option::weighted(
+                0.9,
+                field_value(field).prop_map(move |v| (field.to_string(), v)),
+            )
+            .boxed()
+        })
+        .collect();
+    let extra = prop::option::weighted(0.1, (any_text(), any_json()));
     prop_oneof![
-        prop::collection::btree_map(
-            prop::sample::select(CONNECTION_FIELDS).prop_map(str::to_owned),
-            connection_value(),
-            0..6,
-        )
-        .prop_map(|m| m.into_iter().collect()),
-        object_with(CONNECTION_FIELDS),
+        8 => (fields, extra).prop_map(|(fields, extra)| {
+            fields.into_iter().flatten().chain(extra).collect::<Map<String, Value>>()
+        }),
+        1 => object_with(CONNECTION_FIELDS),
     ]
+    .boxed()
 }
 
 fn time(seconds: i64) -> DateTime<Utc> {
@@ -98,11 +126,11 @@ fn printed(template: &NewTemplate) -> TemplateInput {
 
 fn variable_input() -> impl Strategy<Value = VariableSpecInput> {
     (
-        prop::option::of(prop_oneof!["[a-zA-Z_][a-zA-Z0-9_]{0,10}", any_text()]),
+        prop::option::weighted(0.95, prop_oneof![6 => "[a-zA-Z_][a-zA-Z0-9_]{0,10}", 1 => any_text()]),
         prop::option::of(any_text()),
         prop::option::of(any::<bool>()),
-        prop::option::of(prop_oneof!["[a-z]{0,6}", any_text()]),
-        prop::option::of(prop_oneof!["[a-z]+", "[a-z()|*+?\\[\\]-]{0,8}", any_text()]),
+        prop::option::weighted(0.3, prop_oneof![4 => "[a-z]{1,6}", 1 => any_text()]),
+        prop::option::weighted(0.3, prop_oneof![4 => Just("[a-z]+".to_owned()), 1 => "[a-z()|*+?\\[\\]-]{0,8}", 1 => any_text()]),
     )
         .prop_map(
             |(name, description, required, default, pattern)| VariableSpecInput {
@@ -118,15 +146,26 @@ fn variable_input() -> impl Strategy<Value = VariableSpecInput> {
 const EXECUTABLES: &[&str] = &["provision.sh", "destroy.sh", "configure"];
 
 fn template_input() -> impl Strategy<Value = TemplateInput> {
-    let text = || prop_oneof!["[a-z][a-z0-9 ]{0,10}", any_text()];
+    let label = || {
+        prop::option::weighted(
+            0.95,
+            prop_oneof![8 => "[a-z][a-z0-9 ._-]{0,10}", 1 => any_text()],
+        )
+    };
     let step = (
-        prop::option::of(text()),
-        prop::option::of(text()),
-        prop::option::of(prop_oneof![
-            prop::sample::select(EXECUTABLES).prop_map(str::to_owned),
-            any_text()
-        ]),
-        prop::option::of(prop_oneof![1i64..100_000, any::<i64>()]),
+        prop::option::weighted(
+            0.5,
+            prop_oneof![8 => "[a-z][a-z0-9 ]{0,10}", 1 => any_text()],
+        ),
+        label(),
+        prop::option::weighted(
+            0.95,
+            prop_oneof![
+                8 => prop::sample::select(EXECUTABLES).prop_map(str::to_owned),
+                1 => any_text()
+            ],
+        ),
+        prop::option::weighted(0.5, prop_oneof![8 => 1i64..=86_400, 1 => any::<i64>()]),
     )
         .prop_map(|(phase, name, run, timeout_seconds)| StepInput {
             phase,
@@ -134,25 +173,46 @@ fn template_input() -> impl Strategy<Value = TemplateInput> {
             run,
             timeout_seconds,
         });
-    let workflow = (
-        prop::option::of(prop_oneof!["create|destroy|deploy", any_text()]),
-        prop::option::of(any_text()),
-        prop::collection::vec(variable_input(), 0..3),
-        prop::collection::vec(step, 0..3),
-    )
-        .prop_map(|(name, description, variables, steps)| WorkflowInput {
-            name,
-            description,
-            variables,
-            steps,
-        });
+    let workflow = move |name: String| {
+        (
+            prop::option::weighted(0.3, any_text()),
+            prop::collection::vec(variable_input(), 0..2),
+            prop::collection::vec(step.clone(), 0..3),
+        )
+            .prop_map(move |(description, variables, steps)| WorkflowInput {
+                name: Some(name.clone()),
+                description,
+                variables,
+                steps,
+            })
+    };
+    let names = prop::collection::vec(
+        prop_oneof![8 => "deploy|upgrade|backup", 1 => any_text()],
+        0..3,
+    );
+    let workflows = names.prop_flat_map(move |names| {
+        let all = ["create".to_owned(), "destroy".to_owned()]
+            .into_iter()
+            .chain(names)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .map(&workflow)
+            .collect::<Vec<_>>();
+        (all, prop::bool::weighted(0.2)).prop_map(|(mut all, without_create)| {
+            // Sometimes without its first workflow (in name order, often `create`).
+            if without_create {
+                all.remove(0);
+            }
+            all
+        })
+    });
     (
-        (prop::option::of(text()), prop::option::of(text())),
-        prop::option::of(any_text()),
+        (label(), label()),
+        prop::option::weighted(0.3, any_text()),
         prop::collection::vec(variable_input(), 0..3),
-        prop::collection::vec(workflow, 0..4),
-        prop::option::of(prop_oneof!["create|deploy", any_text()]),
-        prop::option::of(prop_oneof!["destroy|deploy", any_text()]),
+        workflows,
+        prop::option::weighted(0.3, prop_oneof!["create|deploy", any_text()]),
+        prop::option::weighted(0.3, prop_oneof!["destroy|deploy", any_text()]),
     )
         .prop_map(
             |((name, version), description, variables, workflows, create, destroy)| TemplateInput {
@@ -200,8 +260,8 @@ proptest! {
 
     #[test]
     fn connections_parse_any_object_and_read_back_the_same(
-        target_type in prop::sample::select(TargetType::ALL),
-        raw in connection_object(),
+        (target_type, raw) in prop::sample::select(TargetType::ALL)
+            .prop_flat_map(|t| (Just(t), connection_object(t))),
     ) {
         match Connection::parse(target_type, &raw) {
             Ok(connection) => {
@@ -220,10 +280,10 @@ proptest! {
 
     #[test]
     fn service_accounts_parse_any_input_and_read_back_the_same(
-        name in prop::option::of(prop_oneof!["[a-z][a-z0-9-]{0,20}", any_text()]),
+        name in prop::option::weighted(0.9, prop_oneof![8 => "[a-z][a-z0-9-]{0,20}", 1 => any_text()]),
         description in prop::option::of(any_text()),
-        roles in prop::option::of(prop::collection::vec(
-            prop_oneof!["admin|deployer|viewer", any_text()], 0..4)),
+        roles in prop::option::weighted(0.9, prop::collection::vec(
+            prop_oneof![8 => "admin|deployer|viewer", 1 => any_text()], 0..4)),
     ) {
         if let Ok(account) = NewServiceAccount::parse(name.as_deref(), description, roles) {
             let roles = account.roles.iter().map(|r| r.as_str().to_owned()).collect();
@@ -251,7 +311,7 @@ proptest! {
     #[test]
     fn templates_parse_any_input_and_read_back_the_same(
         input in template_input(),
-        configured in any::<bool>(),
+        configured in prop::bool::weighted(0.8),
     ) {
         let available = if configured {
             Executables::In(EXECUTABLES.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>())
