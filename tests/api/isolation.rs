@@ -96,10 +96,20 @@ async fn make_rows(caller: &Caller<'_>, mark: &str) -> Rows {
         )
         .await;
     rows.keep("template", &template, "id");
+    let project = caller
+        .create(
+            "/api/v1/projects",
+            json!({"name": named("proj"), "projectManager": "ann"}),
+        )
+        .await;
+    let project_id = rows.keep("project", &project, "id");
+    rows.keep("projectNumber", &project, "number");
+    rows.markers.push(named("proj"));
     let env = caller
         .create(
             "/api/v1/environments",
-            json!({"name": named("env"), "template": {"name": named("tpl"), "version": "1"}}),
+            json!({"name": named("env"), "projectId": project_id,
+                   "template": {"name": named("tpl"), "version": "1"}}),
         )
         .await;
     let env_id = rows.keep("environment", &env, "id");
@@ -216,10 +226,15 @@ fn kind_of(path: &str, param: &str) -> &'static str {
         .position(|s| *s == format!("{{{param}}}"))
         .expect("param in path");
     let before = segments[at - 1];
-    let dialect = path.starts_with("/flexdeploy/");
+    // The dialects (FlexDeploy, Genesis) address rows by number.
+    let dialect = !path.starts_with("/api/v1/");
     match (dialect, before, param) {
-        (true, "environment", "id") => "environmentNumber",
+        (true, "environment", "id") | (true, "envs", "envId") => "environmentNumber",
         (true, "targetgroup", "id") => "targetGroupNumber",
+        (true, "projects", "projectId") => "projectNumber",
+        (true, "actions", "action") => "action",
+        (true, "workflows", "workflow") => "workflow",
+        (false, "projects", "id") => "project",
         (false, "agents", "id") => "agent",
         (false, "components", "id") => "component",
         (false, "deployments", "id") => "deployment",
@@ -321,7 +336,9 @@ async fn every_route_with_an_id_answers_404_to_another_organization_and_reveals_
     let before = snapshot(&a, &theirs).await;
     let mut probed = 0;
     for (path, operations) in doc["paths"].as_object().unwrap() {
-        let probed_prefix = path.starts_with("/api/v1/") || path.starts_with("/flexdeploy/");
+        let probed_prefix = ["/api/v1/", "/flexdeploy/", "/rest/"]
+            .iter()
+            .any(|prefix| path.starts_with(prefix));
         if !probed_prefix || !path.contains('{') {
             continue;
         }
@@ -418,6 +435,7 @@ async fn snapshot(caller: &Caller<'_>, rows: &Rows) -> Vec<String> {
         ("deployments", "deployment"),
         ("environment-requests", "environmentRequest"),
         ("catalog/components", "component"),
+        ("projects", "project"),
         ("releases", "release"),
     ] {
         let path = format!("/api/v1/{collection}/{}", rows.ids[kind]);

@@ -21,6 +21,8 @@ pub(crate) fn missing_reference(field: &str) -> ServiceError {
         "must be a target group assigned to the target's environment"
     } else if field.starts_with("targetGroups") {
         "no target group with that id exists in your organization"
+    } else if field == "projectId" {
+        "no project with that id exists in your organization"
     } else {
         return ServiceError::from_store(StoreError::MissingReference(field.to_owned()), field);
     };

@@ -1,7 +1,7 @@
 //! Environments: where things are deployed, and the rules that guard them.
 
 use crate::error::{FieldError, ValidationErrors};
-use crate::ids::{EnvironmentId, EnvironmentNumber, TenantId};
+use crate::ids::{EnvironmentId, EnvironmentNumber, ProjectId, TenantId};
 use crate::target_group::{AssignmentChange, AssignmentInput, AssignmentRequest};
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -167,6 +167,8 @@ pub struct Environment {
     pub status: EnvironmentStatus,
     /// The self-service request it was born from, if any.
     pub request_id: Option<Uuid>,
+    /// The project it belongs to, if any.
+    pub project: Option<ProjectId>,
     /// When it expires by itself, if ever.
     pub expires_at: Option<DateTime<Utc>>,
     /// Bumped by every change; served as the ETag.
@@ -211,6 +213,8 @@ pub struct EnvironmentInput {
     pub status: Option<String>,
     /// Target groups to assign, and whether they replace the current assignments.
     pub target_groups: Option<AssignmentInput>,
+    /// The project it belongs to: set when it is created, never changed.
+    pub project: Option<ProjectId>,
 }
 
 /// A validated environment to create; the order index is left to the store when absent
@@ -243,6 +247,8 @@ pub struct NewEnvironment {
     pub status: EnvironmentStatus,
     /// Target groups to assign to it, in the same transaction; defaults to none.
     pub target_groups: Vec<AssignmentRequest>,
+    /// The project it belongs to, if any.
+    pub project: Option<ProjectId>,
 }
 
 /// Validated changes to an environment; `None` leaves a field as it is.
@@ -376,6 +382,9 @@ impl EnvironmentInput {
             .as_deref()
             .map(|v| PromotionPolicy::parse_field(v, "promotionPolicy"))
             .transpose();
+        if self.project.is_some() {
+            errors.add("projectId", "is set only when the environment is created");
+        }
         // The status is driven by runs and actions; only a new environment may name one.
         if self.status.is_some() {
             errors.add(
@@ -416,6 +425,7 @@ impl EnvironmentInput {
     /// [`ValidationErrors`] naming each bad or missing field.
     pub fn into_new(mut self) -> Result<NewEnvironment, ValidationErrors> {
         let missing_name = self.name.is_none();
+        let project = self.project.take();
         let status = self
             .status
             .take()
@@ -466,6 +476,7 @@ impl EnvironmentInput {
                 .assignments
                 .map(AssignmentChange::into_target_groups)
                 .unwrap_or_default(),
+            project,
             name,
         })
     }
@@ -499,6 +510,7 @@ impl NewEnvironment {
             promotion_policy: self.promotion_policy,
             status: self.status,
             request_id: None,
+            project: self.project,
             expires_at: None,
             version: 1,
             created_at: now,
@@ -607,6 +619,10 @@ pub struct EnvironmentFilter {
     pub order_index: Option<i32>,
     /// Exact match.
     pub status: Option<EnvironmentStatus>,
+    /// Belongs to this project.
+    pub project: Option<ProjectId>,
+    /// Has any of these statuses; empty: any status.
+    pub statuses: Vec<EnvironmentStatus>,
 }
 
 wire_enum!(

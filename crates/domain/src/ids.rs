@@ -92,6 +92,10 @@ id_type!(
     /// One entry of an environment's lifecycle history.
     LifecycleEventId
 );
+id_type!(
+    /// A project: a group of environments (Genesis's projects).
+    ProjectId
+);
 
 macro_rules! number_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -127,4 +131,8 @@ number_type!(
 number_type!(
     /// The server-wide number of an assignment (FlexDeploy's `targetId`).
     AssignmentNumber
+);
+number_type!(
+    /// The server-wide number of a project (Genesis's project `id`).
+    ProjectNumber
 );

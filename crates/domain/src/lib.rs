@@ -22,6 +22,7 @@ pub mod health;
 pub mod ids;
 pub mod lifecycle;
 pub mod page;
+pub mod project;
 pub mod release;
 pub mod service_account;
 pub mod target;
@@ -70,12 +71,14 @@ pub use ids::{
 };
 pub use ids::{AssignmentNumber, EnvironmentNumber, TargetGroupNumber};
 pub use ids::{LifecycleEventId, RunId, StepId, TemplateId};
+pub use ids::{ProjectId, ProjectNumber};
 pub use lifecycle::{
     available_actions, EnvironmentLifecycle, Executables, LifecycleAction, LifecycleEvent,
     NewTemplate, NotNow, Run, RunStatus, Step, StepOutcome, StepStatus, Template, TemplateInput,
     Variables,
 };
 pub use page::Page;
+pub use project::{NewProject, Project, ProjectInput, ProjectName};
 pub use release::{NewRelease, Release, ReleaseComponent, ReleaseComponentInput, ReleaseInput};
 pub use service_account::{
     NewServiceAccount, ServiceAccount, ServiceAccountId, SERVICE_ACCOUNT_LOGIN_PREFIX,

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use terrane_domain::{
     Actor, Environment, EnvironmentFilter, EnvironmentId, EnvironmentInput, EnvironmentNumber,
-    EnvironmentSort, EnvironmentStatus, FieldError, Page, PromotionPolicy,
+    EnvironmentSort, EnvironmentStatus, FieldError, Page, ProjectId, PromotionPolicy,
 };
 use terrane_domain::{AssignmentInput, AssignmentMode};
 use terrane_ports::{EnvironmentQuery, EnvironmentView};
@@ -130,6 +130,9 @@ pub struct EnvironmentBody {
     #[serde(default)]
     #[schema(example = 120)]
     pub ttl_minutes: Option<i64>,
+    /// On create only: the project of your organization it belongs to.
+    #[serde(default)]
+    pub project_id: Option<Uuid>,
 }
 
 impl EnvironmentBody {
@@ -222,6 +225,7 @@ impl EnvironmentBody {
                     target_groups: groups.into_iter().map(Into::into).collect(),
                 },
             ),
+            project: self.project_id.map(ProjectId),
         };
         if errors.is_empty() {
             Ok(input)
@@ -276,6 +280,7 @@ pub struct CurrentRelease {
     "promotionPolicy": "default",
     "status": "ready",
     "requestId": null,
+    "projectId": null,
     "expiresAt": null,
     "version": 1,
     "createdAt": "2026-01-10T14:23:45Z",
@@ -335,6 +340,8 @@ pub struct EnvironmentResponse {
     pub status: &'static str,
     /// The self-service request it was born from.
     pub request_id: Option<Uuid>,
+    /// The project it belongs to.
+    pub project_id: Option<Uuid>,
     /// When it expires by itself.
     pub expires_at: Option<DateTime<Utc>>,
     /// Bumped by every change; also the ETag.
@@ -387,6 +394,7 @@ impl From<Environment> for EnvironmentResponse {
             promotion_policy: env.promotion_policy.as_str(),
             status: env.status.as_str(),
             request_id: env.request_id,
+            project_id: env.project.map(|p| p.as_uuid()),
             expires_at: env.expires_at,
             version: env.version,
             created_at: env.created_at,
@@ -423,6 +431,8 @@ pub struct EnvironmentListParams {
     order_index: Option<i64>,
     /// Lifecycle status equals this (`ready`, `busy`, `broken`, `destroyed`).
     status: Option<String>,
+    /// Belongs to this project.
+    project_id: Option<Uuid>,
     /// `name`, `orderIndex` or `createdAt`; prefix with `~` for descending. Default `orderIndex`.
     sort: Option<String>,
     /// Rows to skip (default 0).
@@ -447,6 +457,12 @@ fn list_query(req: &HttpRequest) -> Result<(EnvironmentQuery, bool), Problem> {
                 .map_err(|_| format!("must be a whole number, not `{v}`"))
         }),
         status: q.parsed("status", |v| v.parse()),
+        project: q.parsed("projectId", |v| {
+            Uuid::parse_str(v)
+                .map(ProjectId)
+                .map_err(|_| format!("must be a UUID, not `{v}`"))
+        }),
+        statuses: Vec::new(),
     };
     let sort = q
         .parsed("sort", |v| EnvironmentSort::parse(v).map_err(|e| e.message))

@@ -14,6 +14,7 @@ mod environments;
 pub mod extract;
 pub mod flexdeploy;
 mod freeze_windows;
+pub mod genesis;
 mod headers;
 mod health;
 mod idempotency;
@@ -25,6 +26,7 @@ pub mod login_throttle;
 pub mod observe;
 mod ops;
 pub mod problem;
+mod projects;
 mod releases;
 mod schema;
 mod service_accounts;
@@ -93,6 +95,8 @@ pub struct AppState {
     pub templates: Arc<dyn terrane_ports::TemplateService>,
     /// Environments' workflows, runs, actions and lifecycle history.
     pub lifecycle: Arc<dyn terrane_ports::LifecycleService>,
+    /// Projects: groups of environments.
+    pub projects: Arc<dyn terrane_ports::ProjectService>,
     /// First answers to `Idempotency-Key`s.
     pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Readiness of storage.
@@ -105,7 +109,7 @@ pub struct AppState {
 #[openapi(
     info(
         title = "terrane",
-        description = "Environments, what is deployed into them, and the rules that guard production.\n\nEvery `/api/v1` route needs `Authorization: Bearer <token>`: a JWT (mint one with `terrane token`) or a service account's secret (`trn_sa_...`). The FlexDeploy dialect under `/flexdeploy/rest/v2` also takes `Authorization: Basic base64(login:secret)` with a service account's login and secret. Errors are `application/problem+json` (RFC 9457).",
+        description = "Environments, what is deployed into them, and the rules that guard production.\n\nEvery `/api/v1` route needs `Authorization: Bearer <token>`: a JWT (mint one with `terrane token`) or a service account's secret (`trn_sa_...`). The FlexDeploy dialect under `/flexdeploy/rest/v2` and the Genesis dialect under `/rest` also take `Authorization: Basic base64(login:secret)` with a service account's login and secret. Errors are `application/problem+json` (RFC 9457).",
         license(name = "Apache-2.0")
     ),
     modifiers(&BearerAuth),
@@ -123,6 +127,8 @@ pub struct AppState {
         (name = "templates", description = "Environment templates: variables and workflows whose steps run executables of the server's workflow directory"),
         (name = "agents", description = "Agents beside targets: registration, heartbeats (the health of ECS services) and inventories"),
         (name = "service-accounts", description = "Machines acting in the organization with their roles: a login and a secret shown once, stored only as a hash, revoked or rotated at once"),
+        (name = "projects", description = "Named groups of environments (Genesis's projects), with a server-wide number"),
+        (name = "genesis", description = "Genesis (OpenGenesis REST: projects, environments, actions, workflows, history and time to live) on the wire as Genesis's documents show it, with numeric ids; HTTP Basic with a service account's login and secret, or any bearer token /api/v1 takes"),
         (name = "flexdeploy", description = "FlexDeploy REST v2 (environments and target groups) on the wire as FlexDeploy's documents show it, with numeric ids; HTTP Basic with a service account's login and secret, or any bearer token /api/v1 takes"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
@@ -248,9 +254,13 @@ fn api(config: &mut ServiceConfig) {
                 .service(environment_requests::retry_request)
                 .service(environment_requests::request_history)
                 .service(environment_requests::set_environment_ttl)
-                .service(environment_requests::remove_environment_ttl),
+                .service(environment_requests::remove_environment_ttl)
+                .service(projects::create_project)
+                .service(projects::list_projects)
+                .service(projects::get_project),
         )
         .configure(flexdeploy::routes)
+        .configure(genesis::routes)
         .service(ops::healthz)
         .service(ops::readyz)
         .service(ops::metrics);

@@ -12,6 +12,7 @@ pub mod environment_requests;
 pub mod error;
 pub mod health;
 pub mod lifecycle;
+pub mod projects;
 pub mod repository;
 pub mod service;
 pub mod service_accounts;
@@ -29,6 +30,9 @@ pub use lifecycle::{
     MockLifecycleRepository, MockLifecycleService, MockTemplateRepository, MockTemplateService,
     MockWorkflowExecutor,
 };
+#[cfg(feature = "mocks")]
+pub use projects::{MockProjectRepository, MockProjectService};
+pub use projects::{ProjectRepository, ProjectService};
 pub use repository::{
     ComponentRepository, EnvironmentRepository, FreezeWindowRepository, IdempotencyBegin,
     IdempotencyRepository, SettingsRepository, StoreHealth, StoredResponse,

@@ -21,6 +21,7 @@ use std::sync::Arc;
 use terrane_app::Agents;
 use terrane_app::Drift;
 use terrane_app::HealthChecks;
+use terrane_app::Projects;
 use terrane_app::ServiceAccounts;
 use terrane_app::Views;
 use terrane_app::{Components, Deployments, Environments, FreezeWindows, Releases};
@@ -183,6 +184,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 .with_address_policy(addresses),
         ),
         environments: Arc::new(Environments::new(
+            store.clone(),
+            clock.clone(),
+            Arc::new(UuidV7Source),
+        )),
+        projects: Arc::new(Projects::new(
             store.clone(),
             clock.clone(),
             Arc::new(UuidV7Source),

@@ -1,54 +1,33 @@
 //! terrane's storage adapter: the repository ports of `terrane-ports` on PostgreSQL and
 //! SQLite, from one query code path.
 //!
+//! The layout: `infra/` is how the store reaches the database (connection, units of work,
+//! the SQLite writer, SQL types, schema, migrations, error mapping); `repositories/` holds one
+//! module per port, converting rows and writing with compare-and-set, deciding nothing;
+//! `recent_deployments` is the cache, a decorator over the ledger's port.
+//!
 //! Every query is written once with diesel against `DbConnection`, a multi-connection over
 //! both backends. Columns are native on PostgreSQL (`uuid`, `timestamptz`) and TEXT on SQLite
-//! (see the private `types` module). Blocking diesel work runs on tokio's
-//! blocking pool. Every tenant-scoped operation first tells PostgreSQL the tenant, so
+//! (see `infra::types`). Blocking diesel work runs on tokio's blocking pool. Every tenant-scoped operation first tells PostgreSQL the tenant, so
 //! row-level security backs up the `tenant_id` filter each query carries anyway: most run in
 //! one transaction that sets it for itself; the hottest writes (recording a deployment,
 //! moving one) are one statement each that needs no transaction around it, and run with the
 //! tenant set for the connection's session instead (`tx::Access::Statements`).
 
-mod agents;
-mod assignments;
-mod components;
-mod connection;
-mod deployments;
-mod environment_requests;
-mod environment_views;
-mod environments;
-mod error;
-mod freeze_windows;
-mod health;
-mod idempotency;
-mod lifecycle;
-mod migrations;
-mod numbers;
-mod paging;
+mod infra;
 #[cfg(test)]
 mod queue_tests;
 mod recent_deployments;
-mod releases;
-mod schema;
+mod repositories;
 pub mod seed;
-mod service_accounts;
-mod settings;
-mod target_groups;
-mod targets;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod timeline;
-mod tx;
-mod types;
-mod versioned;
-mod views;
-mod writer;
 
-pub use migrations::migrations;
+pub use infra::migrations::migrations;
 pub use recent_deployments::RecentDeployments;
 
-use connection::{Manager, Target};
+use infra::connection::{Manager, Target};
+use infra::writer;
 use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;

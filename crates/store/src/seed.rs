@@ -6,8 +6,8 @@
 //! statement far faster than they bind them one by one, and every value is generated here
 //! (numbers, UUIDs and fixed names), never taken from input.
 
-use crate::connection::DbConnection;
-use crate::tx::Access;
+use crate::infra::connection::DbConnection;
+use crate::infra::tx::Access;
 use crate::Store;
 use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use diesel::connection::SimpleConnection;
@@ -168,7 +168,7 @@ fn load(conn: &mut DbConnection, plan: SeedPlan) -> Result<SeedReport, diesel::r
     )?;
     let numbers = environments
         .iter()
-        .map(|_| crate::numbers::next_number(conn))
+        .map(|_| crate::infra::numbers::next_number(conn))
         .collect::<Result<Vec<i64>, _>>()?;
     insert_all(
         conn,

@@ -108,8 +108,8 @@ impl Drop for PgTestDatabase {
 /// time), for tests that look at its plan.
 pub fn matrix_as_of_sql(backend: crate::Backend) -> &'static str {
     match backend {
-        crate::Backend::Postgres => crate::timeline::CELLS_AS_OF_PG,
-        crate::Backend::Sqlite => crate::timeline::CELLS_AS_OF_SQLITE,
+        crate::Backend::Postgres => crate::repositories::timeline::CELLS_AS_OF_PG,
+        crate::Backend::Sqlite => crate::repositories::timeline::CELLS_AS_OF_SQLITE,
     }
 }
 

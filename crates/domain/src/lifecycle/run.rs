@@ -81,6 +81,15 @@ impl StepStatus {
             Succeeded | Failed | Canceled | Skipped => false,
         }
     }
+
+    /// Whether the step is over (ran to an end, or never will run).
+    pub fn is_final(self) -> bool {
+        use StepStatus::*;
+        match self {
+            Requested | Running => false,
+            Succeeded | Failed | Canceled | Skipped => true,
+        }
+    }
 }
 
 /// A move the state machines do not allow, or of a step the run does not have.

@@ -40,6 +40,7 @@ mod idempotency;
 mod lifecycle;
 mod migrations;
 mod numbers;
+mod projects;
 mod row_level_security;
 mod service_accounts;
 mod settings;

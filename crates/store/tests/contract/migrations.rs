@@ -10,7 +10,7 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 29] = [
+const TABLES: [&str; 30] = [
     "agent_targets",
     "agents",
     "components",
@@ -30,6 +30,7 @@ const TABLES: [&str; 29] = [
     "health_checks",
     "idempotency_keys",
     "latest_deployments",
+    "projects",
     "release_components",
     "releases",
     "service_accounts",
@@ -167,7 +168,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 21);
+    assert_eq!(postgres.len(), 23);
 }
 
 #[tokio::test]

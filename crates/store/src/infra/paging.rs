@@ -1,0 +1,41 @@
+//! A page of rows with the total of all matching rows, read in one statement.
+
+use crate::infra::connection::DbConnection;
+use crate::infra::error::Failure;
+use diesel::dsl::sql;
+use diesel::expression::SqlLiteral;
+use diesel::sql_types::BigInt;
+use diesel::Connection;
+
+/// The number of all rows the query matches, as a column of each row of its page: a window
+/// function counts before `LIMIT` and `OFFSET` apply.
+pub(crate) fn total_over() -> SqlLiteral<BigInt> {
+    sql::<BigInt>("count(*) OVER ()")
+}
+
+/// The page `load` answers (each row with [`total_over`]) and the total, from one statement,
+/// which is one snapshot on its own. A page past the end has no row to carry the total: then
+/// `count` counts it, and `load` runs again, in one transaction so that the two agree.
+pub(crate) fn paged<Row>(
+    conn: &mut DbConnection,
+    skip: u32,
+    load: impl Fn(&mut DbConnection) -> Result<Vec<(Row, i64)>, Failure>,
+    count: impl Fn(&mut DbConnection) -> Result<i64, Failure>,
+) -> Result<(Vec<Row>, u64), Failure> {
+    let mut rows = load(conn)?;
+    let total = match rows.first() {
+        Some((_, total)) => *total,
+        None if skip == 0 => 0,
+        None => {
+            let (total, again) =
+                conn.transaction(|conn| Ok::<_, Failure>((count(conn)?, load(conn)?)))?;
+            rows = again;
+            total
+        }
+    };
+    // COUNT(*) is never negative.
+    Ok((
+        rows.into_iter().map(|(row, _)| row).collect(),
+        total.unsigned_abs(),
+    ))
+}

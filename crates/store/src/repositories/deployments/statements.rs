@@ -1,0 +1,288 @@
+//! The SQL the ledger writes with, spelled out by hand: the upserts of the latest-deployment
+//! table (both backends), and on PostgreSQL the writes that are one statement each,
+//! recording a deployment with its first history row, and a transition with its history row
+//! and latest-deployment row. Each of those has a fixed SQL text with everything that varies
+//! bound, so diesel keeps it prepared; and being one statement, it needs no transaction
+//! around it.
+
+use super::rows::{DeploymentRow, HistoryRow};
+use crate::infra::types::sql;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use terrane_ports::Transition;
+
+/// The columns of `latest_deployments`, in the order every statement writes them.
+macro_rules! latest_columns {
+    () => {
+        "INSERT INTO latest_deployments \
+         (tenant_id, component_id, environment_id, deployment_id, release_id, version, digest, \
+          deployed_by, deployed_at) "
+    };
+}
+
+/// Replaces the latest deployment of a component and environment, unless the one there
+/// succeeded later.
+macro_rules! latest_on_conflict {
+    () => {
+        " ON CONFLICT (tenant_id, component_id, environment_id) DO UPDATE SET \
+         deployment_id = excluded.deployment_id, release_id = excluded.release_id, \
+         version = excluded.version, digest = excluded.digest, deployed_by = excluded.deployed_by, \
+         deployed_at = excluded.deployed_at \
+         WHERE excluded.deployed_at >= latest_deployments.deployed_at"
+    };
+}
+
+/// Makes a deployment that just succeeded the latest of its component and environment,
+/// unless one that succeeded later is there already.
+pub(super) const UPSERT_LATEST: &str = concat!(
+    latest_columns!(),
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+    latest_on_conflict!()
+);
+
+/// Puts back the latest deployment of a component and environment that still stands as
+/// succeeded, after the one there was rolled back.
+pub(super) const RECOMPUTE_LATEST: &str = concat!(
+    latest_columns!(),
+    "SELECT tenant_id, component_id, environment_id, id, release_id, version, digest, \
+            deployed_by, finished_at \
+     FROM deployments \
+     WHERE tenant_id = $1 AND component_id = $2 AND environment_id = $3 \
+       AND status = 'succeeded' AND finished_at IS NOT NULL \
+     ORDER BY finished_at DESC, id DESC LIMIT 1",
+    latest_on_conflict!()
+);
+
+/// A transition on PostgreSQL in one statement, prepared once per connection: the
+/// compare-and-set on revision and status (and, for a start, on the version of the
+/// environment its gates were decided on); only when it matched, the history row and, for a deployment that
+/// succeeded, its row of `latest_deployments`. The statement's row count is the history rows
+/// written: 0 when the compare-and-set missed.
+///
+/// The text is fixed (what varies is bound), so diesel keeps it prepared; its own UPDATE
+/// statements are parsed and planned again on every run.
+pub(super) struct TransitionWrite {
+    next: DeploymentRow,
+    expected_version: i64,
+    expected_status: &'static str,
+    history: HistoryRow,
+    latest: bool,
+    /// The version the deployment's environment must still have.
+    environment_version: Option<i64>,
+}
+
+impl TransitionWrite {
+    pub(super) fn new(transition: &Transition) -> Self {
+        let Transition {
+            current,
+            next,
+            entry,
+            environment_version,
+        } = transition;
+        TransitionWrite {
+            next: DeploymentRow::from(next),
+            expected_version: current.revision,
+            expected_status: current.status.as_str(),
+            history: HistoryRow::new(current.tenant, current.id, entry),
+            latest: next.status == terrane_domain::DeploymentStatus::Succeeded,
+            environment_version: *environment_version,
+        }
+    }
+}
+
+impl diesel::query_builder::QueryId for TransitionWrite {
+    type QueryId = ();
+    // Cached by its text, which is one of four (with or without the environment's version and
+    // the latest deployment).
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::Integer;
+        let (next, history) = (&self.next, &self.history);
+        out.push_sql("WITH moved AS (UPDATE deployments SET status = ");
+        out.push_bind_param::<Text, _>(&next.status)?;
+        out.push_sql(", description = ");
+        out.push_bind_param::<Nullable<Text>, _>(&next.description)?;
+        out.push_sql(", metadata = ");
+        out.push_bind_param::<sql::Jsonb, _>(&next.metadata)?;
+        out.push_sql(", approval_round = ");
+        out.push_bind_param::<Integer, _>(&next.approval_round)?;
+        out.push_sql(", revision = ");
+        out.push_bind_param::<BigInt, _>(&next.revision)?;
+        out.push_sql(", started_at = ");
+        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.started_at)?;
+        out.push_sql(", finished_at = ");
+        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.finished_at)?;
+        out.push_sql(", updated_at = ");
+        out.push_bind_param::<sql::UtcTimestamp, _>(&next.updated_at)?;
+        out.push_sql(" WHERE id = ");
+        out.push_bind_param::<sql::Uuid, _>(&next.id)?;
+        out.push_sql(" AND tenant_id = ");
+        out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
+        out.push_sql(" AND revision = ");
+        out.push_bind_param::<BigInt, _>(&self.expected_version)?;
+        out.push_sql(" AND status = ");
+        out.push_bind_param::<Text, _>(self.expected_status)?;
+        if let Some(environment_version) = &self.environment_version {
+            out.push_sql(" AND EXISTS (SELECT 1 FROM environments WHERE id = ");
+            out.push_bind_param::<sql::Uuid, _>(&next.environment_id)?;
+            out.push_sql(" AND tenant_id = ");
+            out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
+            out.push_sql(" AND version = ");
+            out.push_bind_param::<BigInt, _>(environment_version)?;
+            out.push_sql(")");
+        }
+        out.push_sql(" RETURNING id)");
+        if self.latest {
+            out.push_sql(concat!(", latest AS (", latest_columns!(), "SELECT "));
+            out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<sql::Uuid, _>(&next.component_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<sql::Uuid, _>(&next.environment_id)?;
+            out.push_sql(", moved.id, ");
+            out.push_bind_param::<Nullable<sql::Uuid>, _>(&next.release_id)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&next.version)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(&next.digest)?;
+            out.push_sql(", ");
+            out.push_bind_param::<Text, _>(&next.deployed_by)?;
+            out.push_sql(", ");
+            // A transition to succeeded always sets finished_at.
+            out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.finished_at)?;
+            out.push_sql(concat!(" FROM moved", latest_on_conflict!(), ")"));
+        }
+        out.push_sql(" ");
+        push_history_from(out, history, "moved")
+    }
+}
+
+impl RunQueryDsl<PgConnection> for TransitionWrite {}
+
+/// A new deployment on PostgreSQL in one statement: the row, inserted only when its
+/// environment is the tenant's and still at the version the decision to record it was taken
+/// on, its component the tenant's, and its release (if any) the tenant's, and then its first
+/// history row. The row count is 1 when it was written, 0 when a reference was not usable.
+pub(super) struct GuardedInsert {
+    pub(super) row: DeploymentRow,
+    pub(super) history: HistoryRow,
+    pub(super) environment_version: i64,
+}
+
+impl diesel::query_builder::QueryId for GuardedInsert {
+    // Its text never changes: cached by type, without building the text to look it up.
+    type QueryId = GuardedInsert;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for GuardedInsert {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::Integer;
+        let row = &self.row;
+        out.push_sql(
+            "WITH added AS (INSERT INTO deployments (id, tenant_id, component_id, \
+             environment_id, release_id, version, digest, commit_sha, deployed_by, created_by, \
+             description, metadata, status, approval_round, revision, created_at, started_at, \
+             finished_at, updated_at, committed_at) SELECT ",
+        );
+        out.push_bind_param::<sql::Uuid, _>(&row.id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Uuid, _>(&row.component_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Uuid, _>(&row.environment_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<sql::Uuid>, _>(&row.release_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&row.version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.digest)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.commit_sha)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&row.deployed_by)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Uuid, _>(&row.created_by)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Text>, _>(&row.description)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::Jsonb, _>(&row.metadata)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&row.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Integer, _>(&row.approval_round)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&row.revision)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::UtcTimestamp, _>(&row.created_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&row.started_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&row.finished_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<sql::UtcTimestamp, _>(&row.updated_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&row.committed_at)?;
+        out.push_sql(" WHERE EXISTS (SELECT 1 FROM environments WHERE id = ");
+        out.push_bind_param::<sql::Uuid, _>(&row.environment_id)?;
+        out.push_sql(" AND tenant_id = ");
+        out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<BigInt, _>(&self.environment_version)?;
+        out.push_sql(") AND EXISTS (SELECT 1 FROM components WHERE id = ");
+        out.push_bind_param::<sql::Uuid, _>(&row.component_id)?;
+        out.push_sql(" AND tenant_id = ");
+        out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
+        out.push_sql(") AND (");
+        out.push_bind_param::<Nullable<sql::Uuid>, _>(&row.release_id)?;
+        out.push_sql(" IS NULL OR EXISTS (SELECT 1 FROM releases WHERE id = ");
+        out.push_bind_param::<Nullable<sql::Uuid>, _>(&row.release_id)?;
+        out.push_sql(" AND tenant_id = ");
+        out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
+        out.push_sql(")) RETURNING id) ");
+        push_history_from(out, &self.history, "added")
+    }
+}
+
+impl RunQueryDsl<PgConnection> for GuardedInsert {}
+
+/// The end of [`GuardedInsert`] and [`TransitionWrite`]: `history`, for each row of the CTE
+/// `from` (at most one), whose `id` is the deployment's.
+fn push_history_from<'b>(
+    mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    history: &'b HistoryRow,
+    from: &'static str,
+) -> QueryResult<()> {
+    out.push_sql(
+        "INSERT INTO deployment_history \
+         (id, tenant_id, deployment_id, from_status, to_status, actor, at, reason) SELECT ",
+    );
+    out.push_bind_param::<sql::Uuid, _>(&history.id)?;
+    out.push_sql(", ");
+    out.push_bind_param::<sql::Uuid, _>(&history.tenant_id)?;
+    out.push_sql(", ");
+    out.push_sql(from);
+    out.push_sql(".id, ");
+    out.push_bind_param::<Nullable<Text>, _>(&history.from_status)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&history.to_status)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Nullable<sql::Uuid>, _>(&history.actor)?;
+    out.push_sql(", ");
+    out.push_bind_param::<sql::UtcTimestamp, _>(&history.at)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Nullable<Text>, _>(&history.reason)?;
+    out.push_sql(" FROM ");
+    out.push_sql(from);
+    Ok(())
+}

@@ -1,0 +1,361 @@
+//! The read model of environments: an environment with its assignments, its freeze windows
+//! and its current release, in one statement for one environment and for a page of them.
+//!
+//! The parts beside the environment's row come from correlated subqueries that aggregate
+//! into JSON (`json_agg` on PostgreSQL, `json_group_array` on SQLite), decoded here. One
+//! statement is one snapshot on its own, so on PostgreSQL the read runs outside a
+//! transaction ([`Access::OneRead`]): a `GET` costs one round trip.
+
+use crate::infra::connection::DbConnection;
+use crate::infra::error::Failure;
+use crate::infra::paging::{paged, total_over};
+use crate::infra::schema::environments;
+use crate::infra::tx::Access;
+use crate::infra::types::{sql, DbTime, DbUuid};
+use crate::repositories::environments::{matching, sorted, EnvironmentRow};
+use crate::Store;
+use chrono::{DateTime, Utc};
+use diesel::dsl::sql as fragment;
+use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text};
+use serde::Deserialize;
+use terrane_domain::{
+    Assignment, AssignmentId, AssignmentNumber, Environment, EnvironmentFilter, EnvironmentId,
+    EnvironmentLifecycle, EnvironmentSort, FreezeWindow, FreezeWindowId, Page, TargetGroupId,
+    TargetGroupName, TargetGroupNumber, TemplateId, TenantId, UserId, Variables,
+};
+use terrane_ports::{CurrentRelease, EnvironmentView, StoreError};
+use uuid::Uuid;
+
+/// A time as the JSON of both backends carries it: RFC 3339 in UTC with six fractional
+/// digits, which is how SQLite stores it.
+macro_rules! pg_time {
+    ($column:literal) => {
+        concat!(
+            "to_char(",
+            $column,
+            " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        )
+    };
+}
+
+/// The environment's assignments, ordered by group name, then id.
+const PG_ASSIGNMENTS: &str = "(SELECT coalesce(json_agg(json_build_object(\
+    'id', a.id, 'number', a.number, 'targetGroupId', a.target_group_id, \
+    'targetGroupNumber', g.number, 'name', g.name, 'isActive', a.is_active) \
+    ORDER BY g.name, a.id), '[]')::text \
+    FROM target_group_assignments a JOIN target_groups g ON g.id = a.target_group_id \
+    WHERE a.tenant_id = environments.tenant_id AND a.environment_id = environments.id)";
+const SQLITE_ASSIGNMENTS: &str = "(SELECT coalesce(json_group_array(json_object(\
+    'id', a.id, 'number', a.number, 'targetGroupId', a.target_group_id, \
+    'targetGroupNumber', g.number, 'name', g.name, \
+    'isActive', CASE WHEN a.is_active THEN json('true') ELSE json('false') END) \
+    ORDER BY g.name, a.id), '[]') \
+    FROM target_group_assignments a JOIN target_groups g ON g.id = a.target_group_id \
+    WHERE a.tenant_id = environments.tenant_id AND a.environment_id = environments.id)";
+
+/// The environment's freeze windows that end after the bound time, ordered by start, then
+/// id; the statement goes on with the bound time and `)`.
+const PG_WINDOWS: &str = concat!(
+    "(SELECT coalesce(json_agg(json_build_object(",
+    "'id', w.id, 'start', ",
+    pg_time!("w.starts_at"),
+    ", 'end', ",
+    pg_time!("w.ends_at"),
+    ", 'reason', w.reason, 'exceptions', w.exceptions, 'createdBy', w.created_by, ",
+    "'createdAt', ",
+    pg_time!("w.created_at"),
+    ") ORDER BY w.starts_at, w.id), '[]')::text FROM freeze_windows w ",
+    "WHERE w.tenant_id = environments.tenant_id AND w.environment_id = environments.id ",
+    "AND w.ends_at > "
+);
+const SQLITE_WINDOWS: &str = "(SELECT coalesce(json_group_array(json_object(\
+    'id', w.id, 'start', w.starts_at, 'end', w.ends_at, 'reason', w.reason, \
+    'exceptions', json(w.exceptions), 'createdBy', w.created_by, 'createdAt', w.created_at) \
+    ORDER BY w.starts_at, w.id), '[]') FROM freeze_windows w \
+    WHERE w.tenant_id = environments.tenant_id AND w.environment_id = environments.id \
+    AND w.ends_at > ";
+
+/// The release of the environment's latest succeeded deployment that belongs to one.
+const PG_RELEASE: &str = concat!(
+    "(SELECT json_build_object('id', r.id, 'name', r.name, 'deployedAt', ",
+    pg_time!("l.deployed_at"),
+    ")::text FROM latest_deployments l JOIN releases r ON r.id = l.release_id ",
+    "WHERE l.tenant_id = environments.tenant_id AND l.environment_id = environments.id ",
+    "ORDER BY l.deployed_at DESC, r.id DESC LIMIT 1)"
+);
+const SQLITE_RELEASE: &str = "(SELECT json_object('id', r.id, 'name', r.name, \
+    'deployedAt', l.deployed_at) FROM latest_deployments l JOIN releases r ON r.id = l.release_id \
+    WHERE l.tenant_id = environments.tenant_id AND l.environment_id = environments.id \
+    ORDER BY l.deployed_at DESC, r.id DESC LIMIT 1)";
+const NO_RELEASE: &str = "CAST(NULL AS text)";
+
+/// The template the environment was born from, with its variables and attributes.
+const PG_LIFECYCLE: &str = "(SELECT json_build_object('templateId', l.template_id, \
+    'templateName', t.name, 'templateVersion', t.template_version, \
+    'variables', l.variables, 'attributes', l.attributes)::text \
+    FROM environment_lifecycles l JOIN environment_templates t ON t.id = l.template_id \
+    WHERE l.tenant_id = environments.tenant_id AND l.environment_id = environments.id)";
+const SQLITE_LIFECYCLE: &str = "(SELECT json_object('templateId', l.template_id, \
+    'templateName', t.name, 'templateVersion', t.template_version, \
+    'variables', json(l.variables), 'attributes', json(l.attributes)) \
+    FROM environment_lifecycles l JOIN environment_templates t ON t.id = l.template_id \
+    WHERE l.tenant_id = environments.tenant_id AND l.environment_id = environments.id)";
+
+/// The columns of a view beside the environment's row: its assignments, its windows that
+/// have not ended at `now`, (when `with_release`) its current release and its lifecycle,
+/// each as JSON.
+fn parts(
+    conn: &DbConnection,
+    now: DateTime<Utc>,
+    with_release: bool,
+) -> (Json, Windows, OptionalJson, OptionalJson) {
+    let pg = matches!(conn, DbConnection::Pg(_));
+    let (assignments, windows, release, lifecycle) = if pg {
+        (PG_ASSIGNMENTS, PG_WINDOWS, PG_RELEASE, PG_LIFECYCLE)
+    } else {
+        (
+            SQLITE_ASSIGNMENTS,
+            SQLITE_WINDOWS,
+            SQLITE_RELEASE,
+            SQLITE_LIFECYCLE,
+        )
+    };
+    (
+        fragment::<Text>(assignments),
+        fragment::<Text>(windows)
+            .bind::<sql::UtcTimestamp, _>(DbTime(now))
+            .sql(")"),
+        fragment::<Nullable<Text>>(if with_release { release } else { NO_RELEASE }),
+        fragment::<Nullable<Text>>(lifecycle),
+    )
+}
+
+/// A JSON column of [`parts`].
+type Json = diesel::expression::SqlLiteral<Text>;
+
+/// A JSON column of [`parts`] that may be null.
+type OptionalJson = diesel::expression::SqlLiteral<Nullable<Text>>;
+
+/// The freeze window column of [`parts`].
+type Windows = diesel::expression::SqlLiteral<
+    Text,
+    diesel::expression::UncheckedBind<
+        diesel::expression::SqlLiteral<Text>,
+        <DbTime as diesel::expression::AsExpression<sql::UtcTimestamp>>::Expression,
+    >,
+>;
+
+/// One view as the statement answers it.
+type ViewRow = (
+    EnvironmentRow,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignmentJson {
+    id: Uuid,
+    number: i64,
+    target_group_id: Uuid,
+    target_group_number: i64,
+    name: String,
+    is_active: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct WindowJson {
+    id: Uuid,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    reason: String,
+    exceptions: Vec<Uuid>,
+    created_by: Uuid,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LifecycleJson {
+    template_id: Uuid,
+    template_name: String,
+    template_version: String,
+    variables: serde_json::Map<String, serde_json::Value>,
+    attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// The string values of a JSON object (variables and attributes are strings).
+fn strings(map: serde_json::Map<String, serde_json::Value>) -> Variables {
+    map.into_iter()
+        .filter_map(|(k, v)| v.as_str().map(|v| (k, v.to_owned())))
+        .collect()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ReleaseJson {
+    id: Uuid,
+    name: String,
+    deployed_at: DateTime<Utc>,
+}
+
+/// Fails only on what no version of terrane writes.
+fn decoded<T: serde::de::DeserializeOwned>(
+    env: Uuid,
+    what: &str,
+    json: &str,
+) -> Result<T, Failure> {
+    serde_json::from_str(json).map_err(|e| {
+        Failure::Store(StoreError::Internal(format!(
+            "the {what} of environment {env} could not be read: {e}"
+        )))
+    })
+}
+
+fn view_of(
+    (row, assignments, windows, release, lifecycle): ViewRow,
+) -> Result<EnvironmentView, Failure> {
+    let environment = Environment::try_from(row)?;
+    let id = environment.id;
+    let assignments = decoded::<Vec<AssignmentJson>>(id.0, "assignments", &assignments)?
+        .into_iter()
+        .map(|a| {
+            let target_group_name = TargetGroupName::parse(&a.name).map_err(|e| {
+                Failure::Store(StoreError::Internal(format!(
+                    "target group {} has an invalid name stored ({}): {}",
+                    a.target_group_id, a.name, e.message
+                )))
+            })?;
+            Ok(Assignment {
+                id: AssignmentId(a.id),
+                number: AssignmentNumber(a.number),
+                environment_id: id,
+                environment_number: environment.number,
+                target_group_id: TargetGroupId(a.target_group_id),
+                target_group_number: TargetGroupNumber(a.target_group_number),
+                target_group_name,
+                is_active: a.is_active,
+            })
+        })
+        .collect::<Result<_, Failure>>()?;
+    let freeze_windows = decoded::<Vec<WindowJson>>(id.0, "freeze windows", &windows)?
+        .into_iter()
+        .map(|w| FreezeWindow {
+            id: FreezeWindowId(w.id),
+            tenant: environment.tenant,
+            environment_id: id,
+            start: w.start,
+            end: w.end,
+            reason: w.reason,
+            exceptions: w.exceptions.into_iter().map(UserId).collect(),
+            created_by: UserId(w.created_by),
+            created_at: w.created_at,
+        })
+        .collect();
+    let current_release = release
+        .map(|json| decoded::<ReleaseJson>(id.0, "current release", &json))
+        .transpose()?
+        .map(|r| CurrentRelease {
+            id: r.id,
+            name: r.name,
+            deployed_at: r.deployed_at,
+        });
+    let lifecycle = lifecycle
+        .map(|json| decoded::<LifecycleJson>(id.0, "lifecycle", &json))
+        .transpose()?
+        .map(|l| EnvironmentLifecycle {
+            environment: id,
+            template: TemplateId(l.template_id),
+            template_name: l.template_name,
+            template_version: l.template_version,
+            variables: strings(l.variables),
+            attributes: strings(l.attributes),
+        });
+    Ok(EnvironmentView {
+        environment,
+        assignments,
+        freeze_windows,
+        current_release,
+        lifecycle,
+    })
+}
+
+impl Store {
+    /// See [`terrane_ports::EnvironmentRepository::view`].
+    pub(crate) async fn environment_view(
+        &self,
+        tenant: TenantId,
+        id: EnvironmentId,
+        now: DateTime<Utc>,
+    ) -> Result<EnvironmentView, StoreError> {
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
+            let (assignments, windows, release, lifecycle) = parts(conn, now, true);
+            let row: Option<ViewRow> = environments::table
+                .filter(environments::id.eq(DbUuid(id.0)))
+                .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
+                .select((
+                    EnvironmentRow::as_select(),
+                    assignments,
+                    windows,
+                    release,
+                    lifecycle,
+                ))
+                .first(conn)
+                .optional()?;
+            view_of(row.ok_or(Failure::Store(StoreError::NotFound))?)
+        })
+        .await
+    }
+
+    /// See [`terrane_ports::EnvironmentRepository::view_page`].
+    pub(crate) async fn environment_view_page(
+        &self,
+        tenant: TenantId,
+        filter: EnvironmentFilter,
+        sort: EnvironmentSort,
+        page: Page,
+        with_release: bool,
+        now: DateTime<Utc>,
+    ) -> Result<(Vec<EnvironmentView>, u64), StoreError> {
+        self.tenant_tx(tenant, Access::OneRead, move |conn| {
+            let load = |conn: &mut DbConnection| -> Result<Vec<(ViewRow, i64)>, Failure> {
+                let (assignments, windows, release, lifecycle) = parts(conn, now, with_release);
+                type PageRow = (
+                    EnvironmentRow,
+                    String,
+                    String,
+                    Option<String>,
+                    Option<String>,
+                    i64,
+                );
+                let rows: Vec<PageRow> = sorted(matching(tenant, &filter), sort)
+                    .limit(page.take().into())
+                    .offset(page.skip().into())
+                    .select((
+                        EnvironmentRow::as_select(),
+                        assignments,
+                        windows,
+                        release,
+                        lifecycle,
+                        total_over(),
+                    ))
+                    .load(conn)?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(row, a, w, r, l, total)| ((row, a, w, r, l), total))
+                    .collect())
+            };
+            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
+                Ok(matching(tenant, &filter).count().get_result(conn)?)
+            };
+            let (rows, total) = paged(conn, page.skip(), load, count)?;
+            let views = rows.into_iter().map(view_of).collect::<Result<_, _>>()?;
+            Ok((views, total))
+        })
+        .await
+    }
+}
