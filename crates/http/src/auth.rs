@@ -16,6 +16,10 @@ use uuid::Uuid;
 /// Shortest signing secret accepted, in bytes (the HS256 key length).
 pub const MIN_SECRET_LEN: usize = 32;
 
+/// What a 401 says when a token's claims are missing or of the wrong type: every claim a
+/// token must carry.
+const REQUIRED_CLAIMS: &str = "the token's claims are malformed: it needs sub and tenant (UUIDs), roles (a list of admin, deployer or viewer), exp and iat (seconds since the epoch)";
+
 /// The claims terrane signs and expects.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Claims {
@@ -55,7 +59,7 @@ impl TokenKeys {
         }
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
-        validation.set_required_spec_claims(&["exp", "sub"]);
+        validation.set_required_spec_claims(&["exp", "sub", "iat"]);
         Ok(Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
@@ -90,18 +94,26 @@ impl TokenKeys {
     /// A 401 problem saying why the token is refused.
     pub fn verify(&self, token: &str) -> Result<Actor, Problem> {
         use jsonwebtoken::errors::ErrorKind;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| {
-            let why = match e.kind() {
-                ErrorKind::ExpiredSignature => "the token has expired",
-                ErrorKind::InvalidSignature => "the token's signature is not valid for this server",
-                ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => {
-                    "the token's claims are malformed: it needs sub and tenant (UUIDs), roles and exp"
-                }
-                _ => "the token is malformed",
-            };
-            Problem::new(ProblemKind::Unauthorized, why)
-        })?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| {
+                let why = match e.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::InvalidSignature => {
+                        "the token's signature is not valid for this server"
+                    }
+                    ErrorKind::Json(_) | ErrorKind::MissingRequiredClaim(_) => REQUIRED_CLAIMS,
+                    _ => "the token is malformed",
+                };
+                Problem::new(ProblemKind::Unauthorized, why)
+            })?;
         let claims = data.claims;
+        let now = i64::try_from(jsonwebtoken::get_current_timestamp()).unwrap_or(i64::MAX);
+        if claims.iat > now.saturating_add(i64::try_from(self.validation.leeway).unwrap_or(0)) {
+            return Err(Problem::new(
+                ProblemKind::Unauthorized,
+                "the token was issued in the future (its iat is after now)",
+            ));
+        }
         Ok(Actor {
             user: UserId(claims.sub),
             tenant: TenantId(claims.tenant),

@@ -147,7 +147,7 @@ impl Modify for BearerAuth {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "A token from `terrane token` (claims sub, tenant, roles, exp), or a service account's secret (`trn_sa_...`)",
+                        "A token from `terrane token` (claims sub, tenant, roles, exp, iat), or a service account's secret (`trn_sa_...`)",
                     ))
                     .build(),
             ),

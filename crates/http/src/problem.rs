@@ -41,6 +41,8 @@ pub enum ProblemKind {
     IdempotencyKeyReused,
     /// 503: the database is unreachable.
     Unavailable,
+    /// 503: every database connection stayed busy for longer than a request may queue.
+    Overloaded,
     /// 500: a bug; details are logged, not shown.
     Internal,
 }
@@ -63,6 +65,7 @@ impl ProblemKind {
         ProblemKind::UnsupportedMediaType,
         ProblemKind::IdempotencyKeyReused,
         ProblemKind::Unavailable,
+        ProblemKind::Overloaded,
         ProblemKind::Internal,
     ];
 
@@ -84,6 +87,7 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
             ProblemKind::IdempotencyKeyReused => "idempotency-key-reused",
             ProblemKind::Unavailable => "unavailable",
+            ProblemKind::Overloaded => "overloaded",
             ProblemKind::Internal => "internal",
         }
     }
@@ -105,7 +109,7 @@ impl ProblemKind {
             ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ProblemKind::IdempotencyKeyReused => StatusCode::UNPROCESSABLE_ENTITY,
-            ProblemKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::Unavailable | ProblemKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -128,6 +132,7 @@ impl ProblemKind {
             ProblemKind::UnsupportedMediaType => "Unsupported media type",
             ProblemKind::IdempotencyKeyReused => "Idempotency key reused",
             ProblemKind::Unavailable => "Service unavailable",
+            ProblemKind::Overloaded => "Too busy right now",
             ProblemKind::Internal => "Internal server error",
         }
     }
@@ -149,7 +154,8 @@ impl ProblemKind {
             ProblemKind::PayloadTooLarge => "Request bodies are limited to 1 MiB.",
             ProblemKind::UnsupportedMediaType => "Send JSON bodies with `Content-Type: application/json`.",
             ProblemKind::IdempotencyKeyReused => "This `Idempotency-Key` was already used for a different request. Use a new key for a new request.",
-            ProblemKind::Unavailable => "The database cannot be reached right now. Retry later.",
+            ProblemKind::Unavailable => "The database cannot be reached right now. Retry after the seconds the `Retry-After` header says.",
+            ProblemKind::Overloaded => "Every database connection stayed busy for longer than a request may wait for one (`--db-queue-timeout`). Nothing was done; retry after the seconds the `Retry-After` header says.",
             ProblemKind::Internal => "Something failed on the server. It has been logged; retrying may help.",
         }
     }
@@ -184,7 +190,7 @@ pub struct Problem {
     allow: Option<String>,
     /// For 401: the `WWW-Authenticate` challenge (`Bearer` unless said otherwise).
     challenge: Option<&'static str>,
-    /// For a 401 while a client is locked out: seconds until it may try again.
+    /// For a 401 while a client is locked out, and for a 503: seconds until it may try again.
     retry_after: Option<u64>,
 }
 
@@ -340,6 +346,10 @@ impl From<ValidationErrors> for Problem {
     }
 }
 
+/// The `Retry-After` of a 503: long enough for a burst to drain or a database restart to
+/// finish, short enough that a client barely notices.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
+
 impl From<ServiceError> for Problem {
     fn from(error: ServiceError) -> Self {
         match error {
@@ -365,6 +375,15 @@ impl From<ServiceError> for Problem {
                     ProblemKind::Unavailable,
                     "the database cannot be reached; retry later",
                 )
+                .with_retry_after(RETRY_AFTER_SECONDS)
+            }
+            ServiceError::Overloaded(cause) => {
+                tracing::warn!(%cause, "storage overloaded");
+                Problem::new(
+                    ProblemKind::Overloaded,
+                    "every database connection is busy; nothing was done, retry shortly",
+                )
+                .with_retry_after(RETRY_AFTER_SECONDS)
             }
             ServiceError::Internal(cause) => Problem::internal(cause),
         }
@@ -437,6 +456,27 @@ mod tests {
     }
 
     #[test]
+    fn a_busy_or_unreachable_database_is_a_503_saying_when_to_retry() {
+        for (error, kind) in [
+            (
+                ServiceError::Overloaded("queue".into()),
+                "/problems/overloaded",
+            ),
+            (
+                ServiceError::Unavailable("down".into()),
+                "/problems/unavailable",
+            ),
+        ] {
+            let response = Problem::from(error).error_response();
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers().get(header::RETRY_AFTER).unwrap(), "1");
+            let bytes = response.into_body().try_into_bytes().unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(json["type"], kind);
+        }
+    }
+
+    #[test]
     fn every_service_error_maps_to_its_status() {
         let cases = [
             (
@@ -455,6 +495,7 @@ mod tests {
                 409,
             ),
             (ServiceError::Unavailable("x".into()), 503),
+            (ServiceError::Overloaded("x".into()), 503),
             (ServiceError::Internal("x".into()), 500),
         ];
         for (error, status) in cases {

@@ -22,9 +22,13 @@ pub enum StoreError {
     /// A row the operation points at does not exist (a foreign key); the text names it.
     #[error("missing reference: {0}")]
     MissingReference(String),
-    /// The database cannot be reached or is overloaded; retrying may help.
+    /// The database cannot be reached; retrying may help.
     #[error("storage unavailable: {0}")]
     Unavailable(String),
+    /// Every database connection stayed busy for longer than the queue waits: any method
+    /// of any port may answer this under overload; retrying shortly may help.
+    #[error("storage overloaded: {0}")]
+    Overloaded(String),
     /// Anything else; the text is for logs, never for clients.
     #[error("storage failure: {0}")]
     Internal(String),
@@ -60,6 +64,9 @@ pub enum ServiceError {
     /// A dependency is down; retrying may help (503).
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// Too busy to take the request now; retrying shortly may help (503).
+    #[error("overloaded: {0}")]
+    Overloaded(String),
     /// A bug or an unexpected failure; the text is logged, never shown (500).
     #[error("internal error: {0}")]
     Internal(String),
@@ -87,6 +94,7 @@ impl ServiceError {
                 ))
             }
             StoreError::Unavailable(detail) => ServiceError::Unavailable(detail),
+            StoreError::Overloaded(detail) => ServiceError::Overloaded(detail),
             StoreError::Internal(detail) => ServiceError::Internal(detail),
         }
     }

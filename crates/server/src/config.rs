@@ -52,6 +52,10 @@ pub struct DbArgs {
     /// Most database connections held at once (default: four times the number of cores).
     #[arg(long, env = "TERRANE_DB_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..=512))]
     pub db_pool_size: Option<u32>,
+    /// Longest a request waits for a free database connection before it is answered 503
+    /// with `Retry-After` (`500ms`, `2s` or plain seconds).
+    #[arg(long, env = "TERRANE_DB_QUEUE_TIMEOUT", default_value = "2s", value_parser = parse_queue_timeout)]
+    pub db_queue_timeout: std::time::Duration,
 }
 
 impl DbArgs {
@@ -173,6 +177,19 @@ pub fn parse_timeout(value: &str) -> Result<std::time::Duration, String> {
     duration
         .to_std()
         .map_err(|_| format!("`{value}` is not a positive duration"))
+}
+
+/// Parses a queue timeout: `250ms`, or whatever [`parse_timeout`] takes.
+pub fn parse_queue_timeout(value: &str) -> Result<std::time::Duration, String> {
+    match value.strip_suffix("ms") {
+        Some(ms) => match ms.parse::<u64>() {
+            Ok(ms) if ms > 0 => Ok(std::time::Duration::from_millis(ms)),
+            _ => Err(format!(
+                "`{value}` is not a positive duration like 500ms or 2s"
+            )),
+        },
+        None => parse_timeout(value),
+    }
 }
 
 /// Health probes and their scheduler.
@@ -328,6 +345,15 @@ mod tests {
         assert_eq!(parse_timeout("90").unwrap().as_secs(), 90);
         assert!(parse_timeout("0").is_err());
         assert!(parse_timeout("soon").is_err());
+    }
+
+    #[test]
+    fn queue_timeouts_take_milliseconds_too() {
+        assert_eq!(parse_queue_timeout("250ms").unwrap().as_millis(), 250);
+        assert_eq!(parse_queue_timeout("2s").unwrap().as_secs(), 2);
+        assert_eq!(parse_queue_timeout("3").unwrap().as_secs(), 3);
+        assert!(parse_queue_timeout("0ms").is_err());
+        assert!(parse_queue_timeout("xms").is_err());
     }
 
     #[test]

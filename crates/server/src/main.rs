@@ -75,7 +75,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
 /// Connects and applies pending migrations.
 async fn open(db: &DbArgs) -> anyhow::Result<Store> {
     let store = Store::connect(&db.database_url, db.pool_size())
-        .with_context(|| format!("connecting to {}", config::redact(&db.database_url)))?;
+        .with_context(|| format!("connecting to {}", config::redact(&db.database_url)))?
+        .with_queue_timeout(db.db_queue_timeout);
     store.migrate().await.context("applying migrations")?;
     Ok(store)
 }

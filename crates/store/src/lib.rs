@@ -15,6 +15,8 @@
 //! tenant set for the connection's session instead (`tx::Access::Statements`).
 
 mod infra;
+#[cfg(test)]
+mod queue_tests;
 mod recent_deployments;
 mod repositories;
 pub mod seed;
@@ -68,6 +70,10 @@ pub struct Store {
     /// longer than others; queueing here keeps the tail latency close to the median, and
     /// keeps blocking threads from piling up behind the pool.
     permits: Arc<tokio::sync::Semaphore>,
+    /// Longest a unit of work waits for a permit before it gives up with
+    /// [`StoreError::Overloaded`]: under overload a bounded wait and a 503 the client can
+    /// retry beat a latency that grows without bound.
+    queue_timeout: std::time::Duration,
     /// On SQLite, the thread every write transaction runs on (see [`writer`]). SQLite lets
     /// one writer in at a time and has the others poll with growing sleeps
     /// (`busy_timeout`); queueing in front of one thread instead hands over at once, and
@@ -75,6 +81,9 @@ pub struct Store {
     writer: Option<Arc<writer::Writer>>,
     backend: Backend,
 }
+
+/// How long a unit of work waits for a connection unless told otherwise.
+pub const DEFAULT_QUEUE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 
 impl fmt::Debug for Store {
     // By hand: the pool's manager holds the URL, which may hold a password.
@@ -107,7 +116,9 @@ impl Store {
         }
         let max_size = match backend {
             Backend::Postgres => pool_size,
-            Backend::Sqlite => pool_size.min(SQLITE_MAX_POOL_SIZE),
+            // The writer keeps one connection once it has written: at least one more is
+            // left for the reads.
+            Backend::Sqlite => pool_size.clamp(2, SQLITE_MAX_POOL_SIZE),
         };
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
@@ -124,7 +135,14 @@ impl Store {
                     reason.trim_end()
                 ))
             })?;
-        let permits = Arc::new(tokio::sync::Semaphore::new(max_size as usize));
+        // One permit per connection the reads (and on PostgreSQL the writes) may take, so
+        // that a permit always finds a free connection and waiting happens in the bounded
+        // queue, never inside the pool.
+        let readers = match backend {
+            Backend::Postgres => max_size,
+            Backend::Sqlite => max_size - 1,
+        };
+        let permits = Arc::new(tokio::sync::Semaphore::new(readers as usize));
         let writer = match backend {
             Backend::Sqlite => Some(Arc::new(writer::Writer::start(pool.clone())?)),
             Backend::Postgres => None,
@@ -132,9 +150,17 @@ impl Store {
         Ok(Store {
             pool,
             permits,
+            queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             writer,
             backend,
         })
+    }
+
+    /// The store with units of work waiting at most `timeout` for a connection (default
+    /// [`DEFAULT_QUEUE_TIMEOUT`]) before they fail with [`StoreError::Overloaded`].
+    pub fn with_queue_timeout(mut self, timeout: std::time::Duration) -> Store {
+        self.queue_timeout = timeout;
+        self
     }
 
     /// The backend this store talks to.

@@ -364,17 +364,21 @@ impl Run {
         Ok(next)
     }
 
-    /// Starts its next step (`requested -> running`).
+    /// Starts its next step (`requested -> running`), once the step before it has ended.
     ///
     /// # Errors
-    /// [`InvalidRunTransition`] unless the run is running and the step is its next.
+    /// [`InvalidRunTransition`] unless the run is running, no step of it runs, and the step
+    /// is its next.
     pub fn start_step(
         &self,
         step: StepId,
         now: DateTime<Utc>,
     ) -> Result<Run, InvalidRunTransition> {
         let index = self.index_of(step)?;
-        if self.status != RunStatus::Running || self.next_step().map(|s| s.id) != Some(step) {
+        if self.status != RunStatus::Running
+            || self.running_step().is_some()
+            || self.next_step().map(|s| s.id) != Some(step)
+        {
             return Err(bad(format!(
                 "step {step} is not the next step of a running run"
             )));

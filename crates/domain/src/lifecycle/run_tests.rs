@@ -120,6 +120,10 @@ fn steps_run_in_order_and_the_last_success_succeeds_the_run_and_readies_the_envi
         r.start_step(first, now()).is_err(),
         "a step never starts twice"
     );
+    assert!(
+        r.start_step(r.steps[1].id, now()).is_err(),
+        "the next step waits until the running one has ended"
+    );
     r = r.finish_step(first, ok(), now()).unwrap();
     assert_eq!(r.steps_completed(), 0.5);
     let second = r.next_step().unwrap().id;

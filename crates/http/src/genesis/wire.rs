@@ -155,9 +155,9 @@ impl ResultObject {
                 result.compound_service_errors.push(detail);
                 StatusCode::BAD_REQUEST
             }
-            other @ (ServiceError::Unavailable(_) | ServiceError::Internal(_)) => {
-                return Err(other.into())
-            }
+            other @ (ServiceError::Unavailable(_)
+            | ServiceError::Overloaded(_)
+            | ServiceError::Internal(_)) => return Err(other.into()),
         };
         Ok(HttpResponse::build(status).json(result))
     }

@@ -36,7 +36,7 @@ pub(crate) enum Access {
 impl Store {
     /// Runs `work` on a pooled connection on tokio's blocking pool (diesel is synchronous).
     /// Callers first queue, fairly and without blocking a thread, for one of the pool's
-    /// connections.
+    /// connections, at most the store's queue timeout.
     pub(crate) async fn blocking<T, F>(&self, work: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
@@ -52,10 +52,16 @@ impl Store {
         F: FnOnce(&mut Session) -> Result<T, Failure> + Send + 'static,
     {
         let pool = self.pool.clone();
-        let permit =
-            self.permits.clone().acquire_owned().await.map_err(|e| {
-                StoreError::Internal(format!("the connection queue is closed: {e}"))
-            })?;
+        let queued = self.permits.clone().acquire_owned();
+        let permit = tokio::time::timeout(self.queue_timeout, queued)
+            .await
+            .map_err(|_| {
+                StoreError::Overloaded(format!(
+                    "no database connection was free within {:?}",
+                    self.queue_timeout
+                ))
+            })?
+            .map_err(|e| StoreError::Internal(format!("the connection queue is closed: {e}")))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             let mut conn = pool
