@@ -7,6 +7,7 @@
 
 pub(crate) mod connection;
 pub(crate) mod error;
+pub(crate) mod fixed;
 pub(crate) mod migrations;
 pub(crate) mod numbers;
 pub(crate) mod paging;

@@ -2,15 +2,14 @@
 
 use crate::infra::connection::DbConnection;
 use crate::infra::error::Failure;
-use diesel::dsl::sql;
-use diesel::expression::SqlLiteral;
+use crate::infra::fixed::{fixed, Fixed};
 use diesel::sql_types::BigInt;
 use diesel::Connection;
 
 /// The number of all rows the query matches, as a column of each row of its page: a window
 /// function counts before `LIMIT` and `OFFSET` apply.
-pub(crate) fn total_over() -> SqlLiteral<BigInt> {
-    sql::<BigInt>("count(*) OVER ()")
+pub(crate) fn total_over() -> Fixed<BigInt> {
+    fixed("count(*) OVER ()")
 }
 
 /// The page `load` answers (each row with [`total_over`]) and the total, from one statement,

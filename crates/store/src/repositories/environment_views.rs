@@ -8,6 +8,7 @@
 
 use crate::infra::connection::DbConnection;
 use crate::infra::error::Failure;
+use crate::infra::fixed::{fixed, fixed_with_bind, Fixed, FixedWithBind};
 use crate::infra::paging::{paged, total_over};
 use crate::infra::schema::environments;
 use crate::infra::tx::Access;
@@ -15,7 +16,6 @@ use crate::infra::types::{sql, DbTime, DbUuid};
 use crate::repositories::environments::{matching, sorted, EnvironmentRow};
 use crate::Store;
 use chrono::{DateTime, Utc};
-use diesel::dsl::sql as fragment;
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
 use serde::Deserialize;
@@ -121,30 +121,23 @@ fn parts(
             SQLITE_LIFECYCLE,
         )
     };
+    // Constants of this crate, so the statement stays prepared on each connection.
     (
-        fragment::<Text>(assignments),
-        fragment::<Text>(windows)
-            .bind::<sql::UtcTimestamp, _>(DbTime(now))
-            .sql(")"),
-        fragment::<Nullable<Text>>(if with_release { release } else { NO_RELEASE }),
-        fragment::<Nullable<Text>>(lifecycle),
+        fixed(assignments),
+        fixed_with_bind(windows, DbTime(now)),
+        fixed(if with_release { release } else { NO_RELEASE }),
+        fixed(lifecycle),
     )
 }
 
 /// A JSON column of [`parts`].
-type Json = diesel::expression::SqlLiteral<Text>;
+type Json = Fixed<Text>;
 
 /// A JSON column of [`parts`] that may be null.
-type OptionalJson = diesel::expression::SqlLiteral<Nullable<Text>>;
+type OptionalJson = Fixed<Nullable<Text>>;
 
-/// The freeze window column of [`parts`].
-type Windows = diesel::expression::SqlLiteral<
-    Text,
-    diesel::expression::UncheckedBind<
-        diesel::expression::SqlLiteral<Text>,
-        <DbTime as diesel::expression::AsExpression<sql::UtcTimestamp>>::Expression,
-    >,
->;
+/// The freeze window column of [`parts`]: the windows not over at the bound time.
+type Windows = FixedWithBind<Text, sql::UtcTimestamp, DbTime>;
 
 /// One view as the statement answers it.
 type ViewRow = (
