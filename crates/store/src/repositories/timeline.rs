@@ -34,21 +34,25 @@ pub(crate) const CELLS_AS_OF_PG: &str = "\
     WHERE c.tenant_id = $1 AND e.tenant_id = $1 AND e.is_active AND e.status <> 'destroyed' \
       AND t.version IS NOT NULL";
 
-/// The same on SQLite, which has no lateral join: the time of the last change per pair (a
-/// correlated MAX, answered from the end of the primary key's range), then that row by its key.
+/// The same on SQLite, which has no lateral join: per pair, one probe of the timeline's primary
+/// key backwards answers both the version and the time of success, carried as one text (times
+/// are fixed-width RFC 3339 text, 27 characters, so the version starts at character 28; a pair
+/// whose last change left nothing has a NULL version and drops out). `MATERIALIZED` keeps
+/// SQLite from flattening the pairs into the outer query, which would run the probe once for
+/// the filter and again for each column.
 pub(crate) const CELLS_AS_OF_SQLITE: &str = "\
-    SELECT p.component_id, p.environment_id, t.version, t.deployed_at \
-    FROM ( \
+    WITH p AS MATERIALIZED ( \
         SELECT c.id AS component_id, e.id AS environment_id, \
-               (SELECT MAX(x.since) FROM deployment_timeline x \
+               (SELECT x.deployed_at || x.version FROM deployment_timeline x \
                 WHERE x.tenant_id = $1 AND x.component_id = c.id AND x.environment_id = e.id \
-                  AND x.since <= $2) AS since \
+                  AND x.since <= $2 \
+                ORDER BY x.since DESC LIMIT 1) AS cell \
         FROM components c, environments e \
         WHERE c.tenant_id = $1 AND e.tenant_id = $1 AND e.is_active \
-          AND e.status <> 'destroyed') p \
-    JOIN deployment_timeline t ON t.tenant_id = $1 AND t.component_id = p.component_id \
-      AND t.environment_id = p.environment_id AND t.since = p.since \
-    WHERE t.version IS NOT NULL";
+          AND e.status <> 'destroyed') \
+    SELECT component_id, environment_id, substr(cell, 28) AS version, \
+           substr(cell, 1, 27) AS deployed_at \
+    FROM p WHERE cell IS NOT NULL";
 
 #[derive(QueryableByName)]
 struct CellRow {

@@ -271,7 +271,8 @@ async fn the_matrix_as_of_a_time_agrees_with_the_ledger_and_probes_an_index_per_
             }
         }
     }
-    let found: HashMap<(Uuid, Uuid), String> = views(&db)
+    // Each cell's version and the time it succeeded.
+    let found: HashMap<(Uuid, Uuid), (DateTime<Utc>, String)> = views(&db)
         .matrix_as_of(t, at)
         .await
         .unwrap()
@@ -280,11 +281,9 @@ async fn the_matrix_as_of_a_time_agrees_with_the_ledger_and_probes_an_index_per_
             let c = row.component_id.0;
             row.environments
                 .into_iter()
-                .map(move |cell| ((c, cell.environment_id.0), cell.version))
+                .map(move |cell| ((c, cell.environment_id.0), (cell.deployed_at, cell.version)))
         })
         .collect();
-    let expected: HashMap<(Uuid, Uuid), String> =
-        expected.into_iter().map(|(k, (_, v))| (k, v)).collect();
     assert_eq!(found.len(), components * environments);
     assert_eq!(found, expected);
 
