@@ -103,7 +103,8 @@ fn insert_all(
 
 impl Store {
     /// Loads `plan` in one transaction and then analyzes the tables (vacuuming them on
-    /// PostgreSQL), so the planner knows their sizes.
+    /// PostgreSQL), so the planner knows their sizes, and on SQLite empties the write-ahead
+    /// log into the database.
     ///
     /// # Errors
     /// [`StoreError::Conflict`] when a generated name is taken in the tenant; otherwise only
@@ -138,6 +139,13 @@ impl Store {
             // count behind per batch, about a hundred times the table's live size, which
             // would then crowd PostgreSQL's buffer cache. The live rows are few: rewrite it.
             conn.batch_execute(&format!("{rewrite} deployment_counts"))?;
+            // On SQLite the load sits in the write-ahead log (gigabytes for a million
+            // deployments) until a checkpoint copies it into the database: until then every
+            // read looks each page up in the log and copies it out with a `pread`, past the
+            // memory map. A bulk load ends with a checkpoint that empties the log.
+            if let DbConnection::Sqlite(_) = conn {
+                conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)")?;
+            }
             Ok(())
         })
         .await?;
