@@ -4,6 +4,12 @@
 //! (its text could come from anywhere), so PostgreSQL would parse and plan such a statement
 //! again on every run. The text here is always one of this crate's constants, so the
 //! statements that hold it are cached by their text like any other.
+//!
+//! Finding a statement by its text means writing the text out on every run (for the
+//! environment view, a fifth of a `GET`'s work). A fixed expression may instead be *keyed*
+//! by a marker type ([`FixedKey`]): a statement made only of diesel's own parts and keyed
+//! expressions has a type of its own, and diesel finds it prepared by that type without
+//! writing its text.
 
 use diesel::backend::Backend;
 use diesel::expression::{
@@ -16,56 +22,100 @@ use diesel::sql_types::{HasSqlType, SqlType};
 use diesel::QueryResult;
 use std::marker::PhantomData;
 
-/// `sql`, a constant of this crate, of SQL type `ST`.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Fixed<ST> {
-    sql: &'static str,
-    sql_type: PhantomData<ST>,
+/// What identifies a fixed expression to diesel's cache of prepared statements.
+///
+/// A keyed marker type promises: on one connection, every expression keyed by it has the same
+/// text (it may differ between backends, since each connection caches its own statements).
+pub(crate) trait FixedKey: 'static {
+    /// Whether the marker identifies the text: `false` makes diesel look the statement up by
+    /// its text.
+    const KEYED: bool;
 }
 
-/// The fixed expression `sql` of SQL type `ST`.
+/// The statement is looked up by its text.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ByText;
+
+impl FixedKey for ByText {
+    const KEYED: bool = false;
+}
+
+/// Declares marker types that key fixed expressions (see [`FixedKey`]).
+macro_rules! fixed_keys {
+    ($($(#[$doc:meta])* $name:ident),+ $(,)?) => {
+        $(
+            $(#[$doc])*
+            #[derive(Debug, Clone, Copy)]
+            pub(crate) struct $name;
+
+            impl $crate::infra::fixed::FixedKey for $name {
+                const KEYED: bool = true;
+            }
+        )+
+    };
+}
+pub(crate) use fixed_keys;
+
+/// `sql`, a constant of this crate, of SQL type `ST`, identified by `K`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Fixed<ST, K = ByText> {
+    sql: &'static str,
+    types: PhantomData<(ST, K)>,
+}
+
+/// The fixed expression `sql` of SQL type `ST`, looked up by its text.
 pub(crate) fn fixed<ST>(sql: &'static str) -> Fixed<ST> {
+    keyed(sql)
+}
+
+/// The fixed expression `sql` of SQL type `ST`, keyed by `K`: every expression keyed by `K`
+/// must have the same text on one connection.
+pub(crate) fn keyed<ST, K: FixedKey>(sql: &'static str) -> Fixed<ST, K> {
     Fixed {
         sql,
-        sql_type: PhantomData,
+        types: PhantomData,
     }
 }
 
-impl<ST: SqlType + TypedExpressionType> Expression for Fixed<ST> {
+impl<ST: SqlType + TypedExpressionType, K> Expression for Fixed<ST, K> {
     type SqlType = ST;
 }
 
-impl<ST, DB: Backend> QueryFragment<DB> for Fixed<ST> {
+impl<ST, K, DB: Backend> QueryFragment<DB> for Fixed<ST, K> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql(self.sql);
         Ok(())
     }
 }
 
-impl<ST> QueryId for Fixed<ST> {
-    type QueryId = ();
-    // Cached by the statement's text, which holds this constant.
-    const HAS_STATIC_QUERY_ID: bool = false;
+impl<ST, K: FixedKey> QueryId for Fixed<ST, K> {
+    type QueryId = K;
+    const HAS_STATIC_QUERY_ID: bool = K::KEYED;
 }
 
-impl<ST, QS> SelectableExpression<QS> for Fixed<ST> where Fixed<ST>: AppearsOnTable<QS> {}
+impl<ST, K, QS> SelectableExpression<QS> for Fixed<ST, K> where Fixed<ST, K>: AppearsOnTable<QS> {}
 
-impl<ST, QS> AppearsOnTable<QS> for Fixed<ST> where Fixed<ST>: Expression {}
+impl<ST, K, QS> AppearsOnTable<QS> for Fixed<ST, K> where Fixed<ST, K>: Expression {}
 
-impl<ST, GB> ValidGrouping<GB> for Fixed<ST> {
+impl<ST, K, GB> ValidGrouping<GB> for Fixed<ST, K> {
     type IsAggregate = is_aggregate::Never;
 }
 
-/// `head`, a constant of this crate, followed by one bound value of SQL type `BT` and `)`.
+/// `head`, a constant of this crate, followed by one bound value of SQL type `BT` and `)`,
+/// identified by `K` (see [`Fixed`]).
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct FixedWithBind<ST, BT, V> {
+pub(crate) struct FixedWithBind<ST, BT, V, K = ByText> {
     head: &'static str,
     value: V,
-    types: PhantomData<(ST, BT)>,
+    types: PhantomData<(ST, BT, K)>,
 }
 
-/// The fixed expression `head`, `value` bound as `BT`, and `)`, of SQL type `ST`.
-pub(crate) fn fixed_with_bind<ST, BT, V>(head: &'static str, value: V) -> FixedWithBind<ST, BT, V> {
+/// The fixed expression `head`, `value` bound as `BT`, and `)`, of SQL type `ST`, keyed by
+/// `K` (pass [`ByText`] to look it up by its text).
+pub(crate) fn fixed_with_bind<ST, BT, V, K: FixedKey>(
+    head: &'static str,
+    value: V,
+) -> FixedWithBind<ST, BT, V, K> {
     FixedWithBind {
         head,
         value,
@@ -73,11 +123,11 @@ pub(crate) fn fixed_with_bind<ST, BT, V>(head: &'static str, value: V) -> FixedW
     }
 }
 
-impl<ST: SqlType + TypedExpressionType, BT, V> Expression for FixedWithBind<ST, BT, V> {
+impl<ST: SqlType + TypedExpressionType, BT, V, K> Expression for FixedWithBind<ST, BT, V, K> {
     type SqlType = ST;
 }
 
-impl<ST, BT, V, DB> QueryFragment<DB> for FixedWithBind<ST, BT, V>
+impl<ST, BT, V, K, DB> QueryFragment<DB> for FixedWithBind<ST, BT, V, K>
 where
     DB: Backend + HasSqlType<BT>,
     V: ToSql<BT, DB>,
@@ -91,21 +141,21 @@ where
     }
 }
 
-impl<ST, BT, V> QueryId for FixedWithBind<ST, BT, V> {
-    type QueryId = ();
-    const HAS_STATIC_QUERY_ID: bool = false;
+impl<ST, BT, V, K: FixedKey> QueryId for FixedWithBind<ST, BT, V, K> {
+    type QueryId = K;
+    const HAS_STATIC_QUERY_ID: bool = K::KEYED;
 }
 
-impl<ST, BT, V, QS> SelectableExpression<QS> for FixedWithBind<ST, BT, V> where
-    FixedWithBind<ST, BT, V>: AppearsOnTable<QS>
+impl<ST, BT, V, K, QS> SelectableExpression<QS> for FixedWithBind<ST, BT, V, K> where
+    FixedWithBind<ST, BT, V, K>: AppearsOnTable<QS>
 {
 }
 
-impl<ST, BT, V, QS> AppearsOnTable<QS> for FixedWithBind<ST, BT, V> where
-    FixedWithBind<ST, BT, V>: Expression
+impl<ST, BT, V, K, QS> AppearsOnTable<QS> for FixedWithBind<ST, BT, V, K> where
+    FixedWithBind<ST, BT, V, K>: Expression
 {
 }
 
-impl<ST, BT, V, GB> ValidGrouping<GB> for FixedWithBind<ST, BT, V> {
+impl<ST, BT, V, K, GB> ValidGrouping<GB> for FixedWithBind<ST, BT, V, K> {
     type IsAggregate = is_aggregate::Never;
 }

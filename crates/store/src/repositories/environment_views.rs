@@ -6,9 +6,11 @@
 //! statement is one snapshot on its own, so on PostgreSQL the read runs outside a
 //! transaction ([`Access::OneRead`]): a `GET` costs one round trip.
 
-use crate::infra::connection::DbConnection;
+use crate::infra::connection::{natively, DbConnection};
 use crate::infra::error::Failure;
-use crate::infra::fixed::{fixed, fixed_with_bind, Fixed, FixedWithBind};
+use crate::infra::fixed::{
+    fixed_keys, fixed_with_bind, keyed, ByText, Fixed, FixedKey, FixedWithBind,
+};
 use crate::infra::paging::{paged, total_over};
 use crate::infra::schema::environments;
 use crate::infra::tx::Access;
@@ -104,12 +106,17 @@ const SQLITE_LIFECYCLE: &str = "(SELECT json_object('templateId', l.template_id,
 
 /// The columns of a view beside the environment's row: its assignments, its windows that
 /// have not ended at `now`, (when `with_release`) its current release and its lifecycle,
-/// each as JSON.
-fn parts(
+/// each as JSON, identified to the statement cache by the keys `A`, `W`, `R` and `L` (see
+/// [`crate::infra::fixed`]). A keyed release column always holds the release.
+fn parts<A: FixedKey, W: FixedKey, R: FixedKey, L: FixedKey>(
     conn: &DbConnection,
     now: DateTime<Utc>,
     with_release: bool,
-) -> (Json, Windows, OptionalJson, OptionalJson) {
+) -> (Json<A>, Windows<W>, OptionalJson<R>, OptionalJson<L>) {
+    debug_assert!(
+        with_release || !R::KEYED,
+        "a keyed release column holds the release"
+    );
     let pg = matches!(conn, DbConnection::Pg(_));
     let (assignments, windows, release, lifecycle) = if pg {
         (PG_ASSIGNMENTS, PG_WINDOWS, PG_RELEASE, PG_LIFECYCLE)
@@ -123,21 +130,32 @@ fn parts(
     };
     // Constants of this crate, so the statement stays prepared on each connection.
     (
-        fixed(assignments),
+        keyed(assignments),
         fixed_with_bind(windows, DbTime(now)),
-        fixed(if with_release { release } else { NO_RELEASE }),
-        fixed(lifecycle),
+        keyed(if with_release { release } else { NO_RELEASE }),
+        keyed(lifecycle),
     )
 }
 
+fixed_keys!(
+    /// The assignments column of one environment's view.
+    ViewAssignments,
+    /// The freeze windows column of one environment's view.
+    ViewWindows,
+    /// The current release column of one environment's view.
+    ViewRelease,
+    /// The lifecycle column of one environment's view.
+    ViewLifecycle,
+);
+
 /// A JSON column of [`parts`].
-type Json = Fixed<Text>;
+type Json<K> = Fixed<Text, K>;
 
 /// A JSON column of [`parts`] that may be null.
-type OptionalJson = Fixed<Nullable<Text>>;
+type OptionalJson<K> = Fixed<Nullable<Text>, K>;
 
 /// The freeze window column of [`parts`]: the windows not over at the bound time.
-type Windows = FixedWithBind<Text, sql::UtcTimestamp, DbTime>;
+type Windows<K> = FixedWithBind<Text, sql::UtcTimestamp, DbTime, K>;
 
 /// One view as the statement answers it.
 type ViewRow = (
@@ -286,8 +304,10 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<EnvironmentView, StoreError> {
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let (assignments, windows, release, lifecycle) = parts(conn, now, true);
-            let row: Option<ViewRow> = environments::table
+            // Keyed: the statement is found prepared by its type, its text never written out.
+            let (assignments, windows, release, lifecycle) =
+                parts::<ViewAssignments, ViewWindows, ViewRelease, ViewLifecycle>(conn, now, true);
+            let row: Option<ViewRow> = natively!(conn, c => environments::table
                 .filter(environments::id.eq(DbUuid(id.0)))
                 .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
                 .select((
@@ -297,8 +317,8 @@ impl Store {
                     release,
                     lifecycle,
                 ))
-                .first(conn)
-                .optional()?;
+                .first(c)
+                .optional())?;
             view_of(row.ok_or(Failure::Store(StoreError::NotFound))?)
         })
         .await
@@ -316,7 +336,9 @@ impl Store {
     ) -> Result<(Vec<EnvironmentView>, u64), StoreError> {
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
             let load = |conn: &mut DbConnection| -> Result<Vec<(ViewRow, i64)>, Failure> {
-                let (assignments, windows, release, lifecycle) = parts(conn, now, with_release);
+                // Filters and sorts make each page's statement its own: found by its text.
+                let (assignments, windows, release, lifecycle) =
+                    parts::<ByText, ByText, ByText, ByText>(conn, now, with_release);
                 type PageRow = (
                     EnvironmentRow,
                     String,
