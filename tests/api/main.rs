@@ -8,6 +8,7 @@ mod auth;
 mod browser;
 mod cli;
 mod components;
+mod contract;
 mod crash;
 mod dashboard;
 mod deployments;

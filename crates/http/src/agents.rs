@@ -213,7 +213,7 @@ impl From<Inventory> for InventoryResponse {
 /// Register an agent (admin). The answer carries its token, shown this once.
 #[utoipa::path(
     tag = "agents",
-    request_body = AgentBody,
+    request_body = AgentBodyDoc,
     responses(
         (status = 201, description = "Registered", body = AgentCreated,
          headers(("Location" = String, description = "The agent's URL"))),
@@ -440,3 +440,8 @@ pub async fn get_inventory(
     let inventory = state.agents.inventory(&actor, target).await?;
     Ok(HttpResponse::Ok().json(InventoryResponse::from(inventory)))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`AgentBody`]).
+    AgentBodyDoc as "AgentBody" = AgentBody, ["name"]
+);

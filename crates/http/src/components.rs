@@ -190,7 +190,7 @@ fn one(status: StatusCode, component: Component) -> HttpResponse {
 /// Add a component to the catalog.
 #[utoipa::path(
     tag = "catalog",
-    request_body = ComponentBody,
+    request_body = ComponentCreateBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Created", body = ComponentResponse,
@@ -340,3 +340,8 @@ pub async fn delete_component(
     state.components.delete(&actor, id, expected).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted: true }))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`ComponentBody`]).
+    ComponentCreateBodyDoc as "ComponentCreateBody" = ComponentBody, ["name", "kind"]
+);

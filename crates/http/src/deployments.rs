@@ -401,7 +401,7 @@ pub(crate) fn one(status: StatusCode, deployment: Deployment) -> HttpResponse {
 /// Record a deployment; it starts `pending`.
 #[utoipa::path(
     tag = "deployments",
-    request_body = DeploymentBody,
+    request_body = DeploymentBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Recorded", body = DeploymentResponse,
@@ -497,7 +497,7 @@ pub async fn get_deployment(
     params(("id" = Uuid, Path, description = "Deployment id"),
            ("If-Match" = Option<String>, Header, description = "Only change it if this is still the current ETag"),
            ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
-    request_body = TransitionBody,
+    request_body = TransitionBodyDoc,
     responses(
         (status = 200, description = "Moved", body = DeploymentResponse, headers(("ETag" = String, description = "The new revision"))),
         (status = 400, description = "Invalid fields, or a move the state machine does not allow (the detail names the current status and the allowed next ones)", body = Problem, content_type = "application/problem+json"),
@@ -649,3 +649,13 @@ pub async fn deployment_gates(
             .collect::<Vec<_>>(),
     ))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`DeploymentBody`]).
+    DeploymentBodyDoc as "DeploymentBody" = DeploymentBody, ["componentId", "environmentId", "version"]
+);
+
+crate::schema::requiring_schema!(
+    /// What the operation takes (see [`TransitionBody`]).
+    TransitionBodyDoc as "TransitionBody" = TransitionBody, ["status"]
+);

@@ -530,7 +530,7 @@ fn location(env: &Environment) -> String {
 /// Create an environment.
 #[utoipa::path(
     tag = "environments",
-    request_body = EnvironmentBody,
+    request_body = EnvironmentCreateBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Created", body = EnvironmentResponse,
@@ -742,3 +742,8 @@ pub async fn delete_environment(
     state.environments.delete(&actor, id, expected).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted: true }))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`EnvironmentBody`]).
+    EnvironmentCreateBodyDoc as "EnvironmentCreateBody" = EnvironmentBody, ["name"]
+);

@@ -104,7 +104,7 @@ pub struct ProjectListParams {
 /// Add a project.
 #[utoipa::path(
     tag = "projects",
-    request_body = ProjectBody,
+    request_body = ProjectBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Created", body = ProjectResponse,
@@ -197,3 +197,8 @@ pub async fn get_project(
     let project = state.projects.get(&actor, id).await?;
     Ok(HttpResponse::Ok().json(ProjectResponse::from(project)))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`ProjectBody`]).
+    ProjectBodyDoc as "ProjectBody" = ProjectBody, ["name", "projectManager"]
+);

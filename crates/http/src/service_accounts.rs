@@ -129,7 +129,7 @@ fn with_secret(
 /// Create a service account (admin). The answer carries its secret, shown this once.
 #[utoipa::path(
     tag = "service-accounts",
-    request_body = ServiceAccountBody,
+    request_body = ServiceAccountBodyDoc,
     responses(
         (status = 201, description = "Created", body = ServiceAccountWithSecret,
          headers(("Location" = String, description = "The account's URL"))),
@@ -272,3 +272,8 @@ pub async fn rotate_service_account(
         secret,
     ))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`ServiceAccountBody`]).
+    ServiceAccountBodyDoc as "ServiceAccountBody" = ServiceAccountBody, ["name", "roles"]
+);

@@ -263,7 +263,7 @@ fn listing(groups: Vec<TargetGroup>, total: u64) -> HttpResponse {
     tag = "target-groups",
     params(("envId" = Uuid, Path, description = "Environment id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
-    request_body = TargetGroupBody,
+    request_body = TargetGroupCreateBodyDoc,
     responses(
         (status = 201, description = "Created and assigned", body = TargetGroupResponse,
          headers(("Location" = String, description = "The new group's URL"), ("ETag" = String, description = "Its version"))),
@@ -452,3 +452,8 @@ pub async fn delete_target_group(
     state.target_groups.delete(&actor, id, expected).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted: true }))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`TargetGroupBody`]).
+    TargetGroupCreateBodyDoc as "TargetGroupCreateBody" = TargetGroupBody, ["name"]
+);

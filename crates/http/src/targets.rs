@@ -341,7 +341,7 @@ fn respond(status: StatusCode, target: Target) -> HttpResponse {
 #[utoipa::path(
     tag = "targets",
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
-    request_body = TargetBody,
+    request_body = TargetCreateBodyDoc,
     responses(
         (status = 201, description = "Created", body = TargetResponse,
          headers(("Location" = String, description = "The new target's URL"), ("ETag" = String, description = "Its version"))),
@@ -553,3 +553,8 @@ pub async fn get_target_sticker(
         )),
     }
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`TargetBody`]).
+    TargetCreateBodyDoc as "TargetCreateBody" = TargetBody, ["environmentId", "name", "targetType", "connection"]
+);
