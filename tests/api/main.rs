@@ -27,6 +27,7 @@ mod lifecycle_replicas;
 mod lifecycle_templates;
 mod ops;
 mod overload;
+mod paging;
 mod postgres_restart;
 mod projects;
 mod releases;

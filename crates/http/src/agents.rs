@@ -272,14 +272,12 @@ pub async fn list_agents(
     });
     q.finish()?;
     let (agents, total) = state.agents.list(&actor, page).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(
-            agents
-                .into_iter()
-                .map(AgentResponse::from)
-                .collect::<Vec<_>>(),
-        ))
+    Ok(crate::paging::page_of(&req, page, total).json(
+        agents
+            .into_iter()
+            .map(AgentResponse::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Get one agent (any role).

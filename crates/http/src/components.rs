@@ -241,15 +241,17 @@ pub async fn list_components(
     let query = list_query(&req)?;
     let page = query.page;
     let (components, total) = state.components.list(&actor, query).await?;
-    Ok(HttpResponse::Ok().json(ComponentPage {
-        data: components
-            .into_iter()
-            .map(ComponentResponse::from)
-            .collect(),
-        total,
-        skip: page.skip(),
-        take: page.take(),
-    }))
+    Ok(
+        crate::paging::page_of(&req, page, total).json(ComponentPage {
+            data: components
+                .into_iter()
+                .map(ComponentResponse::from)
+                .collect(),
+            total,
+            skip: page.skip(),
+            take: page.take(),
+        }),
+    )
 }
 
 /// Get one component. `If-None-Match` with its current ETag answers 304.

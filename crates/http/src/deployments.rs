@@ -451,12 +451,14 @@ pub async fn list_deployments(
     let query = list_query(&req)?;
     let page = query.page;
     let (list, total) = state.deployments.list(&actor, query).await?;
-    Ok(HttpResponse::Ok().json(DeploymentPage {
-        data: list.into_iter().map(DeploymentResponse::from).collect(),
-        total,
-        skip: page.skip(),
-        take: page.take(),
-    }))
+    Ok(
+        crate::paging::page_of(&req, page, total).json(DeploymentPage {
+            data: list.into_iter().map(DeploymentResponse::from).collect(),
+            total,
+            skip: page.skip(),
+            take: page.take(),
+        }),
+    )
 }
 
 /// Get one deployment. `If-None-Match` with its current ETag answers 304.

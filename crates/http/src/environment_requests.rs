@@ -422,7 +422,7 @@ pub async fn list_requests(
     let query = list_query(&req)?;
     let page = query.page;
     let (requests, total) = state.requests.list(&actor, query).await?;
-    Ok(HttpResponse::Ok().json(RequestPage {
+    Ok(crate::paging::page_of(&req, page, total).json(RequestPage {
         data: requests
             .into_iter()
             .map(EnvironmentRequestResponse::from)

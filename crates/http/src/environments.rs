@@ -592,6 +592,7 @@ pub async fn list_environments(
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
     let (query, include_state) = list_query(&req)?;
+    let page = query.page;
     let (views, total) = state
         .environments
         .view_page(&actor, query, include_state)
@@ -600,9 +601,7 @@ pub async fn list_environments(
         .into_iter()
         .map(|view| EnvironmentResponse::of(view, include_state))
         .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(body))
+    Ok(crate::paging::page_of(&req, page, total).json(body))
 }
 
 /// Get one environment. `If-None-Match` with its current ETag answers 304.

@@ -5,7 +5,6 @@ use crate::extract::{path_id, with_location, JsonBody, Query};
 use crate::idempotency::idempotent;
 use crate::problem::Problem;
 use crate::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -167,7 +166,7 @@ pub async fn list_projects(
     });
     q.finish()?;
     let (projects, total) = state.projects.list(&actor, false, page).await?;
-    Ok(HttpResponse::build(StatusCode::OK).json(ProjectPage {
+    Ok(crate::paging::page_of(&req, page, total).json(ProjectPage {
         data: projects.into_iter().map(ProjectResponse::from).collect(),
         total,
         skip: page.skip(),

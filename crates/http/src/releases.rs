@@ -221,7 +221,7 @@ pub async fn list_releases(
     });
     q.finish()?;
     let (list, total) = state.releases.list(&actor, page).await?;
-    Ok(HttpResponse::Ok().json(ReleasePage {
+    Ok(crate::paging::page_of(&req, page, total).json(ReleasePage {
         data: list.into_iter().map(ReleaseResponse::from).collect(),
         total,
         skip: page.skip(),

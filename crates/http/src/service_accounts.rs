@@ -186,14 +186,12 @@ pub async fn list_service_accounts(
     });
     q.finish()?;
     let (accounts, total) = state.service_accounts.list(&actor, page).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(
-            accounts
-                .into_iter()
-                .map(ServiceAccountResponse::from)
-                .collect::<Vec<_>>(),
-        ))
+    Ok(crate::paging::page_of(&req, page, total).json(
+        accounts
+            .into_iter()
+            .map(ServiceAccountResponse::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Get one service account (admin).

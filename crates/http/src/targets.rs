@@ -390,15 +390,14 @@ pub async fn list_targets(
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
     let query = list_query(&req)?;
+    let page = query.page;
     let (targets, total) = state.targets.list(&actor, query).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(
-            targets
-                .into_iter()
-                .map(TargetResponse::from)
-                .collect::<Vec<_>>(),
-        ))
+    Ok(crate::paging::page_of(&req, page, total).json(
+        targets
+            .into_iter()
+            .map(TargetResponse::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Get one target. `If-None-Match` with its current ETag answers 304.

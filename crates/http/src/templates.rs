@@ -394,12 +394,14 @@ pub async fn list_templates(
 ) -> Result<HttpResponse, Problem> {
     let page = page_query(&req)?;
     let (templates, total) = state.templates.list(&actor, page).await?;
-    Ok(HttpResponse::Ok().json(TemplatePage {
-        data: templates.into_iter().map(TemplateResponse::from).collect(),
-        total,
-        skip: page.skip(),
-        take: page.take(),
-    }))
+    Ok(
+        crate::paging::page_of(&req, page, total).json(TemplatePage {
+            data: templates.into_iter().map(TemplateResponse::from).collect(),
+            total,
+            skip: page.skip(),
+            take: page.take(),
+        }),
+    )
 }
 
 /// Get one template.

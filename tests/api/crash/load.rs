@@ -232,7 +232,7 @@ impl Writer {
                 .await?;
             let request_id = id(&request);
             self.ledger.requests.insert(request_id.clone(), request);
-            if round % 2 == 0 {
+            if round.is_multiple_of(2) {
                 let approved = self
                     .write(
                         Method::POST,

@@ -89,7 +89,7 @@ async fn a_sigkill_under_write_load_loses_no_answered_write_and_leaves_nothing_h
         assert_eq!(status, 201, "creating component {name}: {body}");
         components.push(body);
     }
-    let component_ids: Vec<String> = components.iter().map(|c| load::id(c)).collect();
+    let component_ids: Vec<String> = components.iter().map(load::id).collect();
 
     // The load, until the kill.
     let answered = Arc::new(AtomicUsize::new(0));

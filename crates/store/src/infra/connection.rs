@@ -177,10 +177,14 @@ mod tests {
         let DbConnection::Sqlite(conn) = &mut session.conn else {
             panic!("not SQLite")
         };
-        let mode: Mode = diesel::sql_query("PRAGMA journal_mode").get_result(conn).unwrap();
+        let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+            .get_result(conn)
+            .unwrap();
         assert_eq!(mode.journal_mode, "wal");
         // 2 is FULL: the log is synced at every commit, not only at checkpoints.
-        let sync: Sync = diesel::sql_query("PRAGMA synchronous").get_result(conn).unwrap();
+        let sync: Sync = diesel::sql_query("PRAGMA synchronous")
+            .get_result(conn)
+            .unwrap();
         assert_eq!(sync.synchronous, 2);
     }
 
