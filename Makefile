@@ -8,6 +8,8 @@
 #   make bench               HTTP benchmark on SQLite and PostgreSQL (scripts/bench.sh)
 #   make browser-deps        Python venv .venv with playwright (the browser tests use Debian's chromium)
 #   make screenshots         PNGs of the dashboard's main views in docs/screenshots (headless Chromium)
+#   make client-deps         openapi-python-client in the venv .venv (tests/client/requirements.txt)
+#   make client-smoke        a Python client generated from openapi/openapi.json drives the real binary (SQLite, PostgreSQL)
 #   make check-domain-deps   terrane-domain must not depend on actix, diesel or utoipa
 
 SHELL := bash
@@ -30,10 +32,18 @@ CARGO_TEST_CMD := $(CARGO) test --workspace --no-fail-fast
 # Crates the domain must never pull in (normal dependencies only).
 DOMAIN_FORBIDDEN := actix|diesel|utoipa
 
-# The Python the browser tests and screenshots run with (a venv holding playwright).
+# The Python the browser tests, screenshots and the client smoke run with (the venv .venv,
+# holding playwright and openapi-python-client).
 BROWSER_PYTHON ?= .venv/bin/python
 
-.PHONY: all build run test lint fmt-check clippy openapi bench check-domain-deps help browser-deps screenshots
+# The binary the client smoke starts. Unset, `make client-smoke` builds it first; CI passes the
+# one `make test` built.
+SMOKE_BIN ?=
+# Backends the client smoke runs on (PostgreSQL: a database of its own on the server of
+# TERRANE_TEST_DATABASE_URL, made and dropped with psql).
+SMOKE_BACKENDS ?= sqlite postgres
+
+.PHONY: all build run test lint fmt-check clippy openapi bench check-domain-deps help browser-deps screenshots client-deps client-smoke
 
 all: build
 
@@ -82,6 +92,17 @@ browser-deps:
 
 screenshots: build
 	$(BROWSER_PYTHON) tests/browser/dashboard.py --serve target/debug/terrane --screenshots docs/screenshots
+
+client-deps:
+	@[ -x $(BROWSER_PYTHON) ] || python3 -m venv .venv
+	$(BROWSER_PYTHON) -m pip install -q -r tests/client/requirements.txt
+
+client-smoke: client-deps
+	@bin="$(SMOKE_BIN)"; \
+	if [ -z "$$bin" ]; then $(CARGO) build -p terrane; bin=target/debug/terrane; fi; \
+	for backend in $(SMOKE_BACKENDS); do \
+		$(BROWSER_PYTHON) tests/client/smoke.py --serve "$$bin" --backend "$$backend"; \
+	done
 
 check-domain-deps:
 	@tree="$$($(CARGO) tree -p terrane-domain -e normal)"; \

@@ -59,6 +59,53 @@ impl Page {
     pub fn take(&self) -> u32 {
         self.take
     }
+
+    /// The first page of this size.
+    pub fn first(&self) -> Page {
+        Page {
+            skip: 0,
+            take: self.take,
+        }
+    }
+
+    /// The page of this size before this one, `None` on the first page. A page past the
+    /// end of `total` rows has the last page before it, not another empty one.
+    pub fn previous(&self, total: u64) -> Option<Page> {
+        if self.skip == 0 {
+            return None;
+        }
+        let last = self.last(total);
+        if self.skip > last.skip {
+            return Some(last);
+        }
+        Some(Page {
+            skip: self.skip.saturating_sub(self.take),
+            take: self.take,
+        })
+    }
+
+    /// The page of this size after this one, when some of `total` rows come after it.
+    pub fn next(&self, total: u64) -> Option<Page> {
+        let end = u64::from(self.skip) + u64::from(self.take);
+        if end >= total {
+            return None;
+        }
+        Some(Page {
+            skip: u32::try_from(end).ok()?,
+            take: self.take,
+        })
+    }
+
+    /// The last page of this size over `total` rows: the one walking [`Page::next`] from
+    /// [`Page::first`] ends on (the first page when there are no rows).
+    pub fn last(&self, total: u64) -> Page {
+        let take = u64::from(self.take);
+        let skip = total.saturating_sub(1) / take * take;
+        Page {
+            skip: u32::try_from(skip).unwrap_or(u32::MAX / self.take * self.take),
+            take: self.take,
+        }
+    }
 }
 
 impl Default for Page {
@@ -73,6 +120,51 @@ impl Default for Page {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn page(skip: i64, take: i64) -> Page {
+        Page::parse(Some(skip), Some(take)).unwrap()
+    }
+
+    fn at(page: Option<Page>) -> Option<u32> {
+        page.map(|p| p.skip())
+    }
+
+    #[test]
+    fn walking_next_from_the_first_page_ends_on_the_last() {
+        for total in 0..50u64 {
+            for take in 1..7 {
+                let mut current = page(17, take).first();
+                let mut seen = 0;
+                while let Some(next) = current.next(total) {
+                    assert_eq!(next.previous(total), Some(current), "{total}/{take}");
+                    current = next;
+                    seen += 1;
+                    assert!(seen <= total, "{total}/{take}: next never ends");
+                }
+                assert_eq!(current, current.last(total), "{total}/{take}");
+                assert_eq!(current.take(), take as u32);
+            }
+        }
+    }
+
+    #[test]
+    fn neighbours_of_a_page() {
+        let third = page(40, 20);
+        assert_eq!(third.first(), page(0, 20));
+        assert_eq!(at(third.previous(45)), Some(20));
+        assert_eq!(at(third.next(45)), None);
+        assert_eq!(at(third.next(61)), Some(60));
+        assert_eq!(third.last(45).skip(), 40);
+        assert_eq!(third.last(0).skip(), 0);
+        assert_eq!(third.last(40).skip(), 20);
+        assert_eq!(at(page(0, 20).previous(45)), None);
+        // Off the grid of `take`: the page before never starts before the first row.
+        assert_eq!(at(page(5, 20).previous(45)), Some(0));
+        assert_eq!(at(page(5, 20).next(45)), Some(25));
+        // Past the end: the page before is the last one.
+        assert_eq!(at(page(500, 20).previous(45)), Some(40));
+        assert_eq!(at(page(500, 20).next(45)), None);
+    }
 
     #[test]
     fn defaults_are_skip_zero_take_twenty() {

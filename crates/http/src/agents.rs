@@ -213,7 +213,7 @@ impl From<Inventory> for InventoryResponse {
 /// Register an agent (admin). The answer carries its token, shown this once.
 #[utoipa::path(
     tag = "agents",
-    request_body = AgentBody,
+    request_body = AgentBodyDoc,
     responses(
         (status = 201, description = "Registered", body = AgentCreated,
          headers(("Location" = String, description = "The agent's URL"))),
@@ -272,14 +272,12 @@ pub async fn list_agents(
     });
     q.finish()?;
     let (agents, total) = state.agents.list(&actor, page).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(
-            agents
-                .into_iter()
-                .map(AgentResponse::from)
-                .collect::<Vec<_>>(),
-        ))
+    Ok(crate::paging::page_of(&req, page, total).json(
+        agents
+            .into_iter()
+            .map(AgentResponse::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Get one agent (any role).
@@ -440,3 +438,8 @@ pub async fn get_inventory(
     let inventory = state.agents.inventory(&actor, target).await?;
     Ok(HttpResponse::Ok().json(InventoryResponse::from(inventory)))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`AgentBody`]).
+    AgentBodyDoc as "AgentBody" = AgentBody, ["name"]
+);

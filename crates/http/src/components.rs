@@ -190,7 +190,7 @@ fn one(status: StatusCode, component: Component) -> HttpResponse {
 /// Add a component to the catalog.
 #[utoipa::path(
     tag = "catalog",
-    request_body = ComponentBody,
+    request_body = ComponentCreateBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Created", body = ComponentResponse,
@@ -241,15 +241,17 @@ pub async fn list_components(
     let query = list_query(&req)?;
     let page = query.page;
     let (components, total) = state.components.list(&actor, query).await?;
-    Ok(HttpResponse::Ok().json(ComponentPage {
-        data: components
-            .into_iter()
-            .map(ComponentResponse::from)
-            .collect(),
-        total,
-        skip: page.skip(),
-        take: page.take(),
-    }))
+    Ok(
+        crate::paging::page_of(&req, page, total).json(ComponentPage {
+            data: components
+                .into_iter()
+                .map(ComponentResponse::from)
+                .collect(),
+            total,
+            skip: page.skip(),
+            take: page.take(),
+        }),
+    )
 }
 
 /// Get one component. `If-None-Match` with its current ETag answers 304.
@@ -340,3 +342,8 @@ pub async fn delete_component(
     state.components.delete(&actor, id, expected).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted: true }))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`ComponentBody`]).
+    ComponentCreateBodyDoc as "ComponentCreateBody" = ComponentBody, ["name", "kind"]
+);

@@ -401,7 +401,7 @@ pub(crate) fn one(status: StatusCode, deployment: Deployment) -> HttpResponse {
 /// Record a deployment; it starts `pending`.
 #[utoipa::path(
     tag = "deployments",
-    request_body = DeploymentBody,
+    request_body = DeploymentBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Recorded", body = DeploymentResponse,
@@ -451,12 +451,14 @@ pub async fn list_deployments(
     let query = list_query(&req)?;
     let page = query.page;
     let (list, total) = state.deployments.list(&actor, query).await?;
-    Ok(HttpResponse::Ok().json(DeploymentPage {
-        data: list.into_iter().map(DeploymentResponse::from).collect(),
-        total,
-        skip: page.skip(),
-        take: page.take(),
-    }))
+    Ok(
+        crate::paging::page_of(&req, page, total).json(DeploymentPage {
+            data: list.into_iter().map(DeploymentResponse::from).collect(),
+            total,
+            skip: page.skip(),
+            take: page.take(),
+        }),
+    )
 }
 
 /// Get one deployment. `If-None-Match` with its current ETag answers 304.
@@ -497,7 +499,7 @@ pub async fn get_deployment(
     params(("id" = Uuid, Path, description = "Deployment id"),
            ("If-Match" = Option<String>, Header, description = "Only change it if this is still the current ETag"),
            ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
-    request_body = TransitionBody,
+    request_body = TransitionBodyDoc,
     responses(
         (status = 200, description = "Moved", body = DeploymentResponse, headers(("ETag" = String, description = "The new revision"))),
         (status = 400, description = "Invalid fields, or a move the state machine does not allow (the detail names the current status and the allowed next ones)", body = Problem, content_type = "application/problem+json"),
@@ -649,3 +651,13 @@ pub async fn deployment_gates(
             .collect::<Vec<_>>(),
     ))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`DeploymentBody`]).
+    DeploymentBodyDoc as "DeploymentBody" = DeploymentBody, ["componentId", "environmentId", "version"]
+);
+
+crate::schema::requiring_schema!(
+    /// What the operation takes (see [`TransitionBody`]).
+    TransitionBodyDoc as "TransitionBody" = TransitionBody, ["status"]
+);

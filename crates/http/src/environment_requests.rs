@@ -371,7 +371,7 @@ fn request_id(req: &HttpRequest) -> Result<EnvironmentRequestId, Problem> {
 /// Request an environment.
 #[utoipa::path(
     tag = "environment-requests",
-    request_body = CreateRequestBody,
+    request_body = CreateRequestBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Submitted, pending review", body = EnvironmentRequestResponse,
@@ -422,7 +422,7 @@ pub async fn list_requests(
     let query = list_query(&req)?;
     let page = query.page;
     let (requests, total) = state.requests.list(&actor, query).await?;
-    Ok(HttpResponse::Ok().json(RequestPage {
+    Ok(crate::paging::page_of(&req, page, total).json(RequestPage {
         data: requests
             .into_iter()
             .map(EnvironmentRequestResponse::from)
@@ -716,7 +716,7 @@ pub async fn request_history(
 #[utoipa::path(
     tags = ["environments", "environment-requests"],
     params(("id" = Uuid, Path, description = "Environment id")),
-    request_body = TtlBody,
+    request_body = TtlBodyDoc,
     responses(
         (status = 200, description = "The environment with its new expiry", body = crate::environments::EnvironmentResponse, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Minutes out of range, a destroyed environment, or one requested as persistent", body = Problem, content_type = "application/problem+json"),
@@ -768,3 +768,13 @@ pub async fn remove_environment_ttl(
     let env = state.requests.remove_ttl(&actor, id).await?;
     crate::environments::one(&state, &actor, StatusCode::OK, env.id).await
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`CreateRequestBody`]).
+    CreateRequestBodyDoc as "CreateRequestBody" = CreateRequestBody, ["name", "type", "tier"]
+);
+
+crate::schema::requiring_schema!(
+    /// What the operation takes (see [`TtlBody`]).
+    TtlBodyDoc as "TtlBody" = TtlBody, ["minutes"]
+);

@@ -530,7 +530,7 @@ fn location(env: &Environment) -> String {
 /// Create an environment.
 #[utoipa::path(
     tag = "environments",
-    request_body = EnvironmentBody,
+    request_body = EnvironmentCreateBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Created", body = EnvironmentResponse,
@@ -592,6 +592,7 @@ pub async fn list_environments(
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
     let (query, include_state) = list_query(&req)?;
+    let page = query.page;
     let (views, total) = state
         .environments
         .view_page(&actor, query, include_state)
@@ -600,9 +601,7 @@ pub async fn list_environments(
         .into_iter()
         .map(|view| EnvironmentResponse::of(view, include_state))
         .collect();
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(body))
+    Ok(crate::paging::page_of(&req, page, total).json(body))
 }
 
 /// Get one environment. `If-None-Match` with its current ETag answers 304.
@@ -742,3 +741,8 @@ pub async fn delete_environment(
     state.environments.delete(&actor, id, expected).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted: true }))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`EnvironmentBody`]).
+    EnvironmentCreateBodyDoc as "EnvironmentCreateBody" = EnvironmentBody, ["name"]
+);

@@ -116,7 +116,7 @@ fn environment_id(req: &HttpRequest) -> Result<EnvironmentId, Problem> {
     tag = "freeze-windows",
     params(("envId" = Uuid, Path, description = "Environment id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
-    request_body = FreezeWindowBody,
+    request_body = FreezeWindowBodyDoc,
     responses(
         (status = 201, description = "Created", body = FreezeWindowResponse,
          headers(("Location" = String, description = "The new window's URL"))),
@@ -242,3 +242,8 @@ pub async fn delete_freeze_window(
     state.freeze_windows.delete(&actor, environment, id).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted: true }))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`FreezeWindowBody`]).
+    FreezeWindowBodyDoc as "FreezeWindowBody" = FreezeWindowBody, ["start", "end", "reason"]
+);

@@ -151,10 +151,12 @@ pub async fn list_target_health_checks(
     });
     q.finish()?;
     let (checks, total) = state.health_checks.history(&actor, id, page).await?;
-    Ok(HttpResponse::Ok().json(HealthCheckPage {
-        data: checks.into_iter().map(HealthCheckResponse::from).collect(),
-        total,
-        skip: page.skip(),
-        take: page.take(),
-    }))
+    Ok(
+        crate::paging::page_of(&req, page, total).json(HealthCheckPage {
+            data: checks.into_iter().map(HealthCheckResponse::from).collect(),
+            total,
+            skip: page.skip(),
+            take: page.take(),
+        }),
+    )
 }

@@ -25,6 +25,7 @@ mod environment_requests;
 pub mod login_throttle;
 pub mod observe;
 mod ops;
+mod paging;
 pub mod problem;
 mod projects;
 mod releases;
@@ -268,12 +269,14 @@ fn api(config: &mut ServiceConfig) {
 
 /// The OpenAPI document, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new()
+    let mut doc = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(api)
         .split_for_parts()
-        .1
+        .1;
+    paging::document(&mut doc);
+    doc
 }
 
 /// The whole application: API routes, docs, ops endpoints, problem pages and the fallback.
@@ -290,11 +293,12 @@ pub fn app(
         InitError = (),
     >,
 > {
-    let (app, api_doc) = App::new()
+    let (app, mut api_doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(api)
         .split_for_parts();
+    paging::document(&mut api_doc);
     let routes = web::Data::new(ops::RouteTable::from_openapi(&api_doc));
     app.app_data(web::Data::new(state))
         .app_data(keys)

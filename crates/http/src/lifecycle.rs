@@ -298,7 +298,7 @@ pub async fn list_runs(
     let id = environment(&req)?;
     let page = page_query(&req)?;
     let (runs, total) = state.lifecycle.runs(&actor, id, page).await?;
-    Ok(HttpResponse::Ok().json(RunPage {
+    Ok(crate::paging::page_of(&req, page, total).json(RunPage {
         data: runs.into_iter().map(RunResponse::from).collect(),
         total,
         skip: page.skip(),
@@ -482,12 +482,14 @@ pub async fn environment_history(
     let id = environment(&req)?;
     let page = page_query(&req)?;
     let (events, total) = state.lifecycle.history(&actor, id, page).await?;
-    Ok(HttpResponse::Ok().json(LifecycleHistoryPage {
-        data: events.into_iter().map(Into::into).collect(),
-        total,
-        skip: page.skip(),
-        take: page.take(),
-    }))
+    Ok(
+        crate::paging::page_of(&req, page, total).json(LifecycleHistoryPage {
+            data: events.into_iter().map(Into::into).collect(),
+            total,
+            skip: page.skip(),
+            take: page.take(),
+        }),
+    )
 }
 
 /// The template an environment is born from.

@@ -5,7 +5,6 @@ use crate::extract::{path_id, with_location, JsonBody, Query};
 use crate::idempotency::idempotent;
 use crate::problem::Problem;
 use crate::AppState;
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -104,7 +103,7 @@ pub struct ProjectListParams {
 /// Add a project.
 #[utoipa::path(
     tag = "projects",
-    request_body = ProjectBody,
+    request_body = ProjectBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Created", body = ProjectResponse,
@@ -167,7 +166,7 @@ pub async fn list_projects(
     });
     q.finish()?;
     let (projects, total) = state.projects.list(&actor, false, page).await?;
-    Ok(HttpResponse::build(StatusCode::OK).json(ProjectPage {
+    Ok(crate::paging::page_of(&req, page, total).json(ProjectPage {
         data: projects.into_iter().map(ProjectResponse::from).collect(),
         total,
         skip: page.skip(),
@@ -197,3 +196,8 @@ pub async fn get_project(
     let project = state.projects.get(&actor, id).await?;
     Ok(HttpResponse::Ok().json(ProjectResponse::from(project)))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`ProjectBody`]).
+    ProjectBodyDoc as "ProjectBody" = ProjectBody, ["name", "projectManager"]
+);

@@ -166,7 +166,7 @@ pub struct DeployReleaseBody {
 /// Record a release.
 #[utoipa::path(
     tag = "releases",
-    request_body = ReleaseBody,
+    request_body = ReleaseBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Recorded", body = ReleaseResponse,
@@ -221,7 +221,7 @@ pub async fn list_releases(
     });
     q.finish()?;
     let (list, total) = state.releases.list(&actor, page).await?;
-    Ok(HttpResponse::Ok().json(ReleasePage {
+    Ok(crate::paging::page_of(&req, page, total).json(ReleasePage {
         data: list.into_iter().map(ReleaseResponse::from).collect(),
         total,
         skip: page.skip(),
@@ -258,7 +258,7 @@ pub async fn get_release(
     tag = "releases",
     params(("id" = Uuid, Path, description = "Release id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
-    request_body = DeployReleaseBody,
+    request_body = DeployReleaseBodyDoc,
     responses(
         (status = 201, description = "The deployments recorded", body = Vec<DeploymentResponse>),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -293,3 +293,13 @@ pub async fn deploy_release(
     })
     .await
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`ReleaseBody`]).
+    ReleaseBodyDoc as "ReleaseBody" = ReleaseBody, ["name", "components"]
+);
+
+crate::schema::requiring_schema!(
+    /// What the operation takes (see [`DeployReleaseBody`]).
+    DeployReleaseBodyDoc as "DeployReleaseBody" = DeployReleaseBody, ["environmentId"]
+);

@@ -129,7 +129,7 @@ fn with_secret(
 /// Create a service account (admin). The answer carries its secret, shown this once.
 #[utoipa::path(
     tag = "service-accounts",
-    request_body = ServiceAccountBody,
+    request_body = ServiceAccountBodyDoc,
     responses(
         (status = 201, description = "Created", body = ServiceAccountWithSecret,
          headers(("Location" = String, description = "The account's URL"))),
@@ -186,14 +186,12 @@ pub async fn list_service_accounts(
     });
     q.finish()?;
     let (accounts, total) = state.service_accounts.list(&actor, page).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(
-            accounts
-                .into_iter()
-                .map(ServiceAccountResponse::from)
-                .collect::<Vec<_>>(),
-        ))
+    Ok(crate::paging::page_of(&req, page, total).json(
+        accounts
+            .into_iter()
+            .map(ServiceAccountResponse::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Get one service account (admin).
@@ -272,3 +270,8 @@ pub async fn rotate_service_account(
         secret,
     ))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`ServiceAccountBody`]).
+    ServiceAccountBodyDoc as "ServiceAccountBody" = ServiceAccountBody, ["name", "roles"]
+);

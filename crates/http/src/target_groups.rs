@@ -247,15 +247,13 @@ fn respond(status: StatusCode, group: TargetGroup) -> HttpResponse {
         .json(TargetGroupResponse::from(group))
 }
 
-fn listing(groups: Vec<TargetGroup>, total: u64) -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(
-            groups
-                .into_iter()
-                .map(TargetGroupResponse::from)
-                .collect::<Vec<_>>(),
-        )
+fn listing(req: &HttpRequest, page: Page, groups: Vec<TargetGroup>, total: u64) -> HttpResponse {
+    crate::paging::page_of(req, page, total).json(
+        groups
+            .into_iter()
+            .map(TargetGroupResponse::from)
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// Create a target group and assign it to the environment, in one step.
@@ -263,7 +261,7 @@ fn listing(groups: Vec<TargetGroup>, total: u64) -> HttpResponse {
     tag = "target-groups",
     params(("envId" = Uuid, Path, description = "Environment id"),
            ("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
-    request_body = TargetGroupBody,
+    request_body = TargetGroupCreateBodyDoc,
     responses(
         (status = 201, description = "Created and assigned", body = TargetGroupResponse,
          headers(("Location" = String, description = "The new group's URL"), ("ETag" = String, description = "Its version"))),
@@ -324,7 +322,7 @@ pub async fn list_environment_target_groups(
         ..Default::default()
     };
     let (groups, total) = state.target_groups.list(&actor, filter, page).await?;
-    Ok(listing(groups, total))
+    Ok(listing(&req, page, groups, total))
 }
 
 /// List the target groups of your organization, ordered by name; the filters combine.
@@ -358,7 +356,7 @@ pub async fn list_target_groups(
     };
     let page = paged(q)?;
     let (groups, total) = state.target_groups.list(&actor, filter, page).await?;
-    Ok(listing(groups, total))
+    Ok(listing(&req, page, groups, total))
 }
 
 /// Get one target group. `If-None-Match` with its current ETag answers 304.
@@ -452,3 +450,8 @@ pub async fn delete_target_group(
     state.target_groups.delete(&actor, id, expected).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted: true }))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`TargetGroupBody`]).
+    TargetGroupCreateBodyDoc as "TargetGroupCreateBody" = TargetGroupBody, ["name"]
+);

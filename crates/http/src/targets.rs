@@ -341,7 +341,7 @@ fn respond(status: StatusCode, target: Target) -> HttpResponse {
 #[utoipa::path(
     tag = "targets",
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
-    request_body = TargetBody,
+    request_body = TargetCreateBodyDoc,
     responses(
         (status = 201, description = "Created", body = TargetResponse,
          headers(("Location" = String, description = "The new target's URL"), ("ETag" = String, description = "Its version"))),
@@ -390,15 +390,14 @@ pub async fn list_targets(
     Authenticated(actor): Authenticated,
 ) -> Result<HttpResponse, Problem> {
     let query = list_query(&req)?;
+    let page = query.page;
     let (targets, total) = state.targets.list(&actor, query).await?;
-    Ok(HttpResponse::Ok()
-        .insert_header(("X-Total-Count", total.to_string()))
-        .json(
-            targets
-                .into_iter()
-                .map(TargetResponse::from)
-                .collect::<Vec<_>>(),
-        ))
+    Ok(crate::paging::page_of(&req, page, total).json(
+        targets
+            .into_iter()
+            .map(TargetResponse::from)
+            .collect::<Vec<_>>(),
+    ))
 }
 
 /// Get one target. `If-None-Match` with its current ETag answers 304.
@@ -553,3 +552,8 @@ pub async fn get_target_sticker(
         )),
     }
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`TargetBody`]).
+    TargetCreateBodyDoc as "TargetCreateBody" = TargetBody, ["environmentId", "name", "targetType", "connection"]
+);

@@ -345,7 +345,7 @@ pub(crate) fn page_query(req: &HttpRequest) -> Result<Page, Problem> {
 /// workflow directory.
 #[utoipa::path(
     tag = "templates",
-    request_body = TemplateBody,
+    request_body = TemplateBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Created", body = TemplateResponse, headers(("Location" = String, description = "Its URL"), ("ETag" = String, description = "Its revision"))),
@@ -394,12 +394,14 @@ pub async fn list_templates(
 ) -> Result<HttpResponse, Problem> {
     let page = page_query(&req)?;
     let (templates, total) = state.templates.list(&actor, page).await?;
-    Ok(HttpResponse::Ok().json(TemplatePage {
-        data: templates.into_iter().map(TemplateResponse::from).collect(),
-        total,
-        skip: page.skip(),
-        take: page.take(),
-    }))
+    Ok(
+        crate::paging::page_of(&req, page, total).json(TemplatePage {
+            data: templates.into_iter().map(TemplateResponse::from).collect(),
+            total,
+            skip: page.skip(),
+            take: page.take(),
+        }),
+    )
 }
 
 /// Get one template.
@@ -429,7 +431,7 @@ pub async fn get_template(
 #[utoipa::path(
     tag = "templates",
     params(("id" = Uuid, Path, description = "Template id"), ("If-Match" = Option<String>, Header, description = "Only if this is still the current ETag")),
-    request_body = TemplateBody,
+    request_body = TemplateBodyDoc,
     responses(
         (status = 200, description = "Replaced", body = TemplateResponse, headers(("ETag" = String, description = "The new revision"))),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -482,3 +484,8 @@ pub async fn delete_template(
     state.templates.delete(&actor, id, expected).await?;
     Ok(HttpResponse::Ok().json(Deleted { deleted: true }))
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`TemplateBody`]).
+    TemplateBodyDoc as "TemplateBody" = TemplateBody, ["name", "version", "workflows"]
+);

@@ -421,7 +421,7 @@ pub async fn get_environment(
 /// every listed target group is assigned, and an unknown one creates nothing (400).
 #[utoipa::path(
     tag = "flexdeploy",
-    request_body = EnvironmentV2Body,
+    request_body = EnvironmentV2CreateBodyDoc,
     responses(
         (status = 201, description = "Environment was created successfully", body = EnvironmentV2,
          headers(("Location" = String, description = "The new environment's URL"))),
@@ -481,7 +481,7 @@ async fn update(
 #[utoipa::path(
     tag = "flexdeploy",
     params(("id" = i64, Path, description = "The environment's number")),
-    request_body(content = EnvironmentV2Body, example = json!({
+    request_body(content = EnvironmentV2PutBodyDoc, example = json!({
         "description": "This is the updated Environment 1",
         "targets": [{"targetGroupId": 15101}],
         "isActive": true,
@@ -591,3 +591,12 @@ mod tests {
         assert_eq!(patch.target_groups.unwrap().mode, AssignmentMode::Add);
     }
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`EnvironmentV2Body`]).
+    EnvironmentV2CreateBodyDoc as "EnvironmentV2CreateBody" = EnvironmentV2Body, ["environmentCode", "environmentName", "isActive", "isBuildEnvironment"]
+);
+crate::schema::requiring_schema!(
+    /// What a `PUT` takes (see [`EnvironmentV2Body`]).
+    EnvironmentV2PutBodyDoc as "EnvironmentV2PutBody" = EnvironmentV2Body, ["environmentId", "environmentCode", "environmentName", "isActive", "isBuildEnvironment", "sortNumber"]
+);

@@ -302,7 +302,7 @@ pub async fn get_target_group(
 /// Create a target group, assigned to no environment.
 #[utoipa::path(
     tag = "flexdeploy",
-    request_body = TargetGroupV2Body,
+    request_body = TargetGroupV2CreateBodyDoc,
     responses(
         (status = 201, description = "Target group was created successfully", body = TargetGroupV2,
          headers(("Location" = String, description = "The new group's URL"))),
@@ -351,7 +351,7 @@ async fn update(
 #[utoipa::path(
     tag = "flexdeploy",
     params(("id" = i64, Path, description = "The target group's number")),
-    request_body = TargetGroupV2Body,
+    request_body = TargetGroupV2PutBodyDoc,
     responses(
         (status = 200, description = "Target group was found and updated", body = TargetGroupV2),
         (status = 400, description = "Bad request: a missing or bad field, a code taken", body = Problem, content_type = "application/problem+json"),
@@ -419,3 +419,12 @@ mod tests {
         assert!(fields(Write::Patch).is_empty());
     }
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`TargetGroupV2Body`]).
+    TargetGroupV2CreateBodyDoc as "TargetGroupV2CreateBody" = TargetGroupV2Body, ["targetGroupCode"]
+);
+crate::schema::requiring_schema!(
+    /// What a `PUT` takes (see [`TargetGroupV2Body`]).
+    TargetGroupV2PutBodyDoc as "TargetGroupV2PutBody" = TargetGroupV2Body, ["targetGroupCode", "targetGroupName", "isActive"]
+);

@@ -404,7 +404,7 @@ pub(super) fn as_text(variables: Map<String, Value>) -> Map<String, Value> {
 #[utoipa::path(
     tag = "genesis",
     params(("projectId" = i64, Path, description = "The project's number")),
-    request_body = EnvironmentBody,
+    request_body = EnvironmentBodyDoc,
     responses(
         (status = 200, description = "Created: the result object with `isSuccess: true`", body = ResultObject),
         (status = 400, description = "A taken name (`serviceErrors.envName`), a missing variable (`variablesErrors`), or an unreadable body", body = ResultObject),
@@ -593,3 +593,8 @@ pub async fn delete_environment(
         Err(error) => ResultObject::failure(error, &[], None),
     }
 }
+
+crate::schema::requiring_schema!(
+    /// What the operation takes (see [`EnvironmentBody`]).
+    EnvironmentBodyDoc as "GenesisEnvironmentBody" = EnvironmentBody, ["templateName"]
+);

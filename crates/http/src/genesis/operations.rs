@@ -440,7 +440,7 @@ pub struct TimeToLive {
         ("projectId" = i64, Path, description = "The project's number"),
         ("envId" = i64, Path, description = "The environment's number"),
     ),
-    request_body = TimeToLive,
+    request_body = TimeToLiveDoc,
     responses(
         (status = 200, description = "Set: the result object", body = ResultObject),
         (status = 400, description = "Minutes out of range, a destroyed environment, or an unreadable body", body = ResultObject),
@@ -494,3 +494,8 @@ pub async fn remove_time_to_live(
         Err(error) => ResultObject::failure(error, &[], None),
     }
 }
+
+crate::schema::requiring_schema!(
+    /// What the operation takes (see [`TimeToLive`]).
+    TimeToLiveDoc as "GenesisTimeToLive" = TimeToLive, ["value"]
+);

@@ -172,7 +172,7 @@ pub struct GenesisProjectBody {
 /// Create a project (Genesis): answers the project, or the result object naming what is wrong.
 #[utoipa::path(
     tag = "genesis",
-    request_body = GenesisProjectBody,
+    request_body = GenesisProjectBodyDoc,
     responses(
         (status = 200, description = "The new project", body = GenesisProject),
         (status = 400, description = "Bad fields or a taken name", body = ResultObject),
@@ -199,3 +199,8 @@ pub async fn create_project(
         Err(error) => ResultObject::failure(error, &[], None),
     }
 }
+
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`GenesisProjectBody`]).
+    GenesisProjectBodyDoc as "GenesisProjectBody" = GenesisProjectBody, ["name", "projectManager"]
+);

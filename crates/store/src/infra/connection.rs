@@ -63,6 +63,13 @@ impl DerefMut for Session {
 /// Runs on every new SQLite connection. `busy_timeout` comes first so that switching to WAL
 /// waits for a concurrent opener instead of failing.
 ///
+/// `synchronous = FULL`: every commit waits for the write-ahead log to reach the disk
+/// (fsync), so a write is durable when its caller is answered, even if the machine loses
+/// power. `NORMAL` syncs only at checkpoints: its commits survive the process being killed
+/// (they are in the kernel's page cache) but not the machine going down. The writer commits
+/// a whole batch of callers at once (see [`crate::infra::writer`]), so the sync is paid once
+/// per batch, not once per request.
+///
 /// `mmap_size` lets every connection read the database file through one shared memory map
 /// instead of copying each page it misses into its own small page cache with a `pread`: a read
 /// that walks many index pages (the matrix as of a time probes 4,000 cells) spent most of its
@@ -70,7 +77,7 @@ impl DerefMut for Session {
 /// system's file cache, shared by every connection.
 const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA journal_mode = WAL; \
-     PRAGMA synchronous = NORMAL; \
+     PRAGMA synchronous = FULL; \
      PRAGMA foreign_keys = ON; \
      PRAGMA mmap_size = 4294967296;";
 
@@ -169,6 +176,41 @@ mod tests {
             Ok(Target::Sqlite(path)) => path,
             _ => panic!("{url} is not a SQLite URL"),
         }
+    }
+
+    #[test]
+    fn sqlite_connections_are_in_wal_mode_and_sync_every_commit() {
+        use diesel::sql_types::{BigInt, Text};
+        use diesel::RunQueryDsl;
+
+        #[derive(diesel::QueryableByName)]
+        struct Mode {
+            #[diesel(sql_type = Text)]
+            journal_mode: String,
+        }
+        #[derive(diesel::QueryableByName)]
+        struct Sync {
+            #[diesel(sql_type = BigInt)]
+            synchronous: i64,
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let manager = Manager {
+            target: Target::Sqlite(dir.path().join("t.db").display().to_string()),
+        };
+        let mut session = r2d2::ManageConnection::connect(&manager).unwrap();
+        let DbConnection::Sqlite(conn) = &mut session.conn else {
+            panic!("not SQLite")
+        };
+        let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
+            .get_result(conn)
+            .unwrap();
+        assert_eq!(mode.journal_mode, "wal");
+        // 2 is FULL: the log is synced at every commit, not only at checkpoints.
+        let sync: Sync = diesel::sql_query("PRAGMA synchronous")
+            .get_result(conn)
+            .unwrap();
+        assert_eq!(sync.synchronous, 2);
     }
 
     #[test]

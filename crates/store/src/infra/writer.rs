@@ -12,8 +12,9 @@
 //! is rolled back and every unit answered with an error, so that nothing runs outside a
 //! transaction and nobody is told of a write that did not happen. If the commit fails, every
 //! unit is answered with that failure. Each caller sees what a transaction of its own would
-//! have given it: its writes are durable (as durable as `synchronous = NORMAL` makes any
-//! commit) when its answer arrives.
+//! have given it: its writes are durable when its answer arrives, since every commit waits
+//! for the write-ahead log to reach the disk (`synchronous = FULL`, see
+//! `infra::connection`), and one sync serves the whole batch.
 
 use crate::infra::connection::{DbConnection, Manager};
 use crate::infra::error::Failure;
