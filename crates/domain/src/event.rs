@@ -192,6 +192,36 @@ impl fmt::Display for EventType {
     }
 }
 
+/// How many events one read answers when the reader does not say.
+pub const DEFAULT_TAKE: u32 = 100;
+/// The most events one read answers.
+pub const MAX_TAKE: u32 = 1000;
+
+/// How many events a reader asks for: [`DEFAULT_TAKE`] when it does not say, at most
+/// [`MAX_TAKE`].
+///
+/// # Errors
+/// A message when `take` is below 1 or above [`MAX_TAKE`].
+pub fn parse_take(take: Option<i64>) -> Result<u32, String> {
+    match take {
+        None => Ok(DEFAULT_TAKE),
+        Some(n) if (1..=i64::from(MAX_TAKE)).contains(&n) => Ok(n as u32),
+        Some(n) => Err(format!("must be between 1 and {MAX_TAKE}, not {n}")),
+    }
+}
+
+/// A comma-separated list of event types (empty items ignored).
+///
+/// # Errors
+/// A message naming the first item that is not shaped like a type.
+pub fn parse_types(list: &str) -> Result<Vec<EventType>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(EventType::parse)
+        .collect()
+}
+
 /// The actor of work no request asked for (expiry, sweeps, freeze windows beginning).
 pub const SYSTEM_ACTOR: &str = "system";
 
@@ -291,6 +321,23 @@ impl NewEvent {
         }
     }
 
+    /// The subject of `kind` with `id` was deleted (its data holds only its id).
+    pub fn removed(
+        kind: SubjectKind,
+        organization_id: TenantId,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> NewEvent {
+        NewEvent::about(
+            kind,
+            Change::Deleted,
+            organization_id,
+            id,
+            at,
+            json!({ "id": id }),
+        )
+    }
+
     /// `subject` was created.
     pub fn created<R: Recorded>(subject: &R, at: DateTime<Utc>) -> NewEvent {
         NewEvent::of(Change::Created, subject, at)
@@ -354,14 +401,7 @@ impl NewEvent {
     }
 }
 
-/// `at` as RFC 3339 with microseconds, as every time on the wire.
-fn time(at: DateTime<Utc>) -> Value {
-    Value::from(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-}
-
-fn opt_time(at: Option<DateTime<Utc>>) -> Value {
-    at.map_or(Value::Null, time)
-}
+use crate::event_data::{opt_time, time};
 
 impl Recorded for Environment {
     const KIND: SubjectKind = SubjectKind::Environment;
@@ -458,6 +498,18 @@ mod tests {
         for bad in ["", "x", "1.", ".1", "-1.2", "1.-2", "1.2.3"] {
             assert!(bad.parse::<EventCursor>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn take_defaults_and_is_bounded_and_types_are_a_comma_list() {
+        assert_eq!(parse_take(None), Ok(DEFAULT_TAKE));
+        assert_eq!(parse_take(Some(1)), Ok(1));
+        assert_eq!(parse_take(Some(1000)), Ok(1000));
+        assert!(parse_take(Some(0)).is_err());
+        assert!(parse_take(Some(1001)).is_err());
+        let types = parse_types("environment.created, deployment.status_changed,").unwrap();
+        assert_eq!(types.len(), 2);
+        assert!(parse_types("environment.created,nope").is_err());
     }
 
     #[test]

@@ -188,12 +188,18 @@ impl FreezeWindowRepository for Store {
         created_by: UserId,
         now: DateTime<Utc>,
     ) -> Result<FreezeWindow, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             revise_environment(conn, tenant, environment)?;
             let window = new.into_window(id, tenant, environment, created_by, now);
             diesel::insert_into(freeze_windows::table)
                 .values(FreezeWindowRow::from(&window))
                 .execute(conn)?;
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::created(&window, window.created_at),
+            )?;
             Ok(window)
         })
         .await
@@ -243,6 +249,7 @@ impl FreezeWindowRepository for Store {
         environment: EnvironmentId,
         id: FreezeWindowId,
     ) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let deleted = diesel::delete(freeze_windows::table)
                 .filter(freeze_windows::id.eq(DbUuid(id.0)))
@@ -252,6 +259,13 @@ impl FreezeWindowRepository for Store {
             if deleted == 0 {
                 return Err(StoreError::NotFound.into());
             }
+            crate::repositories::events::record_removed(
+                conn,
+                &actor,
+                terrane_domain::SubjectKind::FreezeWindow,
+                tenant,
+                id.0,
+            )?;
             revise_environment(conn, tenant, environment)
         })
         .await
