@@ -23,6 +23,10 @@ crate::on_both_databases!(event_retention:
     events_older_than_the_retention_are_purged,
 );
 
+crate::on_both_databases!(more_kinds:
+    every_other_kind_of_change_records_its_event,
+);
+
 /// Events after `after` (from the start when `None`), as `token` reads them.
 pub async fn events_as(app: &TestApp, token: &str, after: Option<&str>, query: &str) -> Vec<Value> {
     let mut url = format!("/api/v1/events?take=1000{query}");
@@ -579,4 +583,285 @@ async fn events_older_than_the_retention_are_purged(db: Db) {
         vec![]
     );
     assert!(idle.comments >= 3, "{} keep-alive comments", idle.comments);
+}
+
+/// Events after `cursor` until one matches `last`, waiting at most 20 s.
+async fn events_until(
+    app: &TestApp,
+    cursor: &mut Option<String>,
+    last: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got: Vec<Value> = Vec::new();
+    loop {
+        let page = events_as(app, &app.admin(), cursor.as_deref(), "").await;
+        for event in page {
+            *cursor = Some(event["id"].as_str().unwrap().to_owned());
+            let done = last(&event);
+            got.push(event);
+            if done {
+                return got;
+            }
+        }
+        assert!(Instant::now() < deadline, "waited in vain, got {got:#?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn kinds(events: &[Value]) -> Vec<(String, String)> {
+    events
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_owned(),
+                e["subject"]["id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn rfc3339(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The rest of the table: each step is a change through the API and the events it must
+/// record, in order.
+async fn every_other_kind_of_change_records_its_event(db: Db) {
+    let Some(app) =
+        TestApp::spawn_with(db, &[("TERRANE_FREEZE_WINDOW_EVENTS_INTERVAL_SECS", "1")]).await
+    else {
+        return;
+    };
+    let mut cursor = None;
+    let env = app.create_env(json!({"name": "production"})).await;
+    expect(&app, &mut cursor, &[("environment.created", &id(&env))]).await;
+
+    // Target groups: created, updated, deleted.
+    let group: Value = send(
+        &app,
+        Method::POST,
+        &format!("/api/v1/environments/{}/target-groups", id(&env)),
+        json!({"name": "web"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    expect(&app, &mut cursor, &[("target_group.created", &id(&group))]).await;
+    let put = send(
+        &app,
+        Method::PUT,
+        &format!("/api/v1/target-groups/{}", id(&group)),
+        json!({"name": "web", "displayName": "Web tier"}),
+    )
+    .await;
+    assert_eq!(put.status(), 200);
+    let events = expect(&app, &mut cursor, &[("target_group.updated", &id(&group))]).await;
+    assert_eq!(events[0]["data"]["displayName"], "Web tier");
+
+    // Targets: created, updated, deleted.
+    let target: Value = send(
+        &app,
+        Method::POST,
+        "/api/v1/targets",
+        json!({"environmentId": id(&env), "name": "host-1", "targetType": "docker_host",
+               "connection": {"host": "10.0.0.1", "port": 2375}}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let events = expect(&app, &mut cursor, &[("target.created", &id(&target))]).await;
+    assert_eq!(events[0]["data"]["targetType"], "docker_host");
+    assert!(
+        events[0]["data"].get("connection").is_none(),
+        "no connection details in events"
+    );
+    let patched = send(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/targets/{}", id(&target)),
+        json!({"deploymentDirectory": "/srv/app"}),
+    )
+    .await;
+    assert_eq!(patched.status(), 200);
+    expect(&app, &mut cursor, &[("target.updated", &id(&target))]).await;
+    let gone = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/targets/{}", id(&target)),
+        json!({}),
+    )
+    .await;
+    assert!(gone.status().is_success());
+    expect(&app, &mut cursor, &[("target.deleted", &id(&target))]).await;
+    let gone = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/target-groups/{}", id(&group)),
+        json!({}),
+    )
+    .await;
+    assert!(gone.status().is_success());
+    expect(&app, &mut cursor, &[("target_group.deleted", &id(&group))]).await;
+
+    // Releases.
+    let api = component(&app, "api").await;
+    expect(&app, &mut cursor, &[("component.created", &id(&api))]).await;
+    let release: Value = send(
+        &app,
+        Method::POST,
+        "/api/v1/releases",
+        json!({"name": "2026.1", "components": [{"componentId": id(&api), "version": "v1"}]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    expect(&app, &mut cursor, &[("release.created", &id(&release))]).await;
+
+    // Service accounts: created, rotated (updated), deleted; never their secret.
+    let account: Value = send(
+        &app,
+        Method::POST,
+        "/api/v1/service-accounts",
+        json!({"name": "ci", "roles": ["deployer"]}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let events = expect(
+        &app,
+        &mut cursor,
+        &[("service_account.created", &id(&account))],
+    )
+    .await;
+    assert!(
+        !events[0]["data"].to_string().contains("trn_sa_"),
+        "no secret in events"
+    );
+    let rotated = send(
+        &app,
+        Method::POST,
+        &format!("/api/v1/service-accounts/{}/rotate", id(&account)),
+        json!({}),
+    )
+    .await;
+    assert!(rotated.status().is_success());
+    expect(
+        &app,
+        &mut cursor,
+        &[("service_account.updated", &id(&account))],
+    )
+    .await;
+    let gone = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/service-accounts/{}", id(&account)),
+        json!({}),
+    )
+    .await;
+    assert!(gone.status().is_success());
+    expect(
+        &app,
+        &mut cursor,
+        &[("service_account.deleted", &id(&account))],
+    )
+    .await;
+
+    // Projects.
+    let project: Value = send(
+        &app,
+        Method::POST,
+        "/api/v1/projects",
+        json!({"name": "shop", "projectManager": "ann"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    expect(&app, &mut cursor, &[("project.created", &id(&project))]).await;
+
+    // Environment requests: created, reviewed and provisioned (each a status change), and
+    // the environment it produced.
+    let request: Value = send(
+        &app,
+        Method::POST,
+        "/api/v1/environment-requests",
+        json!({"name": "preview-1", "type": "ephemeral", "tier": "small", "ttlHours": 4}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    expect(
+        &app,
+        &mut cursor,
+        &[("environment_request.created", &id(&request))],
+    )
+    .await;
+    let approved = send(
+        &app,
+        Method::POST,
+        &format!("/api/v1/environment-requests/{}/approve", id(&request)),
+        json!({"comment": "ok"}),
+    )
+    .await;
+    assert!(approved.status().is_success(), "{}", approved.status());
+    let events = events_until(&app, &mut cursor, |e| e["data"]["to"] == "active").await;
+    let moves: Vec<(&str, &str)> = events
+        .iter()
+        .filter(|e| e["type"] == "environment_request.status_changed")
+        .map(|e| {
+            (
+                e["data"]["from"].as_str().unwrap(),
+                e["data"]["to"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("pending", "approved"),
+            ("approved", "provisioning"),
+            ("provisioning", "active")
+        ]
+    );
+    assert!(
+        events.iter().any(|e| e["type"] == "environment.created"),
+        "{events:#?}"
+    );
+
+    // A freeze window: created by the user; begun and ended by the system, once each.
+    let now = chrono::Utc::now();
+    let window: Value = send(
+        &app,
+        Method::POST,
+        &format!("/api/v1/environments/{}/freeze-windows", id(&env)),
+        json!({"start": rfc3339(now + chrono::Duration::seconds(1)),
+               "end": rfc3339(now + chrono::Duration::seconds(2)), "reason": "release"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let events = events_until(&app, &mut cursor, |e| e["type"] == "freeze_window.ended").await;
+    assert_eq!(
+        kinds(&events),
+        [
+            ("freeze_window.created".to_owned(), id(&window)),
+            ("freeze_window.started".to_owned(), id(&window)),
+            ("freeze_window.ended".to_owned(), id(&window)),
+        ]
+    );
+    assert_eq!(events[0]["actor"], app.user.to_string());
+    assert_eq!(events[1]["actor"], "system");
+    assert_eq!(events[2]["actor"], "system");
+    // Nothing more comes of it, however many looks later.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert_eq!(
+        events_as(&app, &app.admin(), cursor.as_deref(), "").await,
+        Vec::<Value>::new()
+    );
 }

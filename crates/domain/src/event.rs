@@ -134,6 +134,10 @@ pub enum Change {
     Ended,
     /// It was registered (an agent).
     Registered,
+    /// An action was taken on it (an environment's `cancel`, `reset`, `destroy`).
+    ActionTaken,
+    /// Its health status changed (a target).
+    HealthChanged,
 }
 
 impl Change {
@@ -148,6 +152,8 @@ impl Change {
             Change::Started => "started",
             Change::Ended => "ended",
             Change::Registered => "registered",
+            Change::ActionTaken => "action_taken",
+            Change::HealthChanged => "health_changed",
         }
     }
 }
@@ -375,6 +381,87 @@ impl NewEvent {
         at: DateTime<Utc>,
     ) -> NewEvent {
         NewEvent::status_changed(next, Some(from.as_str()), next.status.as_str(), at)
+    }
+
+    /// The event of a request's history entry, `request` being the request after the move:
+    /// `environment_request.created` for its first entry, `environment_request.status_changed`
+    /// (with `from`, `to`, and the entry's `message` and `comment`) for every move: reviews
+    /// (`approved`, `rejected`), provisioning outcomes (`active`, `failed`) and expiry.
+    pub fn request_moved(
+        request: &crate::EnvironmentRequest,
+        entry: &crate::RequestHistoryEntry,
+    ) -> NewEvent {
+        match entry.from {
+            None => NewEvent::created(request, entry.at),
+            Some(from) => {
+                let mut event = NewEvent::status_changed(
+                    request,
+                    Some(from.as_str()),
+                    entry.to.as_str(),
+                    entry.at,
+                );
+                if let Value::Object(fields) = &mut event.data {
+                    fields.insert("message".into(), json!(entry.message));
+                    fields.insert("comment".into(), json!(entry.comment));
+                }
+                event
+            }
+        }
+    }
+
+    /// The event of an entry of an environment's lifecycle history, if it is one of its
+    /// own: an action taken (`environment.action_taken`). The other entries (its birth, a
+    /// workflow started, a run ended) are recorded as the changes they come with
+    /// (`environment.created`, `run.created`, `run.updated`, `environment.status_changed`).
+    pub fn lifecycle_entry(
+        organization_id: TenantId,
+        entry: &crate::LifecycleEvent,
+    ) -> Option<NewEvent> {
+        let action: crate::LifecycleAction = entry.event.parse().ok()?;
+        Some(NewEvent::about(
+            SubjectKind::Environment,
+            Change::ActionTaken,
+            organization_id,
+            entry.environment.0,
+            entry.at,
+            json!({
+                "action": action.as_str(),
+                "environmentId": entry.environment.0,
+                "runId": entry.run.map(|r| r.0),
+                "workflow": entry.workflow,
+                "from": entry.from.map(|s| s.as_str()),
+                "to": entry.to.as_str(),
+                "detail": entry.detail,
+            }),
+        ))
+    }
+
+    /// The event of a health check that left `before` as `after`: `target.health_changed`
+    /// (with `from` and `to`) when its health status changed, none when it stayed.
+    pub fn health_checked(
+        before: &crate::Target,
+        after: &crate::Target,
+        at: DateTime<Utc>,
+    ) -> Option<NewEvent> {
+        if before.health_status == after.health_status {
+            return None;
+        }
+        let mut data = after.event_data();
+        if let Value::Object(fields) = &mut data {
+            fields.insert("from".into(), json!(before.health_status.as_str()));
+            fields.insert("to".into(), json!(after.health_status.as_str()));
+        }
+        Some(NewEvent::with_data(Change::HealthChanged, after, at, data))
+    }
+
+    /// `window` began (at its start).
+    pub fn freeze_window_started(window: &crate::FreezeWindow) -> NewEvent {
+        NewEvent::of(Change::Started, window, window.start)
+    }
+
+    /// `window` ended (at its end).
+    pub fn freeze_window_ended(window: &crate::FreezeWindow) -> NewEvent {
+        NewEvent::of(Change::Ended, window, window.end)
     }
 
     /// `approver` approved `deployment` in approval round `round`.

@@ -1,10 +1,10 @@
-//! The background work of the event log, on every replica: purging events past their
-//! retention. On PostgreSQL the store skips events another replica's purge holds
+//! The background work of the event log, on every replica: recording freeze windows
+//! beginning and ending, and purging events past their retention. On PostgreSQL the store skips events another replica's purge holds
 //! (`FOR UPDATE SKIP LOCKED`), so each is deleted once and replicas share a backlog.
 
 use std::sync::Arc;
 use std::time::Duration;
-use terrane_ports::{Clock, EventLog};
+use terrane_ports::{Clock, EventLog, FreezeWindowEdges};
 
 /// Events deleted per transaction: short transactions, and a large backlog shared out.
 const BATCH: u32 = 1000;
@@ -42,6 +42,33 @@ async fn purge_once(log: &dyn EventLog, before: chrono::DateTime<chrono::Utc>) -
             Err(error) => {
                 tracing::warn!(%error, "purging events failed; retrying at the next tick");
                 return total;
+            }
+        }
+    }
+}
+
+/// Windows whose edges one look records at most: a backlog is worked off over several.
+const EDGES_PER_LOOK: u32 = 500;
+
+/// Records freeze windows beginning and ending (`freeze_window.started`,
+/// `freeze_window.ended`) every `interval`, until the task is aborted. Every replica runs it;
+/// the store records each edge once (see [`FreezeWindowEdges::record_edges`]).
+pub async fn freeze_window_edges(
+    edges: Arc<dyn FreezeWindowEdges>,
+    clock: Arc<dyn Clock>,
+    interval: Duration,
+) {
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticker.tick().await;
+        match edges.record_edges(clock.now(), EDGES_PER_LOOK).await {
+            Ok(0) => {}
+            Ok(recorded) => {
+                tracing::debug!(recorded, "recorded freeze windows beginning or ending")
+            }
+            Err(error) => {
+                tracing::warn!(%error, "recording freeze windows beginning or ending failed; retrying at the next tick");
             }
         }
     }

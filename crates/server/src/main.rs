@@ -250,6 +250,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         args.events.event_retention,
         std::time::Duration::from_secs(args.events.event_purge_interval_secs),
     ));
+    let window_edges = actix_web::rt::spawn(event_jobs::freeze_window_edges(
+        store.clone(),
+        clock.clone(),
+        std::time::Duration::from_secs(args.events.freeze_window_events_interval_secs),
+    ));
     let scheduler = (args.health.health_scheduler_interval_secs > 0).then(|| {
         actix_web::rt::spawn(health_scheduler::run(
             health_checks,
@@ -290,6 +295,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     sweeper.abort();
     purger.abort();
     event_retention.abort();
+    window_edges.abort();
     served?;
     tracing::info!("stopped");
     Ok(())
