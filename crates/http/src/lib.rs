@@ -11,6 +11,7 @@ mod dashboard;
 mod deployments;
 mod drift;
 mod environments;
+pub mod events;
 pub mod extract;
 pub mod flexdeploy;
 mod freeze_windows;
@@ -104,6 +105,10 @@ pub struct AppState {
     pub health: Arc<dyn StoreHealth>,
     /// The time, for idempotency retention.
     pub clock: Arc<dyn Clock>,
+    /// The event log.
+    pub events: Arc<dyn terrane_ports::EventService>,
+    /// How the event stream polls and keeps connections open.
+    pub event_stream: events::EventStreamSettings,
 }
 
 #[derive(OpenApi)]
@@ -131,6 +136,7 @@ pub struct AppState {
         (name = "projects", description = "Named groups of environments (Genesis's projects), with a server-wide number"),
         (name = "genesis", description = "Genesis (OpenGenesis REST: projects, environments, actions, workflows, history and time to live) on the wire as Genesis's documents show it, with numeric ids; HTTP Basic with a service account's login and secret, or any bearer token /api/v1 takes"),
         (name = "flexdeploy", description = "FlexDeploy REST v2 (environments and target groups) on the wire as FlexDeploy's documents show it, with numeric ids; HTTP Basic with a service account's login and secret, or any bearer token /api/v1 takes"),
+        (name = "events", description = "The event log: every change of state, in order, by cursor or as Server-Sent Events"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
 )]
@@ -258,7 +264,9 @@ fn api(config: &mut ServiceConfig) {
                 .service(environment_requests::remove_environment_ttl)
                 .service(projects::create_project)
                 .service(projects::list_projects)
-                .service(projects::get_project),
+                .service(projects::get_project)
+                .service(events::list_events)
+                .service(events::stream_events),
         )
         .configure(flexdeploy::routes)
         .configure(genesis::routes)
@@ -311,7 +319,17 @@ pub fn app(
         .service(dashboard::index)
         .service(dashboard::assets)
         .default_service(web::to(ops::fallback))
+        .wrap(from_fn(acting))
         .wrap(from_fn(headers::conditional_get))
         .wrap(from_fn(headers::security_headers))
         .wrap(from_fn(observe::observe))
+}
+
+/// Handles a request inside a scope that its authentication fills with the actor (see
+/// [`terrane_ports::acting_once_known`]): the events its writes record name who made them.
+async fn acting(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    terrane_ports::acting_once_known(next.call(req)).await
 }
