@@ -10,7 +10,7 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 32] = [
     "agent_targets",
     "agents",
     "components",
@@ -39,6 +39,8 @@ const TABLES: [&str; 30] = [
     "target_groups",
     "target_inventories",
     "targets",
+    "webhook_deliveries",
+    "webhooks",
     "workflow_runs",
     "workflow_steps",
 ];
@@ -168,7 +170,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 23);
+    assert_eq!(postgres.len(), 24);
 }
 
 #[tokio::test]
