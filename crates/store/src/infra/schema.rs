@@ -535,3 +535,22 @@ diesel::table! {
 
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, webhooks);
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Text};
+    use crate::infra::types::sql::{Jsonb, UtcTimestamp, Uuid};
+
+    /// The event log, in `(tx, id)` order (see `repositories::events`).
+    events (id) {
+        id -> BigInt,
+        /// The writing transaction's id on PostgreSQL (a column default); 0 on SQLite.
+        tx -> BigInt,
+        tenant_id -> Uuid,
+        event_type -> Text,
+        subject_kind -> Text,
+        subject_id -> Uuid,
+        actor -> Text,
+        at -> UtcTimestamp,
+        data -> Jsonb,
+    }
+}
