@@ -33,3 +33,4 @@ mod target_groups;
 mod targets;
 mod tokens;
 mod views;
+mod webhooks;

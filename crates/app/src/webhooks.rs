@@ -5,14 +5,14 @@ use async_trait::async_trait;
 use rand::Rng;
 use std::sync::Arc;
 use std::time::Duration;
-use terrane_domain::webhook::signature;
+use terrane_domain::webhook::{delivery_body, signature, takes};
 use terrane_domain::{
     Actor, AddressPolicy, AttemptOutcome, Page, Permission, RetryPolicy, Webhook, WebhookDelivery,
     WebhookDeliveryId, WebhookId, WebhookInput, WebhookSecret,
 };
 use terrane_ports::{
-    ClaimedDelivery, Clock, IdSource, OutgoingDelivery, ServiceError, StoreError, WebhookQueue,
-    WebhookRepository, WebhookSender, WebhookService,
+    ClaimedDelivery, Clock, EventLog, IdSource, OutgoingDelivery, ServiceError, StoreError,
+    WebhookQueue, WebhookRepository, WebhookSender, WebhookService,
 };
 
 const WHAT: &str = "webhook";
@@ -180,27 +180,80 @@ impl DeliverySettings {
     }
 }
 
-/// The delivery worker's use cases: claim due deliveries, attempt one, record the outcome.
+/// The delivery worker's use cases: fan events out into deliveries, claim due deliveries,
+/// attempt one, record the outcome.
 pub struct WebhookDeliveries {
     queue: Arc<dyn WebhookQueue>,
+    events: Arc<dyn EventLog>,
     sender: Arc<dyn WebhookSender>,
     clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdSource>,
     settings: DeliverySettings,
 }
+
+/// Events read from the log per fan-out step.
+const FAN_OUT_BATCH: u32 = 500;
 
 impl WebhookDeliveries {
     /// Wires the worker to its ports.
     pub fn new(
         queue: Arc<dyn WebhookQueue>,
+        events: Arc<dyn EventLog>,
         sender: Arc<dyn WebhookSender>,
         clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdSource>,
         settings: DeliverySettings,
     ) -> Self {
         Self {
             queue,
+            events,
             sender,
             clock,
+            ids,
             settings,
+        }
+    }
+
+    /// Turns the events logged since the last fan-out into deliveries, a batch at a time,
+    /// until the log is read; answers how many events it read. Each batch moves the shared
+    /// cursor with a compare-and-set: when another replica moved it first, this one's batch
+    /// is dropped and it reads on from where that one got.
+    ///
+    /// # Errors
+    /// What the ports report.
+    pub async fn fan_out(&self) -> Result<usize, StoreError> {
+        let mut read = 0;
+        loop {
+            let from = self.queue.fan_out_cursor().await?;
+            let events = self.events.all_after(from, FAN_OUT_BATCH).await?;
+            let Some(last) = events.last().map(|e| e.id) else {
+                return Ok(read);
+            };
+            let mut tenants: Vec<_> = events.iter().map(|e| e.organization_id).collect();
+            tenants.sort();
+            tenants.dedup();
+            let webhooks = self.queue.active_webhooks(tenants).await?;
+            let now = terrane_domain::time::truncate(self.clock.now());
+            let mut deliveries = Vec::new();
+            for event in &events {
+                for webhook in webhooks.iter().filter(|w| takes(w, event)) {
+                    deliveries.push(WebhookDelivery::new(
+                        WebhookDeliveryId(self.ids.new_id()),
+                        webhook.tenant,
+                        webhook.id,
+                        event.id.to_string(),
+                        event.event_type.as_str().to_owned(),
+                        delivery_body(event),
+                        now,
+                    ));
+                }
+            }
+            if self.queue.advance_fan_out(from, last, deliveries).await? {
+                read += events.len();
+            }
+            if events.len() < FAN_OUT_BATCH as usize {
+                return Ok(read);
+            }
         }
     }
 
@@ -408,8 +461,10 @@ mod tests {
             .returning(|_, _| Ok(()));
         let worker = WebhookDeliveries::new(
             Arc::new(queue),
+            Arc::new(terrane_ports::MockEventLog::new()),
             Arc::new(sender),
             clock(),
+            Arc::new(MockIdSource::new()),
             DeliverySettings {
                 retry: RetryPolicy::default(),
                 timeout: Duration::from_secs(10),

@@ -101,6 +101,7 @@ pub use target_group::{
 };
 pub use version_diff::{diff_versions, Comparison, DiffLine, RunningVersion};
 pub use webhook::{
-    AttemptOutcome, DeliveryStatus, EventTypeFilter, NewWebhook, RetryPolicy, StillPending,
-    Webhook, WebhookChanges, WebhookDelivery, WebhookInput, WebhookSecret, WebhookUrl,
+    delivery_body, takes, AttemptOutcome, DeliveryStatus, EventTypeFilter, NewWebhook, RetryPolicy,
+    StillPending, Webhook, WebhookChanges, WebhookDelivery, WebhookInput, WebhookSecret,
+    WebhookUrl,
 };

@@ -6,6 +6,7 @@
 //! attempt is due and when a delivery is dead ([`RetryPolicy`], [`WebhookDelivery::record`]).
 
 use crate::error::{FieldError, ValidationErrors};
+use crate::event::Event;
 use crate::health::{url_host, AddressPolicy};
 use crate::ids::{TenantId, UserId, WebhookDeliveryId, WebhookId};
 use chrono::{DateTime, Duration, Utc};
@@ -401,6 +402,29 @@ pub fn signature(secret: &WebhookSecret, timestamp: i64, body: &str) -> String {
     format!("sha256={hex}")
 }
 
+/// Whether `webhook` takes `event`: an event of its organization, of a type it takes, that
+/// happened once it existed (a new webhook gets no history), while it is active.
+pub fn takes(webhook: &Webhook, event: &Event) -> bool {
+    webhook.tenant == event.organization_id
+        && event.at >= webhook.created_at
+        && webhook.matches(event.event_type.as_str())
+}
+
+/// The body of a delivery: the event as `GET /api/v1/events` shows it (`id`, `type`,
+/// `organizationId`, `subject {kind, id}`, `actor`, `at`, `data`).
+pub fn delivery_body(event: &Event) -> String {
+    serde_json::json!({
+        "id": event.id.to_string(),
+        "type": event.event_type.as_str(),
+        "organizationId": event.organization_id.0,
+        "subject": {"kind": event.subject.kind, "id": event.subject.id},
+        "actor": event.actor,
+        "at": event.at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+        "data": event.data,
+    })
+    .to_string()
+}
+
 /// Where a delivery is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeliveryStatus {
@@ -775,6 +799,41 @@ mod tests {
         assert!(filtered.matches("deployment.created"));
         assert!(filtered.matches("freeze_window.started"));
         assert!(!filtered.matches("environment.updated"));
+    }
+
+    #[test]
+    fn a_webhook_takes_its_organizations_events_from_its_creation_on() {
+        use crate::event::{EventCursor, EventType, Subject};
+        let hook = webhook(&["environment.*"], true);
+        let event = |tenant: u128, at_s: i64, kind: &str| Event {
+            id: EventCursor { tx: 0, seq: 5 },
+            event_type: EventType::parse(&format!("{kind}.created")).unwrap(),
+            organization_id: TenantId(Uuid::from_u128(tenant)),
+            subject: Subject {
+                kind: kind.into(),
+                id: Uuid::from_u128(8),
+            },
+            actor: "system".into(),
+            at: at(at_s),
+            data: serde_json::json!({"name": "prod"}),
+        };
+        assert!(takes(&hook, &event(2, 0, "environment")));
+        assert!(
+            !takes(&hook, &event(2, -1, "environment")),
+            "before it existed"
+        );
+        assert!(
+            !takes(&hook, &event(9, 5, "environment")),
+            "another organization"
+        );
+        assert!(!takes(&hook, &event(2, 5, "deployment")), "filtered out");
+        let body: serde_json::Value =
+            serde_json::from_str(&delivery_body(&event(2, 0, "environment"))).unwrap();
+        assert_eq!(body["id"], "0.5");
+        assert_eq!(body["type"], "environment.created");
+        assert_eq!(body["subject"]["kind"], "environment");
+        assert_eq!(body["data"]["name"], "prod");
+        assert_eq!(body["at"], "2026-12-04T00:00:00Z");
     }
 
     #[test]

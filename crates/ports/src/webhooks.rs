@@ -5,7 +5,7 @@ use crate::error::{ServiceError, StoreError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use terrane_domain::{
-    Actor, AttemptOutcome, Page, TenantId, Webhook, WebhookChanges, WebhookDelivery,
+    Actor, AttemptOutcome, EventCursor, Page, TenantId, Webhook, WebhookChanges, WebhookDelivery,
     WebhookDeliveryId, WebhookId, WebhookInput,
 };
 
@@ -131,6 +131,33 @@ pub trait WebhookQueue: Send + Sync {
     /// ran out and another replica recorded first); [`StoreError::NotFound`] when it was
     /// deleted with its webhook.
     async fn record(&self, expected_version: i64, next: WebhookDelivery) -> Result<(), StoreError>;
+
+    /// How far the fan-out has read the event log: every event up to this cursor has its
+    /// deliveries; `None` before the first event.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn fan_out_cursor(&self) -> Result<Option<EventCursor>, StoreError>;
+
+    /// The webhooks of `tenants` that are active.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn active_webhooks(&self, tenants: Vec<TenantId>) -> Result<Vec<Webhook>, StoreError>;
+
+    /// Moves the fan-out cursor from `from` to `to` and enqueues `deliveries` (as
+    /// [`WebhookQueue::enqueue`], skipping those of webhooks deleted meanwhile), in one
+    /// transaction, if the cursor is still at `from`; answers whether it was. Replicas
+    /// fanning out the same events at once thus enqueue them once.
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`] or [`StoreError::Internal`].
+    async fn advance_fan_out(
+        &self,
+        from: Option<EventCursor>,
+        to: EventCursor,
+        deliveries: Vec<WebhookDelivery>,
+    ) -> Result<bool, StoreError>;
 }
 
 /// One signed `POST` of a delivery.

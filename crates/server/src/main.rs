@@ -323,11 +323,13 @@ fn webhook_deliveries(
     };
     WebhookDeliveries::new(
         store.clone(),
+        store.clone(),
         Arc::new(terrane_probe::HttpWebhookSender::new(
             addresses.clone(),
             args.webhook_timeout,
         )),
         clock.clone(),
+        Arc::new(UuidV7Source),
         settings,
     )
 }

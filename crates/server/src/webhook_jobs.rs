@@ -21,6 +21,9 @@ pub async fn delivery_worker(deliveries: Arc<WebhookDeliveries>, poll: Duration,
             Some(_) = running.join_next(), if !running.is_empty() => {}
         }
         while running.try_join_next().is_some() {}
+        if let Err(error) = deliveries.fan_out().await {
+            tracing::warn!(%error, "turning events into webhook deliveries failed; retrying at the next tick");
+        }
         let free = most.saturating_sub(running.len());
         if free == 0 {
             continue;

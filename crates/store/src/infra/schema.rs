@@ -533,6 +533,17 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    use diesel::sql_types::{BigInt, Integer, Nullable};
+
+    /// How far the webhook fan-out has read the event log (one row, id 1).
+    webhook_fan_out (id) {
+        id -> Integer,
+        cursor_tx -> Nullable<BigInt>,
+        cursor_seq -> Nullable<BigInt>,
+    }
+}
+
 diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, webhooks);
 

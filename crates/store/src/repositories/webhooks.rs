@@ -11,7 +11,7 @@
 use crate::infra::connection::DbConnection;
 use crate::infra::error::Failure;
 use crate::infra::paging::{paged, total_over};
-use crate::infra::schema::{webhook_deliveries, webhooks};
+use crate::infra::schema::{webhook_deliveries, webhook_fan_out, webhooks};
 use crate::infra::tx::Access;
 use crate::infra::types::{sql, DbTime, DbUuid};
 use crate::infra::versioned::{locked, unchanged, Versioned};
@@ -23,7 +23,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use terrane_domain::time::truncate;
 use terrane_domain::{
-    DeliveryStatus, EventTypeFilter, Page, TenantId, UserId, Webhook, WebhookChanges,
+    DeliveryStatus, EventCursor, EventTypeFilter, Page, TenantId, UserId, Webhook, WebhookChanges,
     WebhookDelivery, WebhookDeliveryId, WebhookId, WebhookSecret, WebhookUrl,
 };
 use terrane_ports::{ClaimedDelivery, StoreError, WebhookQueue, WebhookRepository};
@@ -476,6 +476,78 @@ impl WebhookQueue for Store {
     async fn record(&self, expected_version: i64, next: WebhookDelivery) -> Result<(), StoreError> {
         self.tenant_tx(next.tenant, Access::Write, move |conn| {
             write_delivery(conn, expected_version, &next)
+        })
+        .await
+    }
+
+    async fn fan_out_cursor(&self) -> Result<Option<EventCursor>, StoreError> {
+        self.system_read(|conn| {
+            let (tx, seq): (Option<i64>, Option<i64>) = webhook_fan_out::table
+                .filter(webhook_fan_out::id.eq(1))
+                .select((webhook_fan_out::cursor_tx, webhook_fan_out::cursor_seq))
+                .first(conn)?;
+            Ok(tx.zip(seq).map(|(tx, seq)| EventCursor { tx, seq }))
+        })
+        .await
+    }
+
+    async fn active_webhooks(&self, tenants: Vec<TenantId>) -> Result<Vec<Webhook>, StoreError> {
+        self.system_read(move |conn| {
+            let tenants: Vec<DbUuid> = tenants.into_iter().map(|t| DbUuid(t.0)).collect();
+            webhooks::table
+                .filter(webhooks::tenant_id.eq_any(tenants))
+                .filter(webhooks::active.eq(true))
+                .order_by(webhooks::created_at.asc())
+                .then_order_by(webhooks::id.asc())
+                .select(WebhookRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(Webhook::try_from)
+                .collect()
+        })
+        .await
+    }
+
+    async fn advance_fan_out(
+        &self,
+        from: Option<EventCursor>,
+        to: EventCursor,
+        deliveries: Vec<WebhookDelivery>,
+    ) -> Result<bool, StoreError> {
+        self.system_tx(move |conn| {
+            // The compare-and-set first: on PostgreSQL a concurrent fan-out waits here for
+            // this transaction, then finds the cursor moved and changes nothing.
+            let set = (
+                webhook_fan_out::cursor_tx.eq(Some(to.tx)),
+                webhook_fan_out::cursor_seq.eq(Some(to.seq)),
+            );
+            let moved = match from {
+                None => diesel::update(webhook_fan_out::table)
+                    .filter(webhook_fan_out::id.eq(1))
+                    .filter(webhook_fan_out::cursor_tx.is_null())
+                    .set(set)
+                    .execute(conn)?,
+                Some(from) => diesel::update(webhook_fan_out::table)
+                    .filter(webhook_fan_out::id.eq(1))
+                    .filter(webhook_fan_out::cursor_tx.eq(from.tx))
+                    .filter(webhook_fan_out::cursor_seq.eq(from.seq))
+                    .set(set)
+                    .execute(conn)?,
+            };
+            if moved == 0 {
+                return Ok(false);
+            }
+            let ids: Vec<DbUuid> = deliveries.iter().map(|d| DbUuid(d.webhook.0)).collect();
+            let existing: Vec<DbUuid> = webhooks::table
+                .filter(webhooks::id.eq_any(ids))
+                .select(webhooks::id)
+                .load(conn)?;
+            let kept: Vec<WebhookDelivery> = deliveries
+                .into_iter()
+                .filter(|d| existing.iter().any(|id| id.0 == d.webhook.0))
+                .collect();
+            enqueue(conn, &kept)?;
+            Ok(true)
         })
         .await
     }
