@@ -24,6 +24,7 @@ crate::on_both_backends!(
 crate::on_both_databases!(webhook_deliveries:
     deliveries_are_signed_retried_after_a_timeout_or_500_and_kept_in_order,
     a_delivery_that_keeps_failing_is_dead_listed_and_can_be_redelivered,
+    a_replica_killed_mid_attempt_leaves_the_delivery_to_another_with_the_same_id,
 );
 
 /// Several replicas need PostgreSQL (SQLite is one process).
@@ -501,6 +502,102 @@ impl Drop for Servers {
     }
 }
 
+/// An admin token of a fresh organization, signed with the tests' secret.
+fn admin_token() -> String {
+    let keys = TokenKeys::new(SECRET.as_bytes()).unwrap();
+    let now = chrono::Utc::now();
+    let actor = Actor {
+        user: UserId(Uuid::now_v7()),
+        tenant: TenantId(Uuid::now_v7()),
+        roles: vec![Role::Admin],
+    };
+    keys.issue(&actor, now, now + chrono::Duration::hours(1))
+        .unwrap()
+}
+
+async fn a_replica_killed_mid_attempt_leaves_the_delivery_to_another_with_the_same_id(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((url, _pg)) = database(db, &dir) else {
+        return;
+    };
+    // The first attempt never gets an answer: its replica is killed while it waits.
+    let receiver = Receiver::start(vec![Answer::Hang]).await;
+    let mut envs = vec![
+        ("TERRANE_JWT_SECRET", SECRET),
+        ("TERRANE_WEBHOOK_RETRY_FOR", "1h"),
+    ];
+    envs.extend_from_slice(&FAST);
+    // A long timeout, so the attempt is still running when the replica dies (its claim
+    // lasts twice the timeout and 5 s).
+    envs.push(("TERRANE_WEBHOOK_TIMEOUT", "1s"));
+    let (first, base) = start_server(&url, &envs);
+    let mut servers = Servers(vec![first]);
+    let token = admin_token();
+    let client = Client::new();
+    let created = client
+        .post(format!("{base}/api/v1/webhooks"))
+        .bearer_auth(&token)
+        .json(&json!({"url": receiver.url, "secret": "replica-died-secret"}))
+        .send()
+        .await
+        .unwrap();
+    let webhook = json_of(created, 201).await;
+    let response = client
+        .post(format!("{base}/api/v1/environments"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "survivor"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    receiver
+        .wait_for("the first attempt", |seen| !seen.is_empty())
+        .await;
+    let killed_at = Instant::now();
+    let mut first = servers.0.remove(0);
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let (second, base) = start_server(&url, &envs);
+    servers.0.push(second);
+    let seen = receiver
+        .wait_for("the attempt of the other replica", |seen| {
+            seen.iter().any(|r| r.answered == Some(200))
+        })
+        .await;
+    assert!(
+        killed_at.elapsed() >= Duration::from_secs(4),
+        "taken over only once the dead replica's claim ran out"
+    );
+    assert_eq!(seen.len(), 2, "{seen:#?}");
+    assert_eq!(seen[0].delivery, seen[1].delivery, "the same delivery id");
+    for received in &seen {
+        assert_signed(received, "replica-died-secret");
+    }
+    let path = format!(
+        "{base}/api/v1/webhooks/{}/deliveries",
+        webhook["id"].as_str().unwrap()
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = json_of(
+            client.get(&path).bearer_auth(&token).send().await.unwrap(),
+            200,
+        )
+        .await;
+        let delivery = &listed["data"][0];
+        if delivery["status"] == "succeeded" {
+            assert_eq!(listed["total"], 1);
+            assert_eq!(
+                delivery["attempts"], 1,
+                "the killed replica recorded nothing"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "{listed}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// An event id (`<tx>.<seq>`) as a pair that orders like the log.
 fn cursor(id: &str) -> (i64, i64) {
     let (tx, seq) = id.split_once('.').expect("tx.seq");
@@ -527,16 +624,7 @@ async fn three_replicas_deliver_each_event_once_in_order(db: Db) {
         servers.0.push(child);
         bases.push(base);
     }
-    let keys = TokenKeys::new(SECRET.as_bytes()).unwrap();
-    let now = chrono::Utc::now();
-    let actor = Actor {
-        user: UserId(Uuid::now_v7()),
-        tenant: TenantId(Uuid::now_v7()),
-        roles: vec![Role::Admin],
-    };
-    let token = keys
-        .issue(&actor, now, now + chrono::Duration::hours(1))
-        .unwrap();
+    let token = admin_token();
     let client = Client::new();
     let created = client
         .post(format!("{}/api/v1/webhooks", bases[0]))
