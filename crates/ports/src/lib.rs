@@ -22,9 +22,11 @@ pub mod views;
 pub mod webhooks;
 
 pub use error::{ServiceError, StoreError};
-pub use events::{act_as, acting, acting_once_known, current_actor, EventLog, EventService};
+pub use events::{
+    act_as, acting, acting_once_known, current_actor, EventLog, EventService, FreezeWindowEdges,
+};
 #[cfg(feature = "mocks")]
-pub use events::{MockEventLog, MockEventService};
+pub use events::{MockEventLog, MockEventService, MockFreezeWindowEdges};
 pub use lifecycle::{
     Birth, BirthInput, ClaimedRun, Lease, LifecycleRepository, LifecycleService, RunSignal,
     RunningStep, StatusChange, StepCommand, StepEnd, TemplateRepository, TemplateService,
