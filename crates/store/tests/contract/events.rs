@@ -13,6 +13,8 @@ on_both_backends!(
     a_poller_never_misses_an_event_of_concurrent_writers,
     each_organization_reads_its_own_events_and_background_work_reads_all,
     purge_deletes_only_events_older_than_the_cutoff,
+    racing_replicas_record_each_freeze_window_edge_once,
+    a_health_check_records_an_event_only_when_the_status_changes,
 );
 
 /// The tenant's events once there are `n` of them. On PostgreSQL a read holds back the
@@ -234,4 +236,125 @@ async fn purge_deletes_only_events_older_than_the_cutoff(db: TestDb) {
     let left = db.store.after(t, None, &[], 100).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].data["name"], "new");
+}
+
+/// Replicas recording freeze windows' edges at once record each edge once.
+async fn racing_replicas_record_each_freeze_window_edge_once(db: TestDb) {
+    use terrane_domain::{FreezeWindowId, FreezeWindowInput, UserId};
+    use terrane_ports::{FreezeWindowEdges, FreezeWindowRepository};
+    let t = tenant();
+    let env = EnvironmentId(Uuid::now_v7());
+    EnvironmentRepository::create(&db.store, t, env, named("prod"), now())
+        .await
+        .unwrap();
+    let start = now();
+    let mut windows = Vec::new();
+    for i in 0..10 {
+        let new = FreezeWindowInput {
+            start: Some((start + chrono::Duration::seconds(i)).to_rfc3339()),
+            end: Some((start + chrono::Duration::seconds(i + 30)).to_rfc3339()),
+            reason: Some(format!("window {i}")),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap();
+        let id = FreezeWindowId(Uuid::now_v7());
+        FreezeWindowRepository::create(&db.store, t, env, id, new, UserId(Uuid::nil()), now())
+            .await
+            .unwrap();
+        windows.push(id);
+    }
+    // Two stores on one database stand for two replicas.
+    let other = terrane_store::Store::connect(&db.url, 4).unwrap();
+    let stores = [db.store.clone(), other];
+    let at = start + chrono::Duration::seconds(100);
+    let recorded: u64 = race(8, move |i| {
+        let store = stores[i % 2].clone();
+        async move { store.record_edges(at, 3).await.unwrap() }
+    })
+    .await
+    .into_iter()
+    .sum();
+    // Whatever is left after the race, one more look finishes.
+    let rest = db.store.record_edges(at, 100).await.unwrap()
+        + db.store.record_edges(at, 100).await.unwrap();
+    assert_eq!(recorded + rest, 20, "ten starts and ten ends");
+    let events = settled(&db.store, t, 1 + 10 + 20).await;
+    let started = events
+        .iter()
+        .filter(|e| e.event_type.as_str() == "freeze_window.started");
+    let ended = events
+        .iter()
+        .filter(|e| e.event_type.as_str() == "freeze_window.ended");
+    let started: Vec<Uuid> = started.map(|e| e.subject.id).collect();
+    let ended: Vec<Uuid> = ended.map(|e| e.subject.id).collect();
+    assert_eq!(started.len(), 10);
+    assert_eq!(started.iter().collect::<HashSet<_>>().len(), 10);
+    assert_eq!(ended.iter().collect::<HashSet<_>>().len(), 10);
+    assert_eq!(ended.len(), 10);
+    assert!(events
+        .iter()
+        .filter(|e| e.event_type.as_str().starts_with("freeze_window.s")
+            || e.event_type.as_str() == "freeze_window.ended")
+        .all(|e| e.actor == "system"));
+    assert_eq!(db.store.record_edges(at, 100).await.unwrap(), 0);
+}
+
+/// A health check records `target.health_changed` when it changes the target's status, and
+/// nothing when it confirms it.
+async fn a_health_check_records_an_event_only_when_the_status_changes(db: TestDb) {
+    use terrane_domain::{HealthCheck, HealthCheckId, HealthStatus, ProbeOutcome, TargetId};
+    use terrane_ports::{HealthCheckRepository, TargetRepository};
+    let t = tenant();
+    let env = EnvironmentId(Uuid::now_v7());
+    EnvironmentRepository::create(&db.store, t, env, named("prod"), now())
+        .await
+        .unwrap();
+    let target = TargetId(Uuid::now_v7());
+    TargetRepository::create(
+        &db.store,
+        t,
+        target,
+        crate::target_groups::new_target("web-1", env, None),
+        now(),
+    )
+    .await
+    .unwrap();
+    let check = |status| {
+        HealthCheck::new(
+            HealthCheckId(Uuid::now_v7()),
+            t,
+            target,
+            ProbeOutcome::new(status, "probed"),
+            now(),
+        )
+    };
+    for status in [
+        HealthStatus::Healthy,
+        HealthStatus::Healthy,
+        HealthStatus::Unhealthy,
+    ] {
+        db.store.record(check(status), 30).await.unwrap();
+    }
+    let events = settled(&db.store, t, 4).await;
+    assert_eq!(
+        types(&events),
+        [
+            "environment.created",
+            "target.created",
+            "target.health_changed",
+            "target.health_changed"
+        ]
+    );
+    assert_eq!(
+        (&events[2].data["from"], &events[2].data["to"]),
+        (&serde_json::json!("unknown"), &serde_json::json!("healthy"))
+    );
+    assert_eq!(
+        (&events[3].data["from"], &events[3].data["to"]),
+        (
+            &serde_json::json!("healthy"),
+            &serde_json::json!("unhealthy")
+        )
+    );
 }
