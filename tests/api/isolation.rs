@@ -87,6 +87,16 @@ impl Caller<'_> {
 async fn make_rows(caller: &Caller<'_>, mark: &str) -> Rows {
     let mut rows = Rows::default();
     let named = |what: &str| format!("{what}-{mark}");
+    // First, so that the changes below give it deliveries (to a closed port: they stay
+    // pending or dead, which is all the probe needs).
+    let webhook = caller
+        .create(
+            "/api/v1/webhooks",
+            json!({"url": format!("http://127.0.0.1:9/{}", named("hook"))}),
+        )
+        .await;
+    let webhook_id = rows.keep("webhook", &webhook, "id");
+    rows.markers.push(named("hook"));
     let template = caller
         .create(
             "/api/v1/templates",
@@ -190,7 +200,28 @@ async fn make_rows(caller: &Caller<'_>, mark: &str) -> Rows {
         .await;
     rows.keep("serviceAccount", &account, "id");
     rows.keep("serviceAccountLogin", &account, "login");
+    let delivery = wait_for_delivery(caller, &webhook_id).await;
+    rows.keep("webhookDelivery", &delivery, "id");
     rows
+}
+
+async fn wait_for_delivery(caller: &Caller<'_>, webhook_id: &str) -> Value {
+    for _ in 0..200 {
+        let (status, text) = caller
+            .send(
+                Method::GET,
+                &format!("/api/v1/webhooks/{webhook_id}/deliveries"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 200, "{text}");
+        let page: Value = serde_json::from_str(&text).expect("json");
+        if let Some(delivery) = page["data"].get(0) {
+            return delivery.clone();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the webhook got no delivery");
 }
 
 async fn wait_for_runs(caller: &Caller<'_>, env_id: &str) -> Vec<Value> {
@@ -247,6 +278,8 @@ fn kind_of(path: &str, param: &str) -> &'static str {
         (false, "target-groups", "id") => "targetGroup",
         (false, "targets", "id") => "target",
         (false, "templates", "id") => "template",
+        (false, "webhooks", "id") => "webhook",
+        (false, "deliveries", "deliveryId") => "webhookDelivery",
         (false, "actions", "name") => "action",
         (false, "workflows", "name") => "workflow",
         _ => panic!(

@@ -37,3 +37,4 @@ mod target_groups;
 mod targets;
 mod tokens;
 mod views;
+mod webhooks;

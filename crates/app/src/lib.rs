@@ -22,6 +22,7 @@ mod target_groups;
 mod targets;
 mod templates;
 mod views;
+mod webhooks;
 
 pub use agents::{token_hash, Agents};
 pub use components::Components;
@@ -42,6 +43,7 @@ pub use target_groups::TargetGroups;
 pub use targets::Targets;
 pub use templates::Templates;
 pub use views::Views;
+pub use webhooks::{DeliverySettings, WebhookDeliveries, Webhooks};
 
 use terrane_domain::{Actor, Permission};
 use terrane_ports::ServiceError;

@@ -136,3 +136,13 @@ number_type!(
     /// The server-wide number of a project (Genesis's project `id`).
     ProjectNumber
 );
+
+id_type!(
+    /// A webhook: a URL that receives the organization's events.
+    WebhookId
+);
+id_type!(
+    /// One event's delivery to one webhook; also the `X-Terrane-Delivery` header, the same on
+    /// every attempt.
+    WebhookDeliveryId
+);

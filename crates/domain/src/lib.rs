@@ -31,6 +31,7 @@ pub mod target;
 pub mod target_group;
 pub mod time;
 pub mod version_diff;
+pub mod webhook;
 
 pub use agent::{
     Agent, AgentId, Inventory, InventoryComponent, NewAgent, TargetReport, AGENT_TOKEN_PREFIX,
@@ -77,6 +78,7 @@ pub use ids::{
 pub use ids::{AssignmentNumber, EnvironmentNumber, TargetGroupNumber};
 pub use ids::{LifecycleEventId, RunId, StepId, TemplateId};
 pub use ids::{ProjectId, ProjectNumber};
+pub use ids::{WebhookDeliveryId, WebhookId};
 pub use lifecycle::{
     available_actions, EnvironmentLifecycle, Executables, LifecycleAction, LifecycleEvent,
     NewTemplate, NotNow, Run, RunStatus, Step, StepOutcome, StepStatus, Template, TemplateInput,
@@ -99,3 +101,8 @@ pub use target_group::{
     TargetGroupName,
 };
 pub use version_diff::{diff_versions, Comparison, DiffLine, RunningVersion};
+pub use webhook::{
+    delivery_body, takes, AttemptOutcome, DeliveryStatus, EventTypeFilter, NewWebhook, RetryPolicy,
+    StillPending, Webhook, WebhookChanges, WebhookDelivery, WebhookInput, WebhookSecret,
+    WebhookUrl,
+};

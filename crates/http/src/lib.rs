@@ -36,6 +36,7 @@ mod target_groups;
 mod targets;
 mod templates;
 mod views;
+mod webhooks;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceFactory, ServiceRequest, ServiceResponse};
@@ -99,6 +100,7 @@ pub struct AppState {
     pub lifecycle: Arc<dyn terrane_ports::LifecycleService>,
     /// Projects: groups of environments.
     pub projects: Arc<dyn terrane_ports::ProjectService>,
+    pub webhooks: Arc<dyn terrane_ports::WebhookService>,
     /// First answers to `Idempotency-Key`s.
     pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Readiness of storage.
@@ -133,6 +135,7 @@ pub struct AppState {
         (name = "templates", description = "Environment templates: variables and workflows whose steps run executables of the server's workflow directory"),
         (name = "agents", description = "Agents beside targets: registration, heartbeats (the health of ECS services) and inventories"),
         (name = "service-accounts", description = "Machines acting in the organization with their roles: a login and a secret shown once, stored only as a hash, revoked or rotated at once"),
+        (name = "webhooks", description = "URLs that receive the organization's events as POSTs signed with HMAC-SHA256, retried with exponential backoff for up to 24 hours, delivered in order; their deliveries, and redelivery"),
         (name = "projects", description = "Named groups of environments (Genesis's projects), with a server-wide number"),
         (name = "genesis", description = "Genesis (OpenGenesis REST: projects, environments, actions, workflows, history and time to live) on the wire as Genesis's documents show it, with numeric ids; HTTP Basic with a service account's login and secret, or any bearer token /api/v1 takes"),
         (name = "flexdeploy", description = "FlexDeploy REST v2 (environments and target groups) on the wire as FlexDeploy's documents show it, with numeric ids; HTTP Basic with a service account's login and secret, or any bearer token /api/v1 takes"),
@@ -265,6 +268,13 @@ fn api(config: &mut ServiceConfig) {
                 .service(projects::create_project)
                 .service(projects::list_projects)
                 .service(projects::get_project)
+                .service(webhooks::create_webhook)
+                .service(webhooks::list_webhooks)
+                .service(webhooks::get_webhook)
+                .service(webhooks::patch_webhook)
+                .service(webhooks::delete_webhook)
+                .service(webhooks::list_deliveries)
+                .service(webhooks::redeliver)
                 .service(events::list_events)
                 .service(events::stream_events),
         )

@@ -19,6 +19,7 @@ pub mod service;
 pub mod service_accounts;
 pub mod system;
 pub mod views;
+pub mod webhooks;
 
 pub use error::{ServiceError, StoreError};
 pub use events::{
@@ -99,3 +100,11 @@ pub use views::{
 };
 #[cfg(feature = "mocks")]
 pub use views::{MockDeploymentViewService, MockDeploymentViews};
+pub use webhooks::{
+    ClaimedDelivery, OutgoingDelivery, WebhookQueue, WebhookRepository, WebhookSender,
+    WebhookService,
+};
+#[cfg(feature = "mocks")]
+pub use webhooks::{
+    MockWebhookQueue, MockWebhookRepository, MockWebhookSender, MockWebhookService,
+};

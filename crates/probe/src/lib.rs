@@ -13,6 +13,10 @@
 //! timeouts and reads at most [`MAX_BODY_BYTES`], so a hanging target costs one timer and
 //! stalls nothing else.
 
+mod webhook;
+
+pub use webhook::{HttpWebhookSender, DEFAULT_WEBHOOK_TIMEOUT};
+
 use async_trait::async_trait;
 use reqwest::{StatusCode, Url};
 use std::net::SocketAddr;
@@ -57,18 +61,7 @@ impl HttpProber {
 
     /// The addresses `host` resolves to, all allowed by the policy.
     async fn resolve(&self, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
-        let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
-            .await
-            .map_err(|e| format!("cannot resolve {host}: {e}"))?
-            .collect();
-        if addrs.is_empty() {
-            return Err(format!("{host} resolves to no address"));
-        }
-        // Every address is checked, not only the first: the connection may go to any.
-        if let Some(reason) = addrs.iter().find_map(|a| self.policy.refusal(a.ip())) {
-            return Err(reason);
-        }
-        Ok(addrs)
+        resolve(&self.policy, host, port).await
     }
 
     /// GET `url` on exactly `addrs`, reading at most [`MAX_BODY_BYTES`] of the answer, and
@@ -203,6 +196,24 @@ fn nomad_status(job: &str, body: &[u8]) -> ProbeOutcome {
             format!("Nomad's answer for job {job} has no Status"),
         ),
     }
+}
+
+/// The addresses `host` resolves to, all allowed by `policy`: every outgoing connection
+/// (probes and webhook deliveries) goes to exactly these, so a name that resolves to a
+/// refused address is refused too.
+async fn resolve(policy: &AddressPolicy, host: &str, port: u16) -> Result<Vec<SocketAddr>, String> {
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
+        .await
+        .map_err(|e| format!("cannot resolve {host}: {e}"))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(format!("{host} resolves to no address"));
+    }
+    // Every address is checked, not only the first: the connection may go to any.
+    if let Some(reason) = addrs.iter().find_map(|a| policy.refusal(a.ip())) {
+        return Err(reason);
+    }
+    Ok(addrs)
 }
 
 /// A host without IPv6 brackets.

@@ -109,6 +109,34 @@ pub struct ServeArgs {
     pub requests: RequestArgs,
     #[command(flatten)]
     pub workflows: WorkflowArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
+}
+
+/// Webhook deliveries: timeouts, retries and the worker.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// Longest one delivery attempt may take (lookup, connection, answer), like `10s` or
+    /// `500ms`; no answer within it is a failed attempt.
+    #[arg(long, env = "TERRANE_WEBHOOK_TIMEOUT", default_value = "10s", value_parser = parse_queue_timeout)]
+    pub webhook_timeout: std::time::Duration,
+    /// How long a delivery is retried after its first attempt failed (exponential backoff
+    /// with jitter), like `24h` or `30s`; then it is dead.
+    #[arg(long, env = "TERRANE_WEBHOOK_RETRY_FOR", default_value = "24h", value_parser = parse_queue_timeout)]
+    pub webhook_retry_for: std::time::Duration,
+    /// The delay before the first retry, doubled at each further one up to
+    /// `--webhook-backoff-max`, like `10s` or `200ms`.
+    #[arg(long, env = "TERRANE_WEBHOOK_BACKOFF", default_value = "10s", value_parser = parse_queue_timeout)]
+    pub webhook_backoff: std::time::Duration,
+    /// The longest delay between two retries.
+    #[arg(long, env = "TERRANE_WEBHOOK_BACKOFF_MAX", default_value = "1h", value_parser = parse_queue_timeout)]
+    pub webhook_backoff_max: std::time::Duration,
+    /// How often this replica looks for due deliveries and new events, in milliseconds.
+    #[arg(long, env = "TERRANE_WEBHOOK_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub webhook_poll_ms: u64,
+    /// Most deliveries this replica attempts at once (each to another webhook).
+    #[arg(long, env = "TERRANE_WEBHOOK_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub webhook_concurrency: u32,
 }
 
 /// Environment lifecycle: the workflow directory and the runner.

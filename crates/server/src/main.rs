@@ -11,6 +11,7 @@ mod provisioner;
 mod purge;
 mod seed;
 mod sweep;
+mod webhook_jobs;
 mod workflows;
 
 use actix_web::{web, HttpServer};
@@ -27,6 +28,7 @@ use terrane_app::Projects;
 use terrane_app::ServiceAccounts;
 use terrane_app::Views;
 use terrane_app::{Components, Deployments, Environments, FreezeWindows, Releases};
+use terrane_app::{DeliverySettings, WebhookDeliveries, Webhooks};
 use terrane_app::{EnvironmentRequests, RequestJobs, RequestPorts, RequestSettings};
 use terrane_app::{Lifecycle, LifecyclePorts, RunnerSettings, Templates, WorkflowRunner};
 use terrane_app::{TargetGroups, Targets};
@@ -147,6 +149,18 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?,
         require_separation_of_duties: args.requests.requests_require_sod,
     };
+    let webhooks = Arc::new(Webhooks::new(
+        store.clone(),
+        addresses.clone(),
+        clock.clone(),
+        Arc::new(UuidV7Source),
+    ));
+    let webhook_deliveries = Arc::new(webhook_deliveries(
+        &args.webhooks,
+        &store,
+        &clock,
+        &addresses,
+    ));
     let lifecycle = lifecycle_wiring(&args, &store, &clock, request_settings.ttl)?;
     let agents = Arc::new(Agents::new(
         store.clone(),
@@ -213,6 +227,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             Arc::new(UuidV7Source),
         )),
         views: Arc::new(Views::new(store.clone(), clock.clone())),
+        webhooks,
         idempotency: store.clone(),
         health: store.clone(),
         clock: clock.clone(),
@@ -283,9 +298,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         job_settings.interval,
         job_settings.batch_size,
     ));
+    let deliverer = actix_web::rt::spawn(webhook_jobs::delivery_worker(
+        webhook_deliveries,
+        std::time::Duration::from_millis(args.webhooks.webhook_poll_ms),
+        args.webhooks.webhook_concurrency,
+    ));
     // actix drains in-flight requests on SIGTERM and Ctrl-C, then `run` returns.
     let served = server.run().await.context("serving");
     provisioning.abort();
+    deliverer.abort();
     reaper.abort();
     runner.abort();
     expiry.abort();
@@ -299,6 +320,38 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     served?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The webhook delivery worker's use cases: the store's queue, and HTTP to the addresses the
+/// probes' policy allows.
+fn webhook_deliveries(
+    args: &config::WebhookArgs,
+    store: &Arc<Store>,
+    clock: &Arc<dyn Clock>,
+    addresses: &AddressPolicy,
+) -> WebhookDeliveries {
+    let duration = |d: std::time::Duration| {
+        chrono::Duration::from_std(d).unwrap_or(chrono::Duration::hours(24))
+    };
+    let settings = DeliverySettings {
+        retry: terrane_domain::RetryPolicy {
+            retry_for: duration(args.webhook_retry_for),
+            first_delay: duration(args.webhook_backoff),
+            max_delay: duration(args.webhook_backoff_max),
+        },
+        timeout: args.webhook_timeout,
+    };
+    WebhookDeliveries::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(terrane_probe::HttpWebhookSender::new(
+            addresses.clone(),
+            args.webhook_timeout,
+        )),
+        clock.clone(),
+        Arc::new(UuidV7Source),
+        settings,
+    )
 }
 
 /// The ports of environment requests, with the queue that wakes this replica's

@@ -490,6 +490,68 @@ diesel::allow_tables_to_appear_in_same_query!(target_group_assignments, environm
 diesel::allow_tables_to_appear_in_same_query!(target_groups, environments);
 
 diesel::table! {
+    use diesel::sql_types::{BigInt, Bool, Text};
+    use crate::infra::types::sql::{UtcTimestamp, Uuid};
+
+    /// Webhooks.
+    webhooks (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        url -> Text,
+        secret -> Text,
+        /// Comma-separated event type filters.
+        types -> Text,
+        active -> Bool,
+        version -> BigInt,
+        created_by -> Uuid,
+        created_at -> UtcTimestamp,
+        updated_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Integer, Nullable, Text};
+    use crate::infra::types::sql::{UtcTimestamp, Uuid};
+
+    /// Deliveries of events to webhooks; unique by (webhook_id, sequence).
+    webhook_deliveries (id) {
+        id -> Uuid,
+        tenant_id -> Uuid,
+        webhook_id -> Uuid,
+        sequence -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        last_status_code -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        last_duration_ms -> Nullable<BigInt>,
+        last_attempt_at -> Nullable<UtcTimestamp>,
+        next_attempt_at -> Nullable<UtcTimestamp>,
+        retry_from -> UtcTimestamp,
+        claimed_until -> Nullable<UtcTimestamp>,
+        version -> BigInt,
+        created_at -> UtcTimestamp,
+        updated_at -> UtcTimestamp,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Integer, Nullable};
+
+    /// How far the webhook fan-out has read the event log (one row, id 1).
+    webhook_fan_out (id) {
+        id -> Integer,
+        cursor_tx -> Nullable<BigInt>,
+        cursor_seq -> Nullable<BigInt>,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::allow_tables_to_appear_in_same_query!(webhook_deliveries, webhooks);
+
+diesel::table! {
     use diesel::sql_types::{BigInt, Text};
     use crate::infra::types::sql::{Jsonb, UtcTimestamp, Uuid};
 

@@ -19,6 +19,8 @@ pub(crate) enum Versioned {
     TargetGroups,
     Targets,
     Deployments,
+    Webhooks,
+    WebhookDeliveries,
 }
 
 impl Versioned {
@@ -29,6 +31,8 @@ impl Versioned {
             Versioned::TargetGroups => "target_groups",
             Versioned::Targets => "targets",
             Versioned::Deployments => "deployments",
+            Versioned::Webhooks => "webhooks",
+            Versioned::WebhookDeliveries => "webhook_deliveries",
         }
     }
 

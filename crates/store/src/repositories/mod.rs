@@ -22,3 +22,4 @@ pub(crate) mod target_groups;
 pub(crate) mod targets;
 pub(crate) mod timeline;
 pub(crate) mod views;
+pub(crate) mod webhooks;

@@ -50,3 +50,4 @@ mod targets;
 mod tenant_tables;
 mod timeline;
 mod views;
+mod webhooks;

@@ -10,7 +10,7 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 31] = [
+const TABLES: [&str; 34] = [
     "agent_targets",
     "agents",
     "components",
@@ -40,6 +40,9 @@ const TABLES: [&str; 31] = [
     "target_groups",
     "target_inventories",
     "targets",
+    "webhook_deliveries",
+    "webhook_fan_out",
+    "webhooks",
     "workflow_runs",
     "workflow_steps",
 ];
@@ -169,7 +172,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 25);
+    assert_eq!(postgres.len(), 27);
 }
 
 #[tokio::test]
