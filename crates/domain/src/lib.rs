@@ -17,6 +17,7 @@ pub mod drift;
 pub mod environment;
 pub mod environment_request;
 pub mod error;
+pub mod event;
 pub mod freeze;
 pub mod gates;
 pub mod health;
@@ -61,6 +62,9 @@ pub use environment_request::{
     RequestInput, RequestPatch, RequestStatus, TtlPolicy,
 };
 pub use error::{FieldError, ValidationErrors};
+pub use event::{
+    Change, Event, EventCursor, EventType, NewEvent, Recorded, Subject, SubjectKind, SYSTEM_ACTOR,
+};
 pub use freeze::{
     BlockingWindow, FreezePolicy, FreezeWindow, FreezeWindowInput, Frozen, NewFreezeWindow,
 };

@@ -138,6 +138,13 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// Names `actor` as who the rest of the request acts for, so that the events its writes
+/// record name them (see [`terrane_ports::acting_once_known`], which [`crate::app`] wraps
+/// every request in).
+fn acts(actor: &Actor) {
+    terrane_ports::act_as(actor.user.to_string());
+}
+
 /// What checks credentials: the token keys and the service accounts.
 pub(crate) struct Verifier {
     keys: web::Data<TokenKeys>,
@@ -173,7 +180,7 @@ impl Verifier {
         if token.starts_with(SERVICE_ACCOUNT_SECRET_PREFIX) {
             return self.service_account(None, token).await;
         }
-        self.keys.verify(&token)
+        self.keys.verify(&token).inspect(acts)
     }
 
     /// The actor of the service account whose secret is `secret` (and whose login is
@@ -192,7 +199,7 @@ impl Verifier {
             .authenticate(login, secret)
             .await?
         {
-            Some(account) => Ok(account.actor()),
+            Some(account) => Ok(account.actor()).inspect(acts),
             None => Err(Problem::new(
                 ProblemKind::Unauthorized,
                 "the service account credentials are not valid: unknown, rotated, or the account was deleted",

@@ -307,7 +307,17 @@ pub fn app(
         .service(dashboard::index)
         .service(dashboard::assets)
         .default_service(web::to(ops::fallback))
+        .wrap(from_fn(acting))
         .wrap(from_fn(headers::conditional_get))
         .wrap(from_fn(headers::security_headers))
         .wrap(from_fn(observe::observe))
+}
+
+/// Handles a request inside a scope that its authentication fills with the actor (see
+/// [`terrane_ports::acting_once_known`]): the events its writes record name who made them.
+async fn acting(
+    req: ServiceRequest,
+    next: actix_web::middleware::Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    terrane_ports::acting_once_known(next.call(req)).await
 }

@@ -10,6 +10,7 @@ pub mod deployments;
 pub mod drift;
 pub mod environment_requests;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod lifecycle;
 pub mod projects;
@@ -20,6 +21,9 @@ pub mod system;
 pub mod views;
 
 pub use error::{ServiceError, StoreError};
+pub use events::{act_as, acting, acting_once_known, current_actor, EventLog, EventService};
+#[cfg(feature = "mocks")]
+pub use events::{MockEventLog, MockEventService};
 pub use lifecycle::{
     Birth, BirthInput, ClaimedRun, Lease, LifecycleRepository, LifecycleService, RunSignal,
     RunningStep, StatusChange, StepCommand, StepEnd, TemplateRepository, TemplateService,

@@ -484,3 +484,22 @@ diesel::table! {
 diesel::joinable!(target_group_assignments -> environments (environment_id));
 diesel::allow_tables_to_appear_in_same_query!(target_group_assignments, environments);
 diesel::allow_tables_to_appear_in_same_query!(target_groups, environments);
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Text};
+    use crate::infra::types::sql::{Jsonb, UtcTimestamp, Uuid};
+
+    /// The event log, in `(tx, id)` order (see `repositories::events`).
+    events (id) {
+        id -> BigInt,
+        /// The writing transaction's id on PostgreSQL (a column default); 0 on SQLite.
+        tx -> BigInt,
+        tenant_id -> Uuid,
+        event_type -> Text,
+        subject_kind -> Text,
+        subject_id -> Uuid,
+        actor -> Text,
+        at -> UtcTimestamp,
+        data -> Jsonb,
+    }
+}

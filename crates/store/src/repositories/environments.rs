@@ -4,7 +4,7 @@ use crate::infra::connection::{DbConnection, MultiBackend};
 use crate::infra::error::Failure;
 use crate::infra::schema::environments;
 use crate::infra::tx::Access;
-use crate::infra::types::{DbTime, DbUuid};
+use crate::infra::types::{sql, DbJson, DbTime, DbUuid};
 use crate::infra::versioned::{locked, unchanged, Versioned};
 use crate::Store;
 use async_trait::async_trait;
@@ -14,7 +14,7 @@ use diesel::sql_types::{BigInt, Integer, Nullable, Text};
 use terrane_domain::{
     Environment, EnvironmentChanges, EnvironmentConfig, EnvironmentFilter, EnvironmentId,
     EnvironmentName, EnvironmentNumber, EnvironmentSort, EnvironmentSortField, NewEnvironment,
-    Page, ProjectId, TenantId,
+    NewEvent, Page, ProjectId, TenantId,
 };
 use terrane_ports::{EnvironmentRepository, EnvironmentView, StoreError};
 
@@ -200,6 +200,18 @@ pub(crate) fn insert(
     env: &mut Environment,
     requested: Option<i32>,
 ) -> Result<(), Failure> {
+    insert_recorded(conn, env, requested, None)
+}
+
+/// [`insert`], with the environment's `environment.created` event by `actor` when given: on
+/// PostgreSQL in the same statement (its data completed there with the number and order
+/// index the insert draws), on SQLite as a second one.
+pub(crate) fn insert_recorded(
+    conn: &mut DbConnection,
+    env: &mut Environment,
+    requested: Option<i32>,
+    actor: Option<&str>,
+) -> Result<(), Failure> {
     if let Some(project) = env.project {
         // SQLite's key names no tenant: the project must be one of the environment's own.
         crate::repositories::projects::find(conn, env.tenant, project)?
@@ -214,15 +226,43 @@ pub(crate) fn insert(
                 .bind::<Nullable<Integer>, _>(requested)
                 .sql(")");
             let number = diesel::dsl::sql::<BigInt>("nextval('entity_numbers')");
-            diesel::insert_into(environments::table)
-                .values((
-                    row,
-                    environments::order_index.eq(claim),
-                    environments::number.eq(number),
-                ))
-                .returning((environments::order_index, environments::number))
-                .get_result(pg)
-                .map_err(Failure::writing(env.name.as_str()))?
+            let insert = diesel::insert_into(environments::table).values((
+                row,
+                environments::order_index.eq(claim),
+                environments::number.eq(number),
+            ));
+            match actor {
+                None => insert
+                    .returning((environments::order_index, environments::number))
+                    .get_result(pg)
+                    .map_err(Failure::writing(env.name.as_str()))?,
+                Some(actor) => {
+                    let event = NewEvent::created(&*env, env.created_at);
+                    // `record_event` of the migration, evaluated for the inserted row.
+                    let recorded = diesel::dsl::sql::<BigInt>("record_event(")
+                        .bind::<sql::Uuid, _>(DbUuid(event.organization_id.0))
+                        .sql(", ")
+                        .bind::<Text, _>(event.event_type.as_str().to_owned())
+                        .sql(", ")
+                        .bind::<Text, _>(event.subject.kind.clone())
+                        .sql(", ")
+                        .bind::<sql::Uuid, _>(DbUuid(event.subject.id))
+                        .sql(", ")
+                        .bind::<Text, _>(actor.to_owned())
+                        .sql(", ")
+                        .bind::<sql::UtcTimestamp, _>(DbTime(event.at))
+                        .sql(", ")
+                        .bind::<sql::Jsonb, _>(DbJson(event.data))
+                        .sql(
+                            " || jsonb_build_object('number', number, 'orderIndex', order_index))",
+                        );
+                    let (order_index, number, _event): (i32, i64, i64) = insert
+                        .returning((environments::order_index, environments::number, recorded))
+                        .get_result(pg)
+                        .map_err(Failure::writing(env.name.as_str()))?;
+                    (order_index, number)
+                }
+            }
         }
         DbConnection::Sqlite(_) => {
             let order_index = claim_order_index(conn, env.tenant, requested)?;
@@ -235,6 +275,15 @@ pub(crate) fn insert(
                 ))
                 .execute(conn)
                 .map_err(Failure::writing(env.name.as_str()))?;
+            env.order_index = order_index;
+            env.number = EnvironmentNumber(number);
+            if let Some(actor) = actor {
+                crate::repositories::events::record(
+                    conn,
+                    actor,
+                    &NewEvent::created(&*env, env.created_at),
+                )?;
+            }
             (order_index, number)
         }
     };
@@ -344,6 +393,7 @@ impl EnvironmentRepository for Store {
         } else {
             Access::Write
         };
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, access, move |conn| {
             let requested = new.order_index;
             let target_groups = new.target_groups.clone();
@@ -355,7 +405,7 @@ impl EnvironmentRepository for Store {
                 requested.unwrap_or_default(),
                 now,
             );
-            insert(conn, &mut env, requested)?;
+            insert_recorded(conn, &mut env, requested, Some(&actor))?;
             crate::repositories::target_groups::apply_assignments(
                 conn,
                 tenant,
@@ -432,6 +482,7 @@ impl EnvironmentRepository for Store {
         changes: EnvironmentChanges,
         now: DateTime<Utc>,
     ) -> Result<Environment, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let current = locked(
                 conn,
@@ -470,6 +521,7 @@ impl EnvironmentRepository for Store {
                 // The next environment created without an index comes after this one.
                 claim_order_index(conn, tenant, Some(next.order_index))?;
             }
+            crate::repositories::events::record(conn, &actor, &NewEvent::updated(&next, now))?;
             Ok(next)
         })
         .await
@@ -481,8 +533,13 @@ impl EnvironmentRepository for Store {
         id: EnvironmentId,
         expected_version: Option<i64>,
     ) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             refuse_with_deployments(conn, tenant, id)?;
+            // What it was, for its event (and nothing to delete when it is not there).
+            let Some(gone) = find(conn, tenant, id)? else {
+                return Err(StoreError::NotFound.into());
+            };
             let mut delete = diesel::delete(environments::table)
                 .filter(environments::id.eq(DbUuid(id.0)))
                 .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
@@ -503,6 +560,8 @@ impl EnvironmentRepository for Store {
             if deleted == 0 {
                 return Err(unchanged(conn, Versioned::Environments, tenant, id.0));
             }
+            let now = chrono::Utc::now();
+            crate::repositories::events::record(conn, &actor, &NewEvent::deleted(&gone, now))?;
             Ok(())
         })
         .await

@@ -9,6 +9,7 @@ pub(crate) mod deployments;
 pub(crate) mod environment_requests;
 pub(crate) mod environment_views;
 pub(crate) mod environments;
+pub(crate) mod events;
 pub(crate) mod freeze_windows;
 pub(crate) mod health;
 pub(crate) mod idempotency;

@@ -33,6 +33,7 @@ mod deployments;
 mod environment_requests;
 mod environment_views;
 mod environments;
+mod events;
 mod freeze_windows;
 mod harness;
 mod health;

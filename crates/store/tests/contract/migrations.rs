@@ -10,7 +10,7 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 30] = [
+const TABLES: [&str; 31] = [
     "agent_targets",
     "agents",
     "components",
@@ -26,6 +26,7 @@ const TABLES: [&str; 30] = [
     "environment_requests",
     "environment_templates",
     "environments",
+    "events",
     "freeze_windows",
     "health_checks",
     "idempotency_keys",
@@ -168,7 +169,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 23);
+    assert_eq!(postgres.len(), 24);
 }
 
 #[tokio::test]

@@ -17,7 +17,7 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use terrane_domain::{
     ComponentId, Deployment, DeploymentId, DeploymentStatus, Earlier, EnvironmentId, HistoryEntry,
-    Page, TenantId, UserId,
+    NewEvent, Page, TenantId, UserId,
 };
 use terrane_ports::{
     Approval, Consistency, DeploymentFilter, DeploymentRepository, EnvironmentState, InProgress,
@@ -123,6 +123,7 @@ impl DeploymentRepository for Store {
         } else {
             Access::Write
         };
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, access, move |conn| {
             // Each insert takes the lock of its row of `deployment_counts`; taking them in
             // key order keeps two transactions recording the same components from
@@ -130,7 +131,7 @@ impl DeploymentRepository for Store {
             let mut ordered: Vec<&Deployment> = new.iter().collect();
             ordered.sort_by_key(|d| (d.environment_id.0, d.component_id.0));
             for d in ordered {
-                insert_deployment(conn, d, environment_version)?;
+                insert_deployment(conn, d, environment_version, &actor)?;
             }
             Ok(new)
         })
@@ -232,8 +233,9 @@ impl DeploymentRepository for Store {
         }
         // One statement that writes on PostgreSQL (see `write_transition`): no transaction
         // around it.
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Statements, move |conn| {
-            write_transition(conn, &transition)
+            write_transition(conn, &transition, &actor)
         })
         .await
     }
@@ -299,6 +301,7 @@ impl DeploymentRepository for Store {
         comment: Option<String>,
         now: DateTime<Utc>,
     ) -> Result<Approval, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             // A concurrent transition waits, so an approval never lands in a round that
             // has just ended.
@@ -331,7 +334,19 @@ impl DeploymentRepository for Store {
                         error.into()
                     }
                 })?;
-            Ok(row.into_approval())
+            let approval = row.into_approval();
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &NewEvent::deployment_approved(
+                    &deployment,
+                    approval.approver,
+                    approval.round,
+                    approval.comment.as_deref(),
+                    approval.created_at,
+                ),
+            )?;
+            Ok(approval)
         })
         .await
     }

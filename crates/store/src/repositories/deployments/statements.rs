@@ -7,6 +7,7 @@
 
 use super::rows::{DeploymentRow, HistoryRow};
 use crate::infra::types::sql;
+use crate::repositories::events::{push_insert_from, EventBinds};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use terrane_ports::Transition;
@@ -69,10 +70,11 @@ pub(super) struct TransitionWrite {
     latest: bool,
     /// The version the deployment's environment must still have.
     environment_version: Option<i64>,
+    event: EventBinds,
 }
 
 impl TransitionWrite {
-    pub(super) fn new(transition: &Transition) -> Self {
+    pub(super) fn new(transition: &Transition, actor: &str) -> Self {
         let Transition {
             current,
             next,
@@ -86,6 +88,10 @@ impl TransitionWrite {
             history: HistoryRow::new(current.tenant, current.id, entry),
             latest: next.status == terrane_domain::DeploymentStatus::Succeeded,
             environment_version: *environment_version,
+            event: EventBinds::new(
+                actor,
+                terrane_domain::NewEvent::deployment_moved(next, current.status, entry.at),
+            ),
         }
     }
 }
@@ -158,8 +164,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
             out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.finished_at)?;
             out.push_sql(concat!(" FROM moved", latest_on_conflict!(), ")"));
         }
-        out.push_sql(" ");
-        push_history_from(out, history, "moved")
+        out.push_sql(", history AS (");
+        push_history_from(out.reborrow(), history, "moved")?;
+        out.push_sql(" RETURNING 1) ");
+        push_insert_from(out, &self.event, "moved")
     }
 }
 
@@ -168,11 +176,13 @@ impl RunQueryDsl<PgConnection> for TransitionWrite {}
 /// A new deployment on PostgreSQL in one statement: the row, inserted only when its
 /// environment is the tenant's and still at the version the decision to record it was taken
 /// on, its component the tenant's, and its release (if any) the tenant's, and then its first
-/// history row. The row count is 1 when it was written, 0 when a reference was not usable.
+/// history row and its event. The row count is 1 when it was written, 0 when a reference
+/// was not usable.
 pub(super) struct GuardedInsert {
     pub(super) row: DeploymentRow,
     pub(super) history: HistoryRow,
     pub(super) environment_version: i64,
+    pub(super) event: EventBinds,
 }
 
 impl diesel::query_builder::QueryId for GuardedInsert {
@@ -249,8 +259,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for GuardedInsert {
         out.push_bind_param::<Nullable<sql::Uuid>, _>(&row.release_id)?;
         out.push_sql(" AND tenant_id = ");
         out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
-        out.push_sql(")) RETURNING id) ");
-        push_history_from(out, &self.history, "added")
+        out.push_sql(")) RETURNING id), history AS (");
+        push_history_from(out.reborrow(), &self.history, "added")?;
+        out.push_sql(" RETURNING 1) ");
+        push_insert_from(out, &self.event, "added")
     }
 }
 

@@ -8,9 +8,10 @@ use crate::infra::error::Failure;
 use crate::infra::schema::{components, deployment_history, deployments, environments, releases};
 use crate::infra::types::{sql, DbTime, DbUuid};
 use crate::infra::versioned::{unchanged, Versioned};
+use crate::repositories::events::{self, EventBinds};
 use diesel::prelude::*;
 use diesel::sql_types::{Nullable, Text};
-use terrane_domain::{Deployment, DeploymentStatus, HistoryEntry};
+use terrane_domain::{Deployment, DeploymentStatus, HistoryEntry, NewEvent};
 use terrane_ports::{StoreError, Transition};
 
 /// Checks what a new deployment points at: its environment at `environment_version`, its
@@ -62,7 +63,9 @@ pub(super) fn insert_deployment(
     conn: &mut DbConnection,
     d: &Deployment,
     environment_version: i64,
+    actor: &str,
 ) -> Result<(), Failure> {
+    let event = NewEvent::created(d, d.created_at);
     let entry = HistoryEntry {
         from: None,
         to: d.status,
@@ -77,6 +80,7 @@ pub(super) fn insert_deployment(
                 row: DeploymentRow::from(d),
                 history,
                 environment_version,
+                event: EventBinds::new(actor, event),
             };
             if insert.execute(pg)? == 0 {
                 check_references(conn, d, environment_version)?;
@@ -95,6 +99,7 @@ pub(super) fn insert_deployment(
             diesel::insert_into(deployment_history::table)
                 .values(history)
                 .execute(conn)?;
+            events::record(conn, actor, &event)?;
         }
     }
     Ok(())
@@ -157,13 +162,14 @@ fn maintain_latest(
 pub(super) fn write_transition(
     conn: &mut DbConnection,
     transition: &Transition,
+    actor: &str,
 ) -> Result<(), Failure> {
     let current = &transition.current;
     let written = match conn {
         DbConnection::Pg(pg) if current.status != DeploymentStatus::Succeeded => {
-            TransitionWrite::new(transition).execute(pg)?
+            TransitionWrite::new(transition, actor).execute(pg)?
         }
-        _ => conn.transaction(|conn| write_steps(conn, transition))?,
+        _ => conn.transaction(|conn| write_steps(conn, transition, actor))?,
     };
     if written > 0 {
         return Ok(());
@@ -177,7 +183,11 @@ pub(super) fn write_transition(
 }
 
 /// [`write_transition`] one statement at a time; 0 when the compare-and-set missed.
-fn write_steps(conn: &mut DbConnection, transition: &Transition) -> Result<usize, Failure> {
+fn write_steps(
+    conn: &mut DbConnection,
+    transition: &Transition,
+    actor: &str,
+) -> Result<usize, Failure> {
     let Transition {
         current,
         next,
@@ -210,5 +220,10 @@ fn write_steps(conn: &mut DbConnection, transition: &Transition) -> Result<usize
         .values(HistoryRow::new(current.tenant, current.id, entry))
         .execute(conn)?;
     maintain_latest(conn, current, next)?;
+    events::record(
+        conn,
+        actor,
+        &NewEvent::deployment_moved(next, current.status, entry.at),
+    )?;
     Ok(updated)
 }

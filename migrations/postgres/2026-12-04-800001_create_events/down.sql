@@ -1,0 +1,2 @@
+DROP FUNCTION record_event(uuid, text, text, uuid, text, timestamptz, jsonb);
+DROP TABLE events;
