@@ -6,6 +6,7 @@
 //! driven ports. Every method documents which error variant an implementation returns when.
 
 pub mod agents;
+pub mod audit;
 pub mod deployments;
 pub mod drift;
 pub mod environment_requests;
@@ -20,6 +21,9 @@ pub mod service_accounts;
 pub mod system;
 pub mod views;
 
+pub use audit::{AuditRepository, AuditService};
+#[cfg(feature = "mocks")]
+pub use audit::{MockAuditRepository, MockAuditService};
 pub use error::{ServiceError, StoreError};
 pub use events::{act_as, acting, acting_once_known, current_actor, EventLog, EventService};
 #[cfg(feature = "mocks")]

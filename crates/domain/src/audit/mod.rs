@@ -17,6 +17,7 @@ pub use chain::{
 };
 
 use crate::error::FieldError;
+use crate::event::Event;
 use crate::ids::TenantId;
 use chrono::{DateTime, Utc};
 use std::fmt;
@@ -96,6 +97,22 @@ impl AuditDraft {
             at: crate::time::truncate(at),
             data: CanonicalJson::of(&data),
         })
+    }
+
+    /// The entry of an event of the log: its id is the event's cursor as the log prints it.
+    pub fn of(event: &Event) -> Self {
+        Self::new(
+            AuditEntryId::new(event.id.to_string()),
+            event.organization_id,
+            event.event_type.as_str().to_owned(),
+            AuditSubject {
+                kind: event.subject.kind.clone(),
+                id: event.subject.id,
+            },
+            event.actor.clone(),
+            event.at,
+            event.data.clone(),
+        )
     }
 
     /// The organization whose chain it goes to.
