@@ -160,3 +160,168 @@ impl AuditService for Audit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_support::actor;
+    use chrono::{TimeZone, Utc};
+    use std::collections::HashMap;
+    use std::sync::Mutex;
+    use terrane_domain::audit::verify_chain;
+    use terrane_domain::{Event, EventCursor, EventType, Role, Subject, TenantId};
+    use terrane_ports::{MockAuditRepository, MockEventLog};
+    use uuid::Uuid;
+
+    fn event(seq: i64, tenant: u128) -> Event {
+        Event {
+            id: EventCursor { tx: 0, seq },
+            event_type: EventType::parse("environment.created").unwrap(),
+            organization_id: TenantId(Uuid::from_u128(tenant)),
+            subject: Subject {
+                kind: "environment".into(),
+                id: Uuid::from_u128(seq as u128),
+            },
+            actor: "ann".into(),
+            at: Utc.with_ymd_and_hms(2026, 12, 4, 9, 0, seq as u32).unwrap(),
+            data: serde_json::json!({"seq": seq}),
+        }
+    }
+
+    fn log_of(events: Vec<Event>) -> MockEventLog {
+        let mut log = MockEventLog::new();
+        log.expect_all_after().returning(move |after, take| {
+            Ok(events
+                .iter()
+                .filter(|e| after.is_none_or(|a| e.id > a))
+                .take(take as usize)
+                .cloned()
+                .collect())
+        });
+        log
+    }
+
+    #[tokio::test]
+    async fn events_are_linked_to_their_organizations_heads_in_log_order() {
+        let (a, b) = (TenantId(Uuid::from_u128(7)), TenantId(Uuid::from_u128(8)));
+        let log = log_of(vec![event(1, 7), event(2, 8), event(3, 7)]);
+        let appended = Arc::new(Mutex::new(Vec::new()));
+        let mut repo = MockAuditRepository::new();
+        repo.expect_progress().returning(|| Ok(None));
+        repo.expect_heads()
+            .returning(|tenants| Ok(tenants.into_iter().map(|t| (t, ChainHead::EMPTY)).collect()));
+        let sink = appended.clone();
+        repo.expect_append()
+            .withf(|after, through, _| after.is_none() && through.seq == 3)
+            .times(1)
+            .returning(move |_, _, entries| {
+                sink.lock().unwrap().extend(entries);
+                Ok(())
+            });
+        let audit = Audit::new(Arc::new(repo), Arc::new(log));
+        assert_eq!(audit.chain_once().await.unwrap(), 3);
+        let entries = appended.lock().unwrap().clone();
+        let of = |t: TenantId| -> Vec<ChainedEntry> {
+            entries
+                .iter()
+                .filter(|e| e.entry.organization_id == t)
+                .cloned()
+                .collect()
+        };
+        let (chain_a, chain_b) = (of(a), of(b));
+        assert_eq!(
+            chain_a
+                .iter()
+                .map(|e| e.entry.id.to_string())
+                .collect::<Vec<_>>(),
+            ["0.1", "0.3"]
+        );
+        let head_a = ChainHead {
+            sequence: 2,
+            hash: chain_a[1].hash,
+        };
+        assert!(verify_chain(&chain_a, head_a).ok);
+        assert_eq!(chain_b[0].entry.sequence, 1);
+        assert_eq!(chain_b[0].previous_hash, terrane_domain::ChainHash::GENESIS);
+    }
+
+    #[tokio::test]
+    async fn a_replica_that_lost_the_race_reads_again_after_what_the_winner_chained() {
+        let log = log_of(vec![event(1, 7), event(2, 7)]);
+        let progress = Arc::new(Mutex::new(vec![None, Some(EventCursor { tx: 0, seq: 1 })]));
+        let mut repo = MockAuditRepository::new();
+        // The first read finds nothing chained; by the time of the append another replica
+        // chained event 1, and every later read says so.
+        let reads = progress.clone();
+        repo.expect_progress().returning(move || {
+            let mut reads = reads.lock().unwrap();
+            Ok(if reads.len() > 1 {
+                reads.remove(0)
+            } else {
+                reads[0]
+            })
+        });
+        let winner = event(1, 7);
+        repo.expect_heads().returning(move |tenants| {
+            let mut head = ChainHead::EMPTY;
+            let _ = head.link(AuditDraft::of(&winner));
+            let chained: HashMap<_, _> = tenants.into_iter().map(|t| (t, head)).collect();
+            Ok(chained)
+        });
+        let mut seq = mockall::Sequence::new();
+        repo.expect_append()
+            .withf(|after, _, _| after.is_none())
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Err(StoreError::Conflict("moved".into())));
+        repo.expect_append()
+            .withf(|after, through, entries| {
+                after.is_some_and(|a| a.seq == 1)
+                    && through.seq == 2
+                    && entries.len() == 1
+                    && entries[0].entry.sequence == 2
+            })
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _, _| Ok(()));
+        let audit = Audit::new(Arc::new(repo), Arc::new(log));
+        assert_eq!(audit.chain_once().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_head_that_moved_without_the_progress_stops_chaining_instead_of_spinning() {
+        let log = log_of(vec![event(1, 7)]);
+        let mut repo = MockAuditRepository::new();
+        repo.expect_progress().returning(|| Ok(None));
+        repo.expect_heads()
+            .returning(|tenants| Ok(tenants.into_iter().map(|t| (t, ChainHead::EMPTY)).collect()));
+        repo.expect_append()
+            .times(1)
+            .returning(|_, _, _| Err(StoreError::Conflict("the organization's head moved".into())));
+        let audit = Audit::new(Arc::new(repo), Arc::new(log));
+        assert!(matches!(
+            audit.chain_once().await,
+            Err(ServiceError::Internal(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn only_admins_list_or_verify_and_nothing_is_read_for_the_others() {
+        let mut repo = MockAuditRepository::new();
+        repo.expect_progress().never();
+        repo.expect_list().never();
+        let audit = Audit::new(Arc::new(repo), Arc::new(MockEventLog::new()));
+        for role in [Role::Viewer, Role::Deployer] {
+            assert!(matches!(
+                audit
+                    .list(&actor(role), AuditFilter::default(), Page::default())
+                    .await,
+                Err(ServiceError::Forbidden(_))
+            ));
+            assert!(matches!(
+                audit.verify(&actor(role)).await,
+                Err(ServiceError::Forbidden(_))
+            ));
+        }
+    }
+}

@@ -56,7 +56,7 @@ fn main() -> std::process::ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Migrate(db) => {
             let store = open(&db).await?;
             tracing::info!(backend = %store.backend(), "migrations applied");
