@@ -19,6 +19,7 @@ crate::on_both_backends!(
     only_admins_read_the_audit_log_and_only_their_organizations,
     bad_filters_are_refused_naming_the_field,
     an_entry_changed_in_the_database_is_named_by_the_verification,
+    entries_removed_from_the_end_are_caught_by_the_recorded_head,
 );
 
 async fn json_ok(response: reqwest::Response) -> Value {
@@ -316,6 +317,31 @@ async fn an_entry_changed_in_the_database_is_named_by_the_verification(app: Test
     assert_eq!(
         theirs,
         json!({"ok": true, "checked": 1, "firstBrokenId": null})
+    );
+}
+
+async fn entries_removed_from_the_end_are_caught_by_the_recorded_head(app: TestApp) {
+    for name in ["a", "b", "c"] {
+        app.create_env(json!({"name": name})).await;
+    }
+    entries(&app, 3).await;
+    tamper(
+        &app.database_url,
+        &format!(
+            "DELETE FROM audit_entries WHERE tenant_id = '{}' AND sequence = 3",
+            app.tenant
+        ),
+    );
+    let verdict = json_ok(app.get("/api/v1/audit/verify").await).await;
+    assert_eq!(verdict["ok"], false, "{verdict}");
+    assert_eq!(verdict["checked"], 2, "{verdict}");
+    assert_eq!(verdict["firstBrokenId"], Value::Null, "{verdict}");
+    assert!(
+        verdict["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not end at its recorded head"),
+        "{verdict}"
     );
 }
 
