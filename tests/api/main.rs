@@ -15,6 +15,7 @@ mod drift;
 mod environment_requests;
 mod environments;
 mod errors;
+mod events;
 mod flexdeploy;
 mod freeze_windows;
 mod genesis;

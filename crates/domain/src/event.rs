@@ -134,6 +134,10 @@ pub enum Change {
     Ended,
     /// It was registered (an agent).
     Registered,
+    /// An action was taken on it (an environment's `cancel`, `reset`, `destroy`).
+    ActionTaken,
+    /// Its health status changed (a target).
+    HealthChanged,
 }
 
 impl Change {
@@ -148,6 +152,8 @@ impl Change {
             Change::Started => "started",
             Change::Ended => "ended",
             Change::Registered => "registered",
+            Change::ActionTaken => "action_taken",
+            Change::HealthChanged => "health_changed",
         }
     }
 }
@@ -190,6 +196,36 @@ impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
     }
+}
+
+/// How many events one read answers when the reader does not say.
+pub const DEFAULT_TAKE: u32 = 100;
+/// The most events one read answers.
+pub const MAX_TAKE: u32 = 1000;
+
+/// How many events a reader asks for: [`DEFAULT_TAKE`] when it does not say, at most
+/// [`MAX_TAKE`].
+///
+/// # Errors
+/// A message when `take` is below 1 or above [`MAX_TAKE`].
+pub fn parse_take(take: Option<i64>) -> Result<u32, String> {
+    match take {
+        None => Ok(DEFAULT_TAKE),
+        Some(n) if (1..=i64::from(MAX_TAKE)).contains(&n) => Ok(n as u32),
+        Some(n) => Err(format!("must be between 1 and {MAX_TAKE}, not {n}")),
+    }
+}
+
+/// A comma-separated list of event types (empty items ignored).
+///
+/// # Errors
+/// A message naming the first item that is not shaped like a type.
+pub fn parse_types(list: &str) -> Result<Vec<EventType>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(EventType::parse)
+        .collect()
 }
 
 /// The actor of work no request asked for (expiry, sweeps, freeze windows beginning).
@@ -291,6 +327,23 @@ impl NewEvent {
         }
     }
 
+    /// The subject of `kind` with `id` was deleted (its data holds only its id).
+    pub fn removed(
+        kind: SubjectKind,
+        organization_id: TenantId,
+        id: Uuid,
+        at: DateTime<Utc>,
+    ) -> NewEvent {
+        NewEvent::about(
+            kind,
+            Change::Deleted,
+            organization_id,
+            id,
+            at,
+            json!({ "id": id }),
+        )
+    }
+
     /// `subject` was created.
     pub fn created<R: Recorded>(subject: &R, at: DateTime<Utc>) -> NewEvent {
         NewEvent::of(Change::Created, subject, at)
@@ -330,6 +383,87 @@ impl NewEvent {
         NewEvent::status_changed(next, Some(from.as_str()), next.status.as_str(), at)
     }
 
+    /// The event of a request's history entry, `request` being the request after the move:
+    /// `environment_request.created` for its first entry, `environment_request.status_changed`
+    /// (with `from`, `to`, and the entry's `message` and `comment`) for every move: reviews
+    /// (`approved`, `rejected`), provisioning outcomes (`active`, `failed`) and expiry.
+    pub fn request_moved(
+        request: &crate::EnvironmentRequest,
+        entry: &crate::RequestHistoryEntry,
+    ) -> NewEvent {
+        match entry.from {
+            None => NewEvent::created(request, entry.at),
+            Some(from) => {
+                let mut event = NewEvent::status_changed(
+                    request,
+                    Some(from.as_str()),
+                    entry.to.as_str(),
+                    entry.at,
+                );
+                if let Value::Object(fields) = &mut event.data {
+                    fields.insert("message".into(), json!(entry.message));
+                    fields.insert("comment".into(), json!(entry.comment));
+                }
+                event
+            }
+        }
+    }
+
+    /// The event of an entry of an environment's lifecycle history, if it is one of its
+    /// own: an action taken (`environment.action_taken`). The other entries (its birth, a
+    /// workflow started, a run ended) are recorded as the changes they come with
+    /// (`environment.created`, `run.created`, `run.updated`, `environment.status_changed`).
+    pub fn lifecycle_entry(
+        organization_id: TenantId,
+        entry: &crate::LifecycleEvent,
+    ) -> Option<NewEvent> {
+        let action: crate::LifecycleAction = entry.event.parse().ok()?;
+        Some(NewEvent::about(
+            SubjectKind::Environment,
+            Change::ActionTaken,
+            organization_id,
+            entry.environment.0,
+            entry.at,
+            json!({
+                "action": action.as_str(),
+                "environmentId": entry.environment.0,
+                "runId": entry.run.map(|r| r.0),
+                "workflow": entry.workflow,
+                "from": entry.from.map(|s| s.as_str()),
+                "to": entry.to.as_str(),
+                "detail": entry.detail,
+            }),
+        ))
+    }
+
+    /// The event of a health check that left `before` as `after`: `target.health_changed`
+    /// (with `from` and `to`) when its health status changed, none when it stayed.
+    pub fn health_checked(
+        before: &crate::Target,
+        after: &crate::Target,
+        at: DateTime<Utc>,
+    ) -> Option<NewEvent> {
+        if before.health_status == after.health_status {
+            return None;
+        }
+        let mut data = after.event_data();
+        if let Value::Object(fields) = &mut data {
+            fields.insert("from".into(), json!(before.health_status.as_str()));
+            fields.insert("to".into(), json!(after.health_status.as_str()));
+        }
+        Some(NewEvent::with_data(Change::HealthChanged, after, at, data))
+    }
+
+    /// `window` began (at its start).
+    pub fn freeze_window_started(window: &crate::FreezeWindow) -> NewEvent {
+        NewEvent::of(Change::Started, window, window.start)
+    }
+
+    /// `window` ended (at its end).
+    pub fn freeze_window_ended(window: &crate::FreezeWindow) -> NewEvent {
+        NewEvent::of(Change::Ended, window, window.end)
+    }
+
     /// `approver` approved `deployment` in approval round `round`.
     pub fn deployment_approved(
         deployment: &Deployment,
@@ -354,14 +488,7 @@ impl NewEvent {
     }
 }
 
-/// `at` as RFC 3339 with microseconds, as every time on the wire.
-fn time(at: DateTime<Utc>) -> Value {
-    Value::from(at.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
-}
-
-fn opt_time(at: Option<DateTime<Utc>>) -> Value {
-    at.map_or(Value::Null, time)
-}
+use crate::event_data::{opt_time, time};
 
 impl Recorded for Environment {
     const KIND: SubjectKind = SubjectKind::Environment;
@@ -458,6 +585,18 @@ mod tests {
         for bad in ["", "x", "1.", ".1", "-1.2", "1.-2", "1.2.3"] {
             assert!(bad.parse::<EventCursor>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn take_defaults_and_is_bounded_and_types_are_a_comma_list() {
+        assert_eq!(parse_take(None), Ok(DEFAULT_TAKE));
+        assert_eq!(parse_take(Some(1)), Ok(1));
+        assert_eq!(parse_take(Some(1000)), Ok(1000));
+        assert!(parse_take(Some(0)).is_err());
+        assert!(parse_take(Some(1001)).is_err());
+        let types = parse_types("environment.created, deployment.status_changed,").unwrap();
+        assert_eq!(types.len(), 2);
+        assert!(parse_types("environment.created,nope").is_err());
     }
 
     #[test]

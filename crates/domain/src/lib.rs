@@ -18,6 +18,7 @@ pub mod environment;
 pub mod environment_request;
 pub mod error;
 pub mod event;
+mod event_data;
 pub mod freeze;
 pub mod gates;
 pub mod health;

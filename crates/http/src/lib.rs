@@ -12,6 +12,7 @@ mod dashboard;
 mod deployments;
 mod drift;
 mod environments;
+pub mod events;
 pub mod extract;
 pub mod flexdeploy;
 mod freeze_windows;
@@ -106,6 +107,10 @@ pub struct AppState {
     pub health: Arc<dyn StoreHealth>,
     /// The time, for idempotency retention.
     pub clock: Arc<dyn Clock>,
+    /// The event log.
+    pub events: Arc<dyn terrane_ports::EventService>,
+    /// How the event stream polls and keeps connections open.
+    pub event_stream: events::EventStreamSettings,
 }
 
 #[derive(OpenApi)]
@@ -134,6 +139,7 @@ pub struct AppState {
         (name = "genesis", description = "Genesis (OpenGenesis REST: projects, environments, actions, workflows, history and time to live) on the wire as Genesis's documents show it, with numeric ids; HTTP Basic with a service account's login and secret, or any bearer token /api/v1 takes"),
         (name = "flexdeploy", description = "FlexDeploy REST v2 (environments and target groups) on the wire as FlexDeploy's documents show it, with numeric ids; HTTP Basic with a service account's login and secret, or any bearer token /api/v1 takes"),
         (name = "audit", description = "The tamper-evident audit log: every event of the organization, chained by SHA-256 hash, and its verification"),
+        (name = "events", description = "The event log: every change of state, in order, by cursor or as Server-Sent Events"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
 )]
@@ -263,7 +269,9 @@ fn api(config: &mut ServiceConfig) {
                 .service(projects::list_projects)
                 .service(projects::get_project)
                 .service(audit::list_audit)
-                .service(audit::verify_audit),
+                .service(audit::verify_audit)
+                .service(events::list_events)
+                .service(events::stream_events),
         )
         .configure(flexdeploy::routes)
         .configure(genesis::routes)

@@ -51,6 +51,23 @@ pub trait EventLog: Send + Sync {
     async fn purge(&self, before: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
 }
 
+/// The edges of freeze windows: a window begins at its start and ends at its end, with no
+/// request to write either; a background job records them.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait FreezeWindowEdges: Send + Sync {
+    /// Records, as `freeze_window.started` and `freeze_window.ended` events by
+    /// [`terrane_domain::SYSTEM_ACTOR`], up to `limit` windows of every organization whose
+    /// start (or end) is at or before `now` and not recorded yet, marking each recorded in the
+    /// same transaction; answers how many edges it recorded. Replicas running it at once
+    /// record each edge once (on PostgreSQL, rows another replica holds are skipped).
+    ///
+    /// # Errors
+    /// Only [`StoreError::Unavailable`], [`StoreError::Overloaded`] or
+    /// [`StoreError::Internal`].
+    async fn record_edges(&self, now: DateTime<Utc>, limit: u32) -> Result<u64, StoreError>;
+}
+
 /// Reading the event log through the API.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]

@@ -25,9 +25,11 @@ pub use audit::{AuditRepository, AuditService};
 #[cfg(feature = "mocks")]
 pub use audit::{MockAuditRepository, MockAuditService};
 pub use error::{ServiceError, StoreError};
-pub use events::{act_as, acting, acting_once_known, current_actor, EventLog, EventService};
+pub use events::{
+    act_as, acting, acting_once_known, current_actor, EventLog, EventService, FreezeWindowEdges,
+};
 #[cfg(feature = "mocks")]
-pub use events::{MockEventLog, MockEventService};
+pub use events::{MockEventLog, MockEventService, MockFreezeWindowEdges};
 pub use lifecycle::{
     Birth, BirthInput, ClaimedRun, Lease, LifecycleRepository, LifecycleService, RunSignal,
     RunningStep, StatusChange, StepCommand, StepEnd, TemplateRepository, TemplateService,

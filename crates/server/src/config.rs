@@ -106,6 +106,8 @@ pub struct ServeArgs {
     #[arg(long, env = "TERRANE_AUDIT_CHAIN_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
     pub audit_chain_interval_ms: u64,
     #[command(flatten)]
+    pub events: EventArgs,
+    #[command(flatten)]
     pub health: HealthArgs,
     #[command(flatten)]
     pub requests: RequestArgs,
@@ -383,5 +385,67 @@ mod tests {
     fn the_cli_is_well_formed() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+    }
+}
+
+/// The event log: how long events are kept, and how the event stream behaves.
+#[derive(Debug, Args)]
+pub struct EventArgs {
+    /// How long events are kept before the background purge deletes them: a number with a
+    /// unit, `30d`, `12h`, `90m` or `45s` (a bare number is seconds).
+    #[arg(long, env = "TERRANE_EVENT_RETENTION", default_value = "30d", value_parser = parse_retention)]
+    pub event_retention: chrono::Duration,
+    /// Seconds between purges of events older than the retention.
+    #[arg(long, env = "TERRANE_EVENT_PURGE_INTERVAL_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub event_purge_interval_secs: u64,
+    /// Most seconds an event stream stays silent: then it sends a keep-alive comment.
+    #[arg(long, env = "TERRANE_EVENT_STREAM_KEEPALIVE_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=15))]
+    pub event_stream_keepalive_secs: u64,
+    /// Milliseconds between two reads of the log by an idle event stream.
+    #[arg(long, env = "TERRANE_EVENT_STREAM_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000))]
+    pub event_stream_poll_ms: u64,
+    /// Seconds between two looks for freeze windows that began or ended (each is recorded
+    /// once, whatever the number of replicas).
+    #[arg(long, env = "TERRANE_FREEZE_WINDOW_EVENTS_INTERVAL_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3_600))]
+    pub freeze_window_events_interval_secs: u64,
+}
+
+/// `30d`, `12h`, `90m`, `45s` or a bare number of seconds; at least one second.
+fn parse_retention(text: &str) -> Result<chrono::Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((at, _)) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 30d, 12h, 90m or 45s"))?;
+    let seconds = match unit {
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3_600),
+        "d" => n.checked_mul(86_400),
+        _ => None,
+    }
+    .filter(|s| (1..=100 * 365 * 86_400).contains(s))
+    .ok_or_else(|| {
+        format!("`{text}` is not a duration such as 30d, 12h, 90m or 45s (at least 1s, at most 100 years)")
+    })?;
+    Ok(chrono::Duration::seconds(seconds))
+}
+
+#[cfg(test)]
+mod event_args_tests {
+    use super::parse_retention;
+
+    #[test]
+    fn retention_takes_a_number_and_a_unit() {
+        assert_eq!(parse_retention("30d"), Ok(chrono::Duration::days(30)));
+        assert_eq!(parse_retention("2h"), Ok(chrono::Duration::hours(2)));
+        assert_eq!(parse_retention("5m"), Ok(chrono::Duration::minutes(5)));
+        assert_eq!(parse_retention("7"), Ok(chrono::Duration::seconds(7)));
+        for bad in ["", "0s", "d", "3w", "-1d", "1.5h"] {
+            assert!(parse_retention(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 mod audit_chainer;
 mod config;
+mod event_jobs;
 mod health_scheduler;
 mod jobs;
 mod lifecycle_jobs;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 use terrane_app::Agents;
 use terrane_app::Audit;
 use terrane_app::Drift;
+use terrane_app::Events;
 use terrane_app::HealthChecks;
 use terrane_app::Projects;
 use terrane_app::ServiceAccounts;
@@ -218,6 +220,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         idempotency: store.clone(),
         health: store.clone(),
         clock: clock.clone(),
+        events: Arc::new(Events::new(store.clone())),
+        event_stream: terrane_http::events::EventStreamSettings {
+            poll: std::time::Duration::from_millis(args.events.event_stream_poll_ms),
+            keep_alive: std::time::Duration::from_secs(args.events.event_stream_keepalive_secs),
+        },
     };
     let metrics = web::Data::new(Metrics::default());
     let backend = store.backend();
@@ -244,6 +251,17 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let chainer = actix_web::rt::spawn(audit_chainer::run(
         audit,
         std::time::Duration::from_millis(args.audit_chain_interval_ms),
+    ));
+    let event_retention = actix_web::rt::spawn(event_jobs::retention(
+        store.clone(),
+        clock.clone(),
+        args.events.event_retention,
+        std::time::Duration::from_secs(args.events.event_purge_interval_secs),
+    ));
+    let window_edges = actix_web::rt::spawn(event_jobs::freeze_window_edges(
+        store.clone(),
+        clock.clone(),
+        std::time::Duration::from_secs(args.events.freeze_window_events_interval_secs),
     ));
     let scheduler = (args.health.health_scheduler_interval_secs > 0).then(|| {
         actix_web::rt::spawn(health_scheduler::run(
@@ -285,6 +303,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     sweeper.abort();
     purger.abort();
     chainer.abort();
+    event_retention.abort();
+    window_edges.abort();
     served?;
     tracing::info!("stopped");
     Ok(())

@@ -103,7 +103,7 @@ diesel::table! {
 }
 
 diesel::table! {
-    use diesel::sql_types::Text;
+    use diesel::sql_types::{Bool, Text};
     use crate::infra::types::sql::{Jsonb, UtcTimestamp, Uuid};
 
     /// Freeze windows; each belongs to an environment and is deleted with it.
@@ -118,6 +118,10 @@ diesel::table! {
         exceptions -> Jsonb,
         created_by -> Uuid,
         created_at -> UtcTimestamp,
+        /// Whether its beginning was recorded as an event.
+        started_recorded -> Bool,
+        /// Whether its end was recorded as an event.
+        ended_recorded -> Bool,
     }
 }
 

@@ -102,6 +102,7 @@ impl AgentRepository for Store {
         created_by: UserId,
         now: DateTime<Utc>,
     ) -> Result<Agent, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let wanted: Vec<DbUuid> = new.target_ids.iter().map(|t| DbUuid(t.0)).collect();
             let found: i64 = targets::table
@@ -132,7 +133,17 @@ impl AgentRepository for Store {
                     ))
                     .execute(conn)?;
             }
-            find_agent(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
+            let agent = find_agent(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::of(
+                    terrane_domain::Change::Registered,
+                    &agent,
+                    agent.created_at,
+                ),
+            )?;
+            Ok(agent)
         })
         .await
     }
@@ -169,6 +180,7 @@ impl AgentRepository for Store {
     }
 
     async fn delete(&self, tenant: TenantId, id: AgentId) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let deleted = diesel::delete(agents::table)
                 .filter(agents::id.eq(DbUuid(id.0)))
@@ -177,6 +189,13 @@ impl AgentRepository for Store {
             if deleted == 0 {
                 return Err(StoreError::NotFound.into());
             }
+            crate::repositories::events::record_removed(
+                conn,
+                &actor,
+                terrane_domain::SubjectKind::Agent,
+                tenant,
+                id.0,
+            )?;
             Ok(())
         })
         .await

@@ -127,12 +127,18 @@ impl ComponentRepository for Store {
         new: NewComponent,
         now: DateTime<Utc>,
     ) -> Result<Component, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let component = new.into_component(id, tenant, now);
             diesel::insert_into(components::table)
                 .values(ComponentRow::from(&component))
                 .execute(conn)
                 .map_err(Failure::writing(component.name.as_str()))?;
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::created(&component, component.created_at),
+            )?;
             Ok(component)
         })
         .await
@@ -184,6 +190,7 @@ impl ComponentRepository for Store {
         changes: ComponentChanges,
         now: DateTime<Utc>,
     ) -> Result<Component, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let current = locked(
                 conn,
@@ -205,6 +212,11 @@ impl ComponentRepository for Store {
             if updated == 0 {
                 return Err(unchanged(conn, Versioned::Components, tenant, id.0));
             }
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::updated(&next, next.updated_at),
+            )?;
             Ok(next)
         })
         .await
@@ -216,6 +228,7 @@ impl ComponentRepository for Store {
         id: ComponentId,
         expected_version: Option<i64>,
     ) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let mut delete = diesel::delete(components::table)
                 .filter(components::id.eq(DbUuid(id.0)))
@@ -237,6 +250,7 @@ impl ComponentRepository for Store {
             if deleted == 0 {
                 return Err(unchanged(conn, Versioned::Components, tenant, id.0));
             }
+            crate::repositories::events::record_removed(conn, &actor, terrane_domain::SubjectKind::Component, tenant, id.0)?;
             Ok(())
         })
         .await

@@ -20,9 +20,7 @@ use crate::infra::paging::{paged, total_over};
 use crate::infra::schema::{environment_request_history, environment_requests, environments};
 use crate::infra::tx::Access;
 use crate::infra::types::{DbTime, DbUuid};
-use crate::repositories::environments::{
-    find as find_environment, insert as insert_environment, lower, EnvironmentRow,
-};
+use crate::repositories::environments::{find as find_environment, lower, EnvironmentRow};
 use crate::repositories::lifecycle::tables::environment_lifecycles;
 use crate::Store;
 use async_trait::async_trait;
@@ -33,7 +31,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use terrane_domain::time::truncate;
 use terrane_domain::{
     ComponentId, Environment, EnvironmentId, EnvironmentName, EnvironmentRequest,
-    EnvironmentRequestId, EnvironmentStatus, NewEnvironment, Page, RequestFilter,
+    EnvironmentRequestId, EnvironmentStatus, NewEnvironment, NewEvent, Page, RequestFilter,
     RequestHistoryEntry, RequestStatus, TenantId, UserId,
 };
 use terrane_ports::{EnvironmentEffect, EnvironmentRequestRepository, ExpiryClaim, StoreError};
@@ -277,14 +275,20 @@ fn name_taken(name: &EnvironmentName) -> Failure {
 
 /// Appends `entries` to the request's history, numbered after its last row. The caller has
 /// written (and so locked) the request row in this transaction, so numbers never clash.
+/// Each entry is recorded as an event by `actor` too, with `request` (the request after the
+/// move) as its data.
 fn append_history(
     conn: &mut DbConnection,
-    tenant: TenantId,
-    id: EnvironmentRequestId,
+    actor: &str,
+    request: &EnvironmentRequest,
     entries: &[RequestHistoryEntry],
 ) -> Result<(), Failure> {
     if entries.is_empty() {
         return Ok(());
+    }
+    let (tenant, id) = (request.tenant, request.id);
+    for entry in entries {
+        crate::repositories::events::record(conn, actor, &NewEvent::request_moved(request, entry))?;
     }
     let last: Option<i32> = environment_request_history::table
         .filter(environment_request_history::request_id.eq(DbUuid(id.0)))
@@ -341,6 +345,7 @@ fn overwrite(
 /// linked to it, expiring when it does.
 fn create_environment(
     conn: &mut DbConnection,
+    actor: &str,
     request: &EnvironmentRequest,
     new: NewEnvironment,
     now: DateTime<Utc>,
@@ -362,17 +367,19 @@ fn create_environment(
     );
     env.request_id = Some(request.id.0);
     env.expires_at = request.expires_at;
-    insert_environment(conn, &mut env, requested)
+    crate::repositories::environments::insert(conn, &mut env, requested, actor)
 }
 
 /// Marks an environment destroyed (unless it is already) and releases its lease.
 fn destroy(
     conn: &mut DbConnection,
+    actor: &str,
     tenant: TenantId,
     id: EnvironmentId,
     now: DateTime<Utc>,
 ) -> Result<(), Failure> {
-    diesel::update(environments::table)
+    let before = find_environment(conn, tenant, id)?;
+    let destroyed = diesel::update(environments::table)
         .filter(environments::id.eq(DbUuid(id.0)))
         .filter(environments::tenant_id.eq(DbUuid(tenant.0)))
         .filter(environments::status.ne(EnvironmentStatus::Destroyed.as_str()))
@@ -383,6 +390,17 @@ fn destroy(
             environments::deprovision_claimed_until.eq(None::<DbTime>),
         ))
         .execute(conn)?;
+    if let (1, Some(before)) = (destroyed, before) {
+        if let Some(after) = find_environment(conn, tenant, id)? {
+            let event = NewEvent::status_changed(
+                &after,
+                Some(before.status.as_str()),
+                after.status.as_str(),
+                after.updated_at,
+            );
+            crate::repositories::events::record(conn, actor, &event)?;
+        }
+    }
     Ok(())
 }
 
@@ -428,6 +446,7 @@ impl EnvironmentRequestRepository for Store {
         request: EnvironmentRequest,
         entry: RequestHistoryEntry,
     ) -> Result<EnvironmentRequest, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(request.tenant, Access::Write, move |conn| {
             if environment_named(conn, request.tenant, &request.name)? {
                 return Err(name_taken(&request.name));
@@ -436,7 +455,7 @@ impl EnvironmentRequestRepository for Store {
                 .values(RequestRow::from(&request))
                 .execute(conn)
                 .map_err(writing(request.name.as_str()))?;
-            append_history(conn, request.tenant, request.id, &[entry])?;
+            append_history(conn, &actor, &request, &[entry])?;
             Ok(request)
         })
         .await
@@ -515,6 +534,7 @@ impl EnvironmentRequestRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<EnvironmentRequest, StoreError> {
         let tenant = next.tenant;
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             lock(conn, "environment_requests", tenant, next.id.0)?;
             let current = find(conn, tenant, next.id)?.ok_or(StoreError::NotFound)?;
@@ -530,15 +550,17 @@ impl EnvironmentRequestRepository for Store {
             // The environment first: the request row refers to it.
             match effect {
                 EnvironmentEffect::None => {}
-                EnvironmentEffect::Create(new) => create_environment(conn, &next, new, now)?,
+                EnvironmentEffect::Create(new) => {
+                    create_environment(conn, &actor, &next, new, now)?
+                }
                 EnvironmentEffect::Destroy => {
                     if let Some(environment) = next.environment_id {
-                        destroy(conn, tenant, environment, now)?;
+                        destroy(conn, &actor, tenant, environment, now)?;
                     }
                 }
             }
             overwrite(conn, expected_version, &next)?;
-            append_history(conn, tenant, next.id, &history)?;
+            append_history(conn, &actor, &next, &history)?;
             Ok(next)
         })
         .await
@@ -550,6 +572,7 @@ impl EnvironmentRequestRepository for Store {
         id: EnvironmentRequestId,
         expected_version: i64,
     ) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             // Its history goes with it (ON DELETE CASCADE).
             let deleted = diesel::delete(environment_requests::table)
@@ -560,6 +583,13 @@ impl EnvironmentRequestRepository for Store {
             if deleted == 0 {
                 return Err(unchanged(conn, tenant, id));
             }
+            crate::repositories::events::record_removed(
+                conn,
+                &actor,
+                terrane_domain::SubjectKind::EnvironmentRequest,
+                tenant,
+                id.0,
+            )?;
             Ok(())
         })
         .await
@@ -574,6 +604,7 @@ impl EnvironmentRequestRepository for Store {
     ) -> Result<Environment, StoreError> {
         let expires_at = expires_at.map(truncate);
         let now = truncate(now);
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             lock(conn, "environments", tenant, environment.0)?;
             let mut env =
@@ -601,6 +632,7 @@ impl EnvironmentRequestRepository for Store {
             env.expires_at = expires_at;
             env.version += 1;
             env.updated_at = now;
+            crate::repositories::events::record(conn, &actor, &NewEvent::updated(&env, now))?;
             Ok(env)
         })
         .await
@@ -613,6 +645,7 @@ impl EnvironmentRequestRepository for Store {
         limit: u32,
     ) -> Result<Vec<EnvironmentRequest>, StoreError> {
         let now = truncate(now);
+        let actor = terrane_ports::current_actor();
         self.system_tx(move |conn| {
             let due = || {
                 environment_requests::table
@@ -652,7 +685,7 @@ impl EnvironmentRequestRepository for Store {
                     .filter(environment_requests::id.eq(DbUuid(next.id.0)))
                     .set(RequestRow::from(&next))
                     .execute(conn)?;
-                append_history(conn, next.tenant, next.id, &[entry])?;
+                append_history(conn, &actor, &next, &[entry])?;
                 claimed.push(next);
             }
             Ok(claimed)
@@ -792,11 +825,12 @@ impl EnvironmentRequestRepository for Store {
         environment: EnvironmentId,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             if find_environment(conn, tenant, environment)?.is_none() {
                 return Err(StoreError::NotFound.into());
             }
-            destroy(conn, tenant, environment, now)
+            destroy(conn, &actor, tenant, environment, now)
         })
         .await
     }

@@ -195,22 +195,15 @@ pub(crate) fn claim_order_index(
 ///
 /// # Errors
 /// A conflict naming the name when the tenant already has it (and then nothing is claimed).
+///
+/// Its `environment.created` event by `actor` is written with it: on PostgreSQL in the same
+/// statement (its data completed there with the number and order index the insert draws),
+/// on SQLite as a second one.
 pub(crate) fn insert(
     conn: &mut DbConnection,
     env: &mut Environment,
     requested: Option<i32>,
-) -> Result<(), Failure> {
-    insert_recorded(conn, env, requested, None)
-}
-
-/// [`insert`], with the environment's `environment.created` event by `actor` when given: on
-/// PostgreSQL in the same statement (its data completed there with the number and order
-/// index the insert draws), on SQLite as a second one.
-pub(crate) fn insert_recorded(
-    conn: &mut DbConnection,
-    env: &mut Environment,
-    requested: Option<i32>,
-    actor: Option<&str>,
+    actor: &str,
 ) -> Result<(), Failure> {
     if let Some(project) = env.project {
         // SQLite's key names no tenant: the project must be one of the environment's own.
@@ -231,38 +224,28 @@ pub(crate) fn insert_recorded(
                 environments::order_index.eq(claim),
                 environments::number.eq(number),
             ));
-            match actor {
-                None => insert
-                    .returning((environments::order_index, environments::number))
-                    .get_result(pg)
-                    .map_err(Failure::writing(env.name.as_str()))?,
-                Some(actor) => {
-                    let event = NewEvent::created(&*env, env.created_at);
-                    // `record_event` of the migration, evaluated for the inserted row.
-                    let recorded = diesel::dsl::sql::<BigInt>("record_event(")
-                        .bind::<sql::Uuid, _>(DbUuid(event.organization_id.0))
-                        .sql(", ")
-                        .bind::<Text, _>(event.event_type.as_str().to_owned())
-                        .sql(", ")
-                        .bind::<Text, _>(event.subject.kind.clone())
-                        .sql(", ")
-                        .bind::<sql::Uuid, _>(DbUuid(event.subject.id))
-                        .sql(", ")
-                        .bind::<Text, _>(actor.to_owned())
-                        .sql(", ")
-                        .bind::<sql::UtcTimestamp, _>(DbTime(event.at))
-                        .sql(", ")
-                        .bind::<sql::Jsonb, _>(DbJson(event.data))
-                        .sql(
-                            " || jsonb_build_object('number', number, 'orderIndex', order_index))",
-                        );
-                    let (order_index, number, _event): (i32, i64, i64) = insert
-                        .returning((environments::order_index, environments::number, recorded))
-                        .get_result(pg)
-                        .map_err(Failure::writing(env.name.as_str()))?;
-                    (order_index, number)
-                }
-            }
+            let event = NewEvent::created(&*env, env.created_at);
+            // `record_event` of the migration, evaluated for the inserted row.
+            let recorded = diesel::dsl::sql::<BigInt>("record_event(")
+                .bind::<sql::Uuid, _>(DbUuid(event.organization_id.0))
+                .sql(", ")
+                .bind::<Text, _>(event.event_type.as_str().to_owned())
+                .sql(", ")
+                .bind::<Text, _>(event.subject.kind.clone())
+                .sql(", ")
+                .bind::<sql::Uuid, _>(DbUuid(event.subject.id))
+                .sql(", ")
+                .bind::<Text, _>(actor.to_owned())
+                .sql(", ")
+                .bind::<sql::UtcTimestamp, _>(DbTime(event.at))
+                .sql(", ")
+                .bind::<sql::Jsonb, _>(DbJson(event.data))
+                .sql(" || jsonb_build_object('number', number, 'orderIndex', order_index))");
+            let (order_index, number, _event): (i32, i64, i64) = insert
+                .returning((environments::order_index, environments::number, recorded))
+                .get_result(pg)
+                .map_err(Failure::writing(env.name.as_str()))?;
+            (order_index, number)
         }
         DbConnection::Sqlite(_) => {
             let order_index = claim_order_index(conn, env.tenant, requested)?;
@@ -277,13 +260,11 @@ pub(crate) fn insert_recorded(
                 .map_err(Failure::writing(env.name.as_str()))?;
             env.order_index = order_index;
             env.number = EnvironmentNumber(number);
-            if let Some(actor) = actor {
-                crate::repositories::events::record(
-                    conn,
-                    actor,
-                    &NewEvent::created(&*env, env.created_at),
-                )?;
-            }
+            crate::repositories::events::record(
+                conn,
+                actor,
+                &NewEvent::created(&*env, env.created_at),
+            )?;
             (order_index, number)
         }
     };
@@ -405,7 +386,7 @@ impl EnvironmentRepository for Store {
                 requested.unwrap_or_default(),
                 now,
             );
-            insert_recorded(conn, &mut env, requested, Some(&actor))?;
+            insert(conn, &mut env, requested, &actor)?;
             crate::repositories::target_groups::apply_assignments(
                 conn,
                 tenant,

@@ -97,6 +97,22 @@ pub(crate) fn record(
     Ok(())
 }
 
+/// The time of a change whose port gives none (deletions): now, to the microsecond.
+pub(crate) fn now() -> DateTime<Utc> {
+    terrane_domain::time::truncate(Utc::now())
+}
+
+/// Stores that the `kind` with `id` was deleted, by `actor`, now.
+pub(crate) fn record_removed(
+    conn: &mut DbConnection,
+    actor: &str,
+    kind: terrane_domain::SubjectKind,
+    tenant: TenantId,
+    id: uuid::Uuid,
+) -> Result<(), Failure> {
+    record(conn, actor, &NewEvent::removed(kind, tenant, id, now()))
+}
+
 /// The events after `after`, in `(tx, id)` order, that no running transaction can still
 /// come before (see the module's documentation).
 fn settled_after(

@@ -188,12 +188,18 @@ impl FreezeWindowRepository for Store {
         created_by: UserId,
         now: DateTime<Utc>,
     ) -> Result<FreezeWindow, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             revise_environment(conn, tenant, environment)?;
             let window = new.into_window(id, tenant, environment, created_by, now);
             diesel::insert_into(freeze_windows::table)
                 .values(FreezeWindowRow::from(&window))
                 .execute(conn)?;
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::created(&window, window.created_at),
+            )?;
             Ok(window)
         })
         .await
@@ -243,6 +249,7 @@ impl FreezeWindowRepository for Store {
         environment: EnvironmentId,
         id: FreezeWindowId,
     ) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let deleted = diesel::delete(freeze_windows::table)
                 .filter(freeze_windows::id.eq(DbUuid(id.0)))
@@ -252,6 +259,13 @@ impl FreezeWindowRepository for Store {
             if deleted == 0 {
                 return Err(StoreError::NotFound.into());
             }
+            crate::repositories::events::record_removed(
+                conn,
+                &actor,
+                terrane_domain::SubjectKind::FreezeWindow,
+                tenant,
+                id.0,
+            )?;
             revise_environment(conn, tenant, environment)
         })
         .await
@@ -275,6 +289,89 @@ impl FreezeWindowRepository for Store {
                     .push(window);
             }
             Ok(by_environment)
+        })
+        .await
+    }
+}
+
+/// The ids of up to `limit` windows whose `$recorded` edge at `$at` has come by `now` and is
+/// not recorded yet, oldest first, locked; on PostgreSQL skipping the rows another replica
+/// holds (on SQLite the write transaction excludes other writers).
+macro_rules! due_ids {
+    ($conn:expr, $recorded:expr, $at:expr, $now:expr, $limit:expr) => {{
+        let due = || {
+            freeze_windows::table
+                .filter($recorded.eq(false))
+                .filter($at.le(DbTime($now)))
+                .order_by($at.asc())
+                .then_order_by(freeze_windows::id.asc())
+                .limit(i64::from($limit))
+                .select(freeze_windows::id)
+        };
+        let ids: Vec<DbUuid> = match $conn {
+            DbConnection::Pg(pg) => due().for_update().skip_locked().load(pg)?,
+            DbConnection::Sqlite(sqlite) => due().load(sqlite)?,
+        };
+        ids
+    }};
+}
+
+#[async_trait]
+impl terrane_ports::FreezeWindowEdges for Store {
+    async fn record_edges(&self, now: DateTime<Utc>, limit: u32) -> Result<u64, StoreError> {
+        let actor = terrane_ports::current_actor();
+        self.system_tx(move |conn| {
+            let mut recorded = 0;
+            let started = due_ids!(
+                conn,
+                freeze_windows::started_recorded,
+                freeze_windows::starts_at,
+                now,
+                limit
+            );
+            if !started.is_empty() {
+                let windows = load(
+                    conn,
+                    freeze_windows::table
+                        .filter(freeze_windows::id.eq_any(started.clone()))
+                        .into_boxed(),
+                )?;
+                diesel::update(freeze_windows::table)
+                    .filter(freeze_windows::id.eq_any(started))
+                    .set(freeze_windows::started_recorded.eq(true))
+                    .execute(conn)?;
+                for window in &windows {
+                    let event = terrane_domain::NewEvent::freeze_window_started(window);
+                    crate::repositories::events::record(conn, &actor, &event)?;
+                    recorded += 1;
+                }
+            }
+            let ended = due_ids!(
+                conn,
+                freeze_windows::ended_recorded,
+                freeze_windows::ends_at,
+                now,
+                limit
+            );
+            if !ended.is_empty() {
+                let mut windows = load(
+                    conn,
+                    freeze_windows::table
+                        .filter(freeze_windows::id.eq_any(ended.clone()))
+                        .into_boxed(),
+                )?;
+                windows.sort_by_key(|w| (w.end, w.id));
+                diesel::update(freeze_windows::table)
+                    .filter(freeze_windows::id.eq_any(ended))
+                    .set(freeze_windows::ended_recorded.eq(true))
+                    .execute(conn)?;
+                for window in &windows {
+                    let event = terrane_domain::NewEvent::freeze_window_ended(window);
+                    crate::repositories::events::record(conn, &actor, &event)?;
+                    recorded += 1;
+                }
+            }
+            Ok(recorded)
         })
         .await
     }

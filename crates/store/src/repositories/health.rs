@@ -120,7 +120,9 @@ impl HealthCheckRepository for Store {
         interval_seconds: u32,
     ) -> Result<Target, StoreError> {
         let tenant = check.tenant;
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
+            let before = find(conn, tenant, check.target_id)?.ok_or(StoreError::NotFound)?;
             let next = check.checked_at + Duration::seconds(i64::from(interval_seconds));
             let updated = diesel::update(targets::table)
                 .filter(targets::id.eq(DbUuid(check.target_id.0)))
@@ -138,7 +140,13 @@ impl HealthCheckRepository for Store {
             diesel::insert_into(health_checks::table)
                 .values(HealthCheckRow::from(&check))
                 .execute(conn)?;
-            find(conn, tenant, check.target_id)?.ok_or(StoreError::NotFound.into())
+            let after = find(conn, tenant, check.target_id)?.ok_or(StoreError::NotFound)?;
+            if let Some(event) =
+                terrane_domain::NewEvent::health_checked(&before, &after, check.checked_at)
+            {
+                crate::repositories::events::record(conn, &actor, &event)?;
+            }
+            Ok(after)
         })
         .await
     }

@@ -80,6 +80,7 @@ impl ProjectRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<Project, StoreError> {
         let now = terrane_domain::time::truncate(now);
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let number = crate::infra::numbers::next_number(conn)?;
             diesel::insert_into(projects::table)
@@ -96,7 +97,13 @@ impl ProjectRepository for Store {
                 ))
                 .execute(conn)
                 .map_err(Failure::writing(new.name.as_str()))?;
-            find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
+            let project = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::created(&project, project.created_at),
+            )?;
+            Ok(project)
         })
         .await
     }

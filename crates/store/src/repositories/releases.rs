@@ -96,6 +96,7 @@ fn with_components(
 #[async_trait]
 impl ReleaseRepository for Store {
     async fn create(&self, tenant: TenantId, release: Release) -> Result<Release, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             diesel::insert_into(releases::table)
                 .values(ReleaseRow {
@@ -140,6 +141,11 @@ impl ReleaseRepository for Store {
             }
             let mut stored = release;
             stored.components.sort_by_key(|c| c.component_id.as_uuid());
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::created(&stored, stored.created_at),
+            )?;
             Ok(stored)
         })
         .await

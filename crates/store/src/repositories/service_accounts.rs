@@ -91,6 +91,7 @@ impl ServiceAccountRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<ServiceAccount, StoreError> {
         let now = terrane_domain::time::truncate(now);
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             diesel::insert_into(service_accounts::table)
                 .values((
@@ -107,7 +108,13 @@ impl ServiceAccountRepository for Store {
                 ))
                 .execute(conn)
                 .map_err(Failure::writing(&new.name))?;
-            find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
+            let account = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::created(&account, account.created_at),
+            )?;
+            Ok(account)
         })
         .await
     }
@@ -151,6 +158,7 @@ impl ServiceAccountRepository for Store {
     }
 
     async fn delete(&self, tenant: TenantId, id: ServiceAccountId) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let deleted = diesel::delete(service_accounts::table)
                 .filter(service_accounts::id.eq(DbUuid(id.0)))
@@ -159,6 +167,13 @@ impl ServiceAccountRepository for Store {
             if deleted == 0 {
                 return Err(StoreError::NotFound.into());
             }
+            crate::repositories::events::record_removed(
+                conn,
+                &actor,
+                terrane_domain::SubjectKind::ServiceAccount,
+                tenant,
+                id.0,
+            )?;
             Ok(())
         })
         .await
@@ -172,6 +187,7 @@ impl ServiceAccountRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<ServiceAccount, StoreError> {
         let now = terrane_domain::time::truncate(now);
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let updated = diesel::update(service_accounts::table)
                 .filter(service_accounts::id.eq(DbUuid(id.0)))
@@ -184,7 +200,13 @@ impl ServiceAccountRepository for Store {
             if updated == 0 {
                 return Err(StoreError::NotFound.into());
             }
-            find(conn, tenant, id)?.ok_or(StoreError::NotFound.into())
+            let account = find(conn, tenant, id)?.ok_or(StoreError::NotFound)?;
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::updated(&account, now),
+            )?;
+            Ok(account)
         })
         .await
     }

@@ -359,6 +359,7 @@ impl TargetGroupRepository for Store {
         new: NewTargetGroup,
         now: DateTime<Utc>,
     ) -> Result<TargetGroup, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             // Bumping the environment's version also finds it and, on PostgreSQL, locks it
             // against a concurrent delete until this transaction ends.
@@ -383,6 +384,11 @@ impl TargetGroupRepository for Store {
                 &[request],
                 now,
             )?;
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::created(&group, group.created_at),
+            )?;
             Ok(group)
         })
         .await
@@ -403,6 +409,7 @@ impl TargetGroupRepository for Store {
         new: NewTargetGroup,
         now: DateTime<Utc>,
     ) -> Result<TargetGroup, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let number = TargetGroupNumber(crate::infra::numbers::next_number(conn)?);
             let group = new.into_target_group(id, number, tenant, now);
@@ -410,6 +417,11 @@ impl TargetGroupRepository for Store {
                 .values(TargetGroupRow::from(&group))
                 .execute(conn)
                 .map_err(Failure::writing(group.name.as_str()))?;
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::created(&group, group.created_at),
+            )?;
             Ok(group)
         })
         .await
@@ -462,6 +474,7 @@ impl TargetGroupRepository for Store {
         changes: TargetGroupChanges,
         now: DateTime<Utc>,
     ) -> Result<TargetGroup, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let current = locked(
                 conn,
@@ -483,6 +496,11 @@ impl TargetGroupRepository for Store {
             if updated == 0 {
                 return Err(unchanged(conn, Versioned::TargetGroups, tenant, id.0));
             }
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::updated(&next, next.updated_at),
+            )?;
             Ok(next)
         })
         .await
@@ -495,6 +513,7 @@ impl TargetGroupRepository for Store {
         expected_version: Option<i64>,
         now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let group = locked(
                 conn,
@@ -527,6 +546,13 @@ impl TargetGroupRepository for Store {
                 .filter(target_groups::id.eq(DbUuid(id.0)))
                 .filter(target_groups::tenant_id.eq(DbUuid(tenant.0)))
                 .execute(conn)?;
+            crate::repositories::events::record_removed(
+                conn,
+                &actor,
+                terrane_domain::SubjectKind::TargetGroup,
+                tenant,
+                id.0,
+            )?;
             Ok(())
         })
         .await

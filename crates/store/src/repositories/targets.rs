@@ -220,6 +220,7 @@ impl TargetRepository for Store {
         new: NewTarget,
         now: DateTime<Utc>,
     ) -> Result<Target, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             check_references(conn, tenant, new.environment_id, new.target_group_id)?;
             let target = new.into_target(id, tenant, now);
@@ -227,6 +228,11 @@ impl TargetRepository for Store {
                 .values(TargetRow::from(&target))
                 .execute(conn)
                 .map_err(Failure::writing(target.name.as_str()))?;
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::created(&target, target.created_at),
+            )?;
             Ok(target)
         })
         .await
@@ -278,6 +284,7 @@ impl TargetRepository for Store {
         changes: TargetChanges,
         now: DateTime<Utc>,
     ) -> Result<Target, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let current = locked(
                 conn,
@@ -303,6 +310,11 @@ impl TargetRepository for Store {
             if updated == 0 {
                 return Err(unchanged(conn, Versioned::Targets, tenant, id.0));
             }
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::updated(&next, next.updated_at),
+            )?;
             Ok(next)
         })
         .await
@@ -314,6 +326,7 @@ impl TargetRepository for Store {
         id: TargetId,
         expected_version: Option<i64>,
     ) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let mut delete = diesel::delete(targets::table)
                 .filter(targets::id.eq(DbUuid(id.0)))
@@ -325,6 +338,13 @@ impl TargetRepository for Store {
             if delete.execute(conn)? == 0 {
                 return Err(unchanged(conn, Versioned::Targets, tenant, id.0));
             }
+            crate::repositories::events::record_removed(
+                conn,
+                &actor,
+                terrane_domain::SubjectKind::Target,
+                tenant,
+                id.0,
+            )?;
             Ok(())
         })
         .await

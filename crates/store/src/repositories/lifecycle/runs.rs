@@ -20,7 +20,7 @@ use crate::infra::connection::DbConnection;
 use crate::infra::schema::environments;
 use crate::infra::tx::Access;
 use crate::infra::types::{DbJson, DbTime, DbUuid};
-use crate::repositories::environments::{insert as insert_environment, EnvironmentRow};
+use crate::repositories::environments::EnvironmentRow;
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -47,6 +47,7 @@ impl LifecycleRepository for Store {
         birth: Birth,
         now: DateTime<Utc>,
     ) -> Result<Environment, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let requested = new.order_index;
             let target_groups = new.target_groups.clone();
@@ -62,7 +63,7 @@ impl LifecycleRepository for Store {
             if let Some((template, _)) = &birth.template {
                 super::templates::lock(conn, tenant, *template)?;
             }
-            insert_environment(conn, &mut env, requested)?;
+            crate::repositories::environments::insert(conn, &mut env, requested, &actor)?;
             crate::repositories::target_groups::apply_assignments(
                 conn,
                 tenant,

@@ -102,11 +102,17 @@ fn checked(
 #[async_trait]
 impl TemplateRepository for Store {
     async fn create(&self, tenant: TenantId, template: Template) -> Result<Template, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             diesel::insert_into(environment_templates::table)
                 .values(TemplateRow::from(&template))
                 .execute(conn)
                 .map_err(taken(&template))?;
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::created(&template, template.created_at),
+            )?;
             Ok(template)
         })
         .await
@@ -168,6 +174,7 @@ impl TemplateRepository for Store {
         expected_version: Option<i64>,
         template: Template,
     ) -> Result<Template, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let current = checked(conn, tenant, template.id, expected_version)?;
             refuse_when_used(conn, tenant, &current, "changed")?;
@@ -183,6 +190,11 @@ impl TemplateRepository for Store {
                 }
                 .into());
             }
+            crate::repositories::events::record(
+                conn,
+                &actor,
+                &terrane_domain::NewEvent::updated(&template, template.updated_at),
+            )?;
             Ok(template)
         })
         .await
@@ -194,12 +206,20 @@ impl TemplateRepository for Store {
         id: TemplateId,
         expected_version: Option<i64>,
     ) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let current = checked(conn, tenant, id, expected_version)?;
             refuse_when_used(conn, tenant, &current, "deleted")?;
             diesel::delete(environment_templates::table)
                 .filter(environment_templates::id.eq(DbUuid(id.0)))
                 .execute(conn)?;
+            crate::repositories::events::record_removed(
+                conn,
+                &actor,
+                terrane_domain::SubjectKind::Template,
+                tenant,
+                id.0,
+            )?;
             Ok(())
         })
         .await

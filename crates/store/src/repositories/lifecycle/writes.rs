@@ -11,16 +11,19 @@ use crate::infra::schema::environments;
 use crate::infra::types::{DbJson, DbTime, DbUuid};
 use crate::infra::versioned::{locked, Versioned};
 use crate::repositories::environments::find as find_environment;
+use crate::repositories::events;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use std::collections::BTreeMap;
 use terrane_domain::time::truncate;
+use terrane_domain::NewEvent;
 use terrane_domain::{
     Environment, EnvironmentId, EnvironmentStatus, LifecycleEvent, Run, RunId, TenantId,
 };
 use terrane_ports::StoreError;
 
 pub(super) fn insert_run(conn: &mut DbConnection, run: &Run) -> Result<(), Failure> {
+    let actor = terrane_ports::current_actor();
     diesel::insert_into(workflow_runs::table)
         .values(RunRow::from(run))
         .execute(conn)
@@ -38,11 +41,12 @@ pub(super) fn insert_run(conn: &mut DbConnection, run: &Run) -> Result<(), Failu
             .values(StepRow::of(run, i, step))
             .execute(conn)?;
     }
-    Ok(())
+    events::record(conn, &actor, &NewEvent::created(run, run.requested_at))
 }
 
 /// Writes what changes of a stored run: its status and times, and its steps'.
 pub(super) fn write_run(conn: &mut DbConnection, run: &Run) -> Result<(), Failure> {
+    let actor = terrane_ports::current_actor();
     diesel::update(workflow_runs::table)
         .filter(workflow_runs::id.eq(DbUuid(run.id.0)))
         .set((
@@ -63,7 +67,11 @@ pub(super) fn write_run(conn: &mut DbConnection, run: &Run) -> Result<(), Failur
             ))
             .execute(conn)?;
     }
-    Ok(())
+    let at = run
+        .finished_at
+        .or(run.started_at)
+        .unwrap_or(run.requested_at);
+    events::record(conn, &actor, &NewEvent::updated(run, at))
 }
 
 /// Sets the environment's status, bumping its version (a compare-and-set on
@@ -105,6 +113,15 @@ pub(super) fn set_status(
         }
         .into());
     }
+    if next.status != current.status {
+        let event = NewEvent::status_changed(
+            &next,
+            Some(current.status.as_str()),
+            next.status.as_str(),
+            next.updated_at,
+        );
+        events::record(conn, &terrane_ports::current_actor(), &event)?;
+    }
     Ok(next)
 }
 
@@ -116,6 +133,9 @@ pub(super) fn append(
     diesel::insert_into(environment_lifecycle_events::table)
         .values(EventRow::of(tenant, event))
         .execute(conn)?;
+    if let Some(recorded) = NewEvent::lifecycle_entry(tenant, event) {
+        events::record(conn, &terrane_ports::current_actor(), &recorded)?;
+    }
     Ok(())
 }
 
