@@ -945,8 +945,8 @@ impl ConfinedRole {
                  GRANT SELECT, INSERT, UPDATE, DELETE ON environments, environment_order_counters, \
                  environment_requests, environment_request_history, components, \
                  environment_templates, environment_lifecycles, workflow_runs, workflow_steps, \
-                 environment_lifecycle_events TO {name}; \
-                 GRANT USAGE ON SEQUENCE entity_numbers TO {name};"
+                 environment_lifecycle_events, events TO {name}; \
+                 GRANT USAGE ON SEQUENCE entity_numbers, events_id_seq TO {name};"
             ))
             .unwrap();
         ConfinedRole {

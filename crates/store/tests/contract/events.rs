@@ -13,6 +13,7 @@ on_both_backends!(
     a_poller_never_misses_an_event_of_concurrent_writers,
     each_organization_reads_its_own_events_and_background_work_reads_all,
     purge_deletes_only_events_older_than_the_cutoff,
+    racing_replicas_record_each_freeze_window_edge_once,
 );
 
 /// The tenant's events once there are `n` of them. On PostgreSQL a read holds back the
@@ -234,4 +235,66 @@ async fn purge_deletes_only_events_older_than_the_cutoff(db: TestDb) {
     let left = db.store.after(t, None, &[], 100).await.unwrap();
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].data["name"], "new");
+}
+
+/// Replicas recording freeze windows' edges at once record each edge once.
+async fn racing_replicas_record_each_freeze_window_edge_once(db: TestDb) {
+    use terrane_domain::{FreezeWindowId, FreezeWindowInput, UserId};
+    use terrane_ports::{FreezeWindowEdges, FreezeWindowRepository};
+    let t = tenant();
+    let env = EnvironmentId(Uuid::now_v7());
+    EnvironmentRepository::create(&db.store, t, env, named("prod"), now())
+        .await
+        .unwrap();
+    let start = now();
+    let mut windows = Vec::new();
+    for i in 0..10 {
+        let new = FreezeWindowInput {
+            start: Some((start + chrono::Duration::seconds(i)).to_rfc3339()),
+            end: Some((start + chrono::Duration::seconds(i + 30)).to_rfc3339()),
+            reason: Some(format!("window {i}")),
+            ..Default::default()
+        }
+        .into_new()
+        .unwrap();
+        let id = FreezeWindowId(Uuid::now_v7());
+        FreezeWindowRepository::create(&db.store, t, env, id, new, UserId(Uuid::nil()), now())
+            .await
+            .unwrap();
+        windows.push(id);
+    }
+    // Two stores on one database stand for two replicas.
+    let other = terrane_store::Store::connect(&db.url, 4).unwrap();
+    let stores = [db.store.clone(), other];
+    let at = start + chrono::Duration::seconds(100);
+    let recorded: u64 = race(8, move |i| {
+        let store = stores[i % 2].clone();
+        async move { store.record_edges(at, 3).await.unwrap() }
+    })
+    .await
+    .into_iter()
+    .sum();
+    // Whatever is left after the race, one more look finishes.
+    let rest = db.store.record_edges(at, 100).await.unwrap()
+        + db.store.record_edges(at, 100).await.unwrap();
+    assert_eq!(recorded + rest, 20, "ten starts and ten ends");
+    let events = settled(&db.store, t, 1 + 10 + 20).await;
+    let started = events
+        .iter()
+        .filter(|e| e.event_type.as_str() == "freeze_window.started");
+    let ended = events
+        .iter()
+        .filter(|e| e.event_type.as_str() == "freeze_window.ended");
+    let started: Vec<Uuid> = started.map(|e| e.subject.id).collect();
+    let ended: Vec<Uuid> = ended.map(|e| e.subject.id).collect();
+    assert_eq!(started.len(), 10);
+    assert_eq!(started.iter().collect::<HashSet<_>>().len(), 10);
+    assert_eq!(ended.iter().collect::<HashSet<_>>().len(), 10);
+    assert_eq!(ended.len(), 10);
+    assert!(events
+        .iter()
+        .filter(|e| e.event_type.as_str().starts_with("freeze_window.s")
+            || e.event_type.as_str() == "freeze_window.ended")
+        .all(|e| e.actor == "system"));
+    assert_eq!(db.store.record_edges(at, 100).await.unwrap(), 0);
 }
