@@ -560,6 +560,11 @@ impl EnvironmentRequestRepository for Store {
                 }
             }
             overwrite(conn, expected_version, &next)?;
+            if history.is_empty() {
+                // An edit of a pending request: no move, but a change.
+                let event = NewEvent::updated(&next, next.updated_at);
+                crate::repositories::events::record(conn, &actor, &event)?;
+            }
             append_history(conn, &actor, &next, &history)?;
             Ok(next)
         })

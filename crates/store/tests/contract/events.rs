@@ -14,6 +14,7 @@ on_both_backends!(
     each_organization_reads_its_own_events_and_background_work_reads_all,
     purge_deletes_only_events_older_than_the_cutoff,
     racing_replicas_record_each_freeze_window_edge_once,
+    a_health_check_records_an_event_only_when_the_status_changes,
 );
 
 /// The tenant's events once there are `n` of them. On PostgreSQL a read holds back the
@@ -297,4 +298,63 @@ async fn racing_replicas_record_each_freeze_window_edge_once(db: TestDb) {
             || e.event_type.as_str() == "freeze_window.ended")
         .all(|e| e.actor == "system"));
     assert_eq!(db.store.record_edges(at, 100).await.unwrap(), 0);
+}
+
+/// A health check records `target.health_changed` when it changes the target's status, and
+/// nothing when it confirms it.
+async fn a_health_check_records_an_event_only_when_the_status_changes(db: TestDb) {
+    use terrane_domain::{HealthCheck, HealthCheckId, HealthStatus, ProbeOutcome, TargetId};
+    use terrane_ports::{HealthCheckRepository, TargetRepository};
+    let t = tenant();
+    let env = EnvironmentId(Uuid::now_v7());
+    EnvironmentRepository::create(&db.store, t, env, named("prod"), now())
+        .await
+        .unwrap();
+    let target = TargetId(Uuid::now_v7());
+    TargetRepository::create(
+        &db.store,
+        t,
+        target,
+        crate::target_groups::new_target("web-1", env, None),
+        now(),
+    )
+    .await
+    .unwrap();
+    let check = |status| {
+        HealthCheck::new(
+            HealthCheckId(Uuid::now_v7()),
+            t,
+            target,
+            ProbeOutcome::new(status, "probed"),
+            now(),
+        )
+    };
+    for status in [
+        HealthStatus::Healthy,
+        HealthStatus::Healthy,
+        HealthStatus::Unhealthy,
+    ] {
+        db.store.record(check(status), 30).await.unwrap();
+    }
+    let events = settled(&db.store, t, 4).await;
+    assert_eq!(
+        types(&events),
+        [
+            "environment.created",
+            "target.created",
+            "target.health_changed",
+            "target.health_changed"
+        ]
+    );
+    assert_eq!(
+        (&events[2].data["from"], &events[2].data["to"]),
+        (&serde_json::json!("unknown"), &serde_json::json!("healthy"))
+    );
+    assert_eq!(
+        (&events[3].data["from"], &events[3].data["to"]),
+        (
+            &serde_json::json!("healthy"),
+            &serde_json::json!("unhealthy")
+        )
+    );
 }
