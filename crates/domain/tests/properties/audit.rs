@@ -118,13 +118,14 @@ proptest! {
             .map(|text| canonical_json(&serde_json::from_str::<Value>(text).unwrap()))
             .collect();
         prop_assert_eq!(&again[0], &again[1]);
-        prop_assert_eq!(&again[0], &again[2]);
         // That is the value's own canonical text whenever serde_json reads the value back
-        // exactly: its reader may land a double on a neighbour (why stored entries keep their
-        // data as canonical text rather than parsing it again).
+        // exactly: its reader may land a double on a neighbour, differently for `9.8e16` and
+        // `98000000000000000` (why stored entries keep their data as canonical text rather
+        // than parsing it again).
         let exact = serde_json::from_str::<Value>(&texts[1]).unwrap() == value;
         if exact {
             prop_assert_eq!(&again[0], &canonical);
+            prop_assert_eq!(&again[2], &canonical);
         }
     }
 
