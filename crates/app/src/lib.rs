@@ -4,6 +4,7 @@
 //! and asks the repositories to store them. Nothing here knows HTTP or SQL.
 
 mod agents;
+mod audit;
 mod components;
 mod deployments;
 mod drift;
@@ -25,6 +26,7 @@ mod views;
 mod webhooks;
 
 pub use agents::{token_hash, Agents};
+pub use audit::{Audit, CHAIN_BATCH};
 pub use components::Components;
 pub use deployments::Deployments;
 pub use drift::Drift;

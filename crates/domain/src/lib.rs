@@ -8,6 +8,7 @@
 mod wire;
 
 pub mod agent;
+pub mod audit;
 pub mod auth;
 pub mod component;
 pub mod deployment;
@@ -35,6 +36,10 @@ pub mod webhook;
 
 pub use agent::{
     Agent, AgentId, Inventory, InventoryComponent, NewAgent, TargetReport, AGENT_TOKEN_PREFIX,
+};
+pub use audit::{
+    AuditDraft, AuditEntry, AuditEntryId, AuditFilter, AuditSubject, CanonicalJson, ChainHash,
+    ChainHead, ChainVerifier, ChainedEntry, Verification,
 };
 pub use auth::{Actor, Permission, Role};
 pub use component::{

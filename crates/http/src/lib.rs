@@ -5,6 +5,7 @@
 //! turn the answers (or [`problem::Problem`]s) into responses. No storage type appears here.
 
 mod agents;
+mod audit;
 pub mod auth;
 mod components;
 mod dashboard;
@@ -100,7 +101,10 @@ pub struct AppState {
     pub lifecycle: Arc<dyn terrane_ports::LifecycleService>,
     /// Projects: groups of environments.
     pub projects: Arc<dyn terrane_ports::ProjectService>,
+    /// Webhooks and their deliveries.
     pub webhooks: Arc<dyn terrane_ports::WebhookService>,
+    /// The audit log and its verification.
+    pub audit: Arc<dyn terrane_ports::AuditService>,
     /// First answers to `Idempotency-Key`s.
     pub idempotency: Arc<dyn IdempotencyRepository>,
     /// Readiness of storage.
@@ -139,6 +143,7 @@ pub struct AppState {
         (name = "projects", description = "Named groups of environments (Genesis's projects), with a server-wide number"),
         (name = "genesis", description = "Genesis (OpenGenesis REST: projects, environments, actions, workflows, history and time to live) on the wire as Genesis's documents show it, with numeric ids; HTTP Basic with a service account's login and secret, or any bearer token /api/v1 takes"),
         (name = "flexdeploy", description = "FlexDeploy REST v2 (environments and target groups) on the wire as FlexDeploy's documents show it, with numeric ids; HTTP Basic with a service account's login and secret, or any bearer token /api/v1 takes"),
+        (name = "audit", description = "The tamper-evident audit log: every event of the organization, chained by SHA-256 hash, and its verification"),
         (name = "events", description = "The event log: every change of state, in order, by cursor or as Server-Sent Events"),
         (name = "ops", description = "Health, readiness and metrics"),
     )
@@ -275,6 +280,8 @@ fn api(config: &mut ServiceConfig) {
                 .service(webhooks::delete_webhook)
                 .service(webhooks::list_deliveries)
                 .service(webhooks::redeliver)
+                .service(audit::list_audit)
+                .service(audit::verify_audit)
                 .service(events::list_events)
                 .service(events::stream_events),
         )

@@ -6,6 +6,7 @@
 //! driven ports. Every method documents which error variant an implementation returns when.
 
 pub mod agents;
+pub mod audit;
 pub mod deployments;
 pub mod drift;
 pub mod environment_requests;
@@ -21,6 +22,9 @@ pub mod system;
 pub mod views;
 pub mod webhooks;
 
+pub use audit::{AuditRepository, AuditService};
+#[cfg(feature = "mocks")]
+pub use audit::{MockAuditRepository, MockAuditService};
 pub use error::{ServiceError, StoreError};
 pub use events::{
     act_as, acting, acting_once_known, current_actor, EventLog, EventService, FreezeWindowEdges,

@@ -101,6 +101,10 @@ pub struct ServeArgs {
     /// past replaying (older than a day).
     #[arg(long, env = "TERRANE_IDEMPOTENCY_PURGE_INTERVAL_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     pub idempotency_purge_interval_secs: u64,
+    /// Milliseconds between rounds of chaining new events into the audit log in the
+    /// background (readers of the audit log chain on demand as well).
+    #[arg(long, env = "TERRANE_AUDIT_CHAIN_INTERVAL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=3_600_000))]
+    pub audit_chain_interval_ms: u64,
     #[command(flatten)]
     pub events: EventArgs,
     #[command(flatten)]

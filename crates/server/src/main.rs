@@ -1,6 +1,7 @@
 //! `terrane`: the composition root. Reads configuration, wires the adapters to the use cases,
 //! and serves, migrates, mints tokens or prints the OpenAPI document.
 
+mod audit_chainer;
 mod config;
 mod event_jobs;
 mod health_scheduler;
@@ -21,6 +22,7 @@ use config::{Cli, Command, DbArgs, ServeArgs, TokenArgs};
 use rand::Rng;
 use std::sync::Arc;
 use terrane_app::Agents;
+use terrane_app::Audit;
 use terrane_app::Drift;
 use terrane_app::Events;
 use terrane_app::HealthChecks;
@@ -169,7 +171,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Arc::new(UuidV7Source),
         chrono::Duration::seconds(args.health.agent_heartbeat_interval_secs),
     ));
+    let audit = Arc::new(Audit::new(store.clone(), store.clone()));
     let state = AppState {
+        audit: audit.clone(),
         templates: lifecycle.templates,
         lifecycle: lifecycle.service,
         drift: Arc::new(Drift::new(
@@ -259,6 +263,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         clock.clone(),
         std::time::Duration::from_secs(args.idempotency_purge_interval_secs),
     ));
+    let chainer = actix_web::rt::spawn(audit_chainer::run(
+        audit,
+        std::time::Duration::from_millis(args.audit_chain_interval_ms),
+    ));
     let event_retention = actix_web::rt::spawn(event_jobs::retention(
         store.clone(),
         clock.clone(),
@@ -315,6 +323,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     sweeper.abort();
     purger.abort();
+    chainer.abort();
     event_retention.abort();
     window_edges.abort();
     served?;

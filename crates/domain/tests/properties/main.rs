@@ -2,6 +2,7 @@
 //! reads back as the same value once printed; the state machines never panic and only ever
 //! make the moves their tables allow.
 
+mod audit;
 mod machines;
 mod structured;
 mod values;

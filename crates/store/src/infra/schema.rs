@@ -569,3 +569,46 @@ diesel::table! {
         data -> Jsonb,
     }
 }
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Text};
+    use crate::infra::types::sql::{UtcTimestamp, Uuid};
+
+    /// The audit log: every event of an organization, chained by hash; only ever inserted.
+    audit_entries (tenant_id, sequence) {
+        tenant_id -> Uuid,
+        sequence -> BigInt,
+        event_id -> Text,
+        event_type -> Text,
+        subject_kind -> Text,
+        subject_id -> Uuid,
+        actor -> Text,
+        at -> UtcTimestamp,
+        /// Canonical JSON text, exactly as hashed.
+        data -> Text,
+        previous_hash -> Text,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{BigInt, Text};
+    use crate::infra::types::sql::Uuid;
+
+    /// The end of each organization's audit chain.
+    audit_heads (tenant_id) {
+        tenant_id -> Uuid,
+        sequence -> BigInt,
+        hash -> Text,
+    }
+}
+
+diesel::table! {
+    use diesel::sql_types::{Integer, Nullable, Text};
+
+    /// How far the audit chainer has read the event log (one row, id 1).
+    audit_progress (id) {
+        id -> Integer,
+        event_cursor -> Nullable<Text>,
+    }
+}

@@ -4,6 +4,7 @@
 
 pub(crate) mod agents;
 pub(crate) mod assignments;
+pub(crate) mod audit;
 pub(crate) mod components;
 pub(crate) mod deployments;
 pub(crate) mod environment_requests;

@@ -28,6 +28,7 @@ macro_rules! on_both_backends {
 }
 
 mod agents;
+mod audit;
 mod components;
 mod deployments;
 mod environment_requests;

@@ -13,6 +13,9 @@ use terrane_store::{migrations, Backend, Store};
 const TABLES: [&str; 34] = [
     "agent_targets",
     "agents",
+    "audit_entries",
+    "audit_heads",
+    "audit_progress",
     "components",
     "deployment_approvals",
     "deployment_counts",
@@ -172,7 +175,7 @@ fn both_backends_embed_the_same_migrations() {
     let postgres: Vec<String> = postgres.iter().map(|m| m.name().to_string()).collect();
     let sqlite: Vec<String> = sqlite.iter().map(|m| m.name().to_string()).collect();
     assert_eq!(postgres, sqlite);
-    assert_eq!(postgres.len(), 27);
+    assert_eq!(postgres.len(), 28);
 }
 
 #[tokio::test]
