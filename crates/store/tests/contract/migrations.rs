@@ -10,7 +10,7 @@ use diesel_migrations::MigrationHarness;
 use terrane_ports::{EnvironmentRepository, StoreError, StoreHealth};
 use terrane_store::{migrations, Backend, Store};
 
-const TABLES: [&str; 34] = [
+const TABLES: [&str; 37] = [
     "agent_targets",
     "agents",
     "audit_entries",
