@@ -53,7 +53,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let raw = bytes.await.map_err(unreadable)?;
-            if raw.iter().all(u8::is_ascii_whitespace) {
+            // Nothing, or JSON `null` (what the document's `oneOf: [null, …]` allows), is none.
+            let text = raw.trim_ascii();
+            if text.is_empty() || text == b"null" {
                 return Ok(OptionalJsonBody(None));
             }
             require_json(content_type_ok)?;
@@ -290,7 +292,7 @@ pub fn etag(version: i64) -> String {
 /// The version an `If-Match` header requires, if any (`*` requires nothing beyond existence).
 ///
 /// # Errors
-/// A 400 when the header is not an ETag terrane issued.
+/// A 400 when the header is neither `*`, an ETag terrane issued, nor a bare version.
 pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, Problem> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
@@ -299,7 +301,14 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, Problem> {
     if text == "*" {
         return Ok(None);
     }
-    parse_etag(text).map(Some).ok_or_else(|| {
+    // A bare version (`3`) is taken for its ETag (`"3"`): clients that strip quotes still work.
+    let bare = (1..=18).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+    let version = if bare {
+        text.parse().ok()
+    } else {
+        parse_etag(text)
+    };
+    version.map(Some).ok_or_else(|| {
         Problem::bad_field(
             "If-Match",
             format!("must be an ETag this server issued, like \"3\", not `{text}`"),

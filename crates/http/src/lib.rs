@@ -9,6 +9,7 @@ pub mod auth;
 mod components;
 mod dashboard;
 mod deployments;
+pub mod document;
 mod drift;
 mod environments;
 pub mod extract;
@@ -268,12 +269,12 @@ fn api(config: &mut ServiceConfig) {
 
 /// The OpenAPI document, generated from the handlers.
 pub fn openapi() -> utoipa::openapi::OpenApi {
-    App::new()
+    let (_, api_doc) = App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(api)
-        .split_for_parts()
-        .1
+        .split_for_parts();
+    document::complete(api_doc)
 }
 
 /// The whole application: API routes, docs, ops endpoints, problem pages and the fallback.
@@ -295,6 +296,7 @@ pub fn app(
         .openapi(ApiDoc::openapi())
         .configure(api)
         .split_for_parts();
+    let api_doc = document::complete(api_doc);
     let routes = web::Data::new(ops::RouteTable::from_openapi(&api_doc));
     app.app_data(web::Data::new(state))
         .app_data(keys)
@@ -307,6 +309,7 @@ pub fn app(
         .service(dashboard::index)
         .service(dashboard::assets)
         .default_service(web::to(ops::fallback))
+        .wrap(from_fn(ops::method_guard))
         .wrap(from_fn(headers::conditional_get))
         .wrap(from_fn(headers::security_headers))
         .wrap(from_fn(observe::observe))

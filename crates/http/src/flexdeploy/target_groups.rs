@@ -261,7 +261,6 @@ pub async fn search_target_groups(
     responses(
         (status = 200, description = "Search successful and results returned", body = Vec<TargetGroupV2>),
         (status = 400, description = "Bad request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -282,7 +281,6 @@ pub async fn search_target_groups_slash(
     responses(
         (status = 200, description = "Target group was found and returned", body = TargetGroupV2),
         (status = 400, description = "Bad request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Target group not found", body = Problem, content_type = "application/problem+json"),
     ),
@@ -307,7 +305,6 @@ pub async fn get_target_group(
         (status = 201, description = "Target group was created successfully", body = TargetGroupV2,
          headers(("Location" = String, description = "The new group's URL"))),
         (status = 400, description = "Bad request: a missing or bad field, a code taken", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -355,7 +352,6 @@ async fn update(
     responses(
         (status = 200, description = "Target group was found and updated", body = TargetGroupV2),
         (status = 400, description = "Bad request: a missing or bad field, a code taken", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Target group not found", body = Problem, content_type = "application/problem+json"),
     ),
@@ -379,7 +375,6 @@ pub async fn put_target_group(
     responses(
         (status = 200, description = "Target group was found and patched", body = TargetGroupV2),
         (status = 400, description = "Bad request: a bad field, a code taken", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Target group not found", body = Problem, content_type = "application/problem+json"),
     ),
