@@ -23,6 +23,16 @@ fn kind_schema() -> utoipa::openapi::Object {
     string_enum(ComponentKind::ALL.iter().map(|k| k.as_str()), "service")
 }
 
+/// `null` leaves the field as it is on `PATCH`.
+fn nullable_kind_schema() -> utoipa::openapi::Object {
+    crate::schema::nullable(kind_schema())
+}
+
+/// `null` keeps the default on create and the field as it is on `PATCH`.
+fn nullable_lifecycle_schema() -> utoipa::openapi::Object {
+    crate::schema::nullable(lifecycle_schema())
+}
+
 fn lifecycle_schema() -> utoipa::openapi::Object {
     string_enum(
         ComponentLifecycle::ALL.iter().map(|l| l.as_str()),
@@ -43,16 +53,19 @@ fn lifecycle_schema() -> utoipa::openapi::Object {
 }))]
 pub struct ComponentBody {
     /// Lowercase slug (letters, digits, `-`), 1 to 100 characters, unique in the organization.
-    #[schema(example = "payments-api")]
+    #[schema(
+        example = "payments-api",
+        pattern = "^[a-z0-9]([a-z0-9-]{0,98}[a-z0-9])?$"
+    )]
     pub name: Option<String>,
     /// `service`, `website`, `library`, `worker` or `job`.
-    #[schema(schema_with = kind_schema)]
+    #[schema(schema_with = nullable_kind_schema)]
     pub kind: Option<String>,
     /// Who answers for it (a team or a person): free text, 1 to 100 characters.
     #[schema(example = "team-payments")]
     pub owner: Option<String>,
     /// `experimental` (default), `production` or `deprecated`.
-    #[schema(schema_with = lifecycle_schema)]
+    #[schema(schema_with = nullable_lifecycle_schema)]
     pub lifecycle: Option<String>,
     /// Free text, at most 2000 characters.
     pub description: Option<String>,

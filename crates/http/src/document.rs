@@ -10,7 +10,7 @@
 //! - a request body 400, 413 and 415;
 //! - `If-Match` 412 (and its format), `Idempotency-Key` 422 (and its format, and the
 //!   `Idempotent-Replayed` header on the first answer's replays);
-//! - `take` and `skip` their ranges ([`Page`]);
+//! - `take` and `skip` (Genesis: `page_length`, `page_offset`) their ranges ([`Page`]);
 //! - a `201` its `Location`;
 //! - a create links to the get, update and delete of what it created;
 //! - operation ids are unique across the dialects (`flexdeploy_…`, `genesis_…`).
@@ -181,7 +181,24 @@ fn add(operation: &mut Operation, shared: &Shared) {
             .content
             .entry("application/problem+json".to_owned())
             .or_insert_with(problem_content);
+        if shared.retry_after {
+            response
+                .headers
+                .entry("Retry-After".to_owned())
+                .or_insert_with(retry_after);
+        }
     }
+}
+
+fn retry_after() -> utoipa::openapi::header::Header {
+    HeaderBuilder::new()
+        .schema(
+            ObjectBuilder::new()
+                .schema_type(Type::Integer)
+                .minimum(Some(1)),
+        )
+        .description(Some("Seconds to wait before retrying"))
+        .build()
 }
 
 fn problem_content() -> utoipa::openapi::Content {
@@ -298,7 +315,8 @@ fn pattern_schema(pattern: &str, max_length: Option<usize>) -> RefOr<Schema> {
 fn constrain_query(parameter: &mut Parameter) {
     let range = match parameter.name.as_str() {
         "take" => Some((1, i64::from(Page::MAX_TAKE), i64::from(Page::DEFAULT_TAKE))),
-        "skip" => Some((0, i64::from(u32::MAX), 0)),
+        "skip" | "page_offset" => Some((0, i64::from(u32::MAX), 0)),
+        "page_length" => Some((1, i64::from(Page::MAX_TAKE), i64::from(Page::DEFAULT_TAKE))),
         _ => None,
     };
     if let Some((minimum, maximum, default)) = range {

@@ -325,7 +325,7 @@ pub struct RequestListParams {
     status: Option<String>,
     /// Type equals this (`ephemeral`, `persistent`).
     #[serde(rename = "type")]
-    #[param(rename = "type")]
+    #[param(rename = "type", schema_with = type_schema)]
     environment_type: Option<String>,
     /// Requested by this user id.
     requested_by: Option<Uuid>,

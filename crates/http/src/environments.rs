@@ -66,7 +66,7 @@ pub struct EnvironmentBody {
     /// 1 to 63 letters, digits, `-`, `_` or `.`, starting and ending with a letter or digit;
     /// its case is kept; unique in the organization ignoring case.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, example = "production")]
+    #[schema(value_type = Option<String>, example = "production", pattern = "^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")]
     pub name: Option<Option<String>>,
     /// What people read; defaults to the name.
     #[serde(default, deserialize_with = "nullable")]
@@ -428,6 +428,7 @@ pub struct EnvironmentListParams {
     /// Only production (true) or non-production (false) environments.
     is_production: Option<bool>,
     /// Order index equals this.
+    #[param(minimum = -2147483648, maximum = 2147483647)]
     order_index: Option<i64>,
     /// Lifecycle status equals this (`ready`, `busy`, `broken`, `destroyed`).
     #[param(schema_with = status_schema)]

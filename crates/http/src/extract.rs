@@ -117,8 +117,10 @@ fn is_json(req: &HttpRequest) -> bool {
 /// # Errors
 /// A 400 problem.
 pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Problem> {
-    let deserializer = &mut serde_json::Deserializer::from_slice(raw);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+    let mut value: serde_json::Value = serde_json::from_slice(raw)
+        .map_err(|inner| Problem::bad_field("body", format!("is not valid JSON: {inner}")))?;
+    whole_numbers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {
@@ -136,6 +138,24 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Problem> {
             }
         }
     })
+}
+
+/// JSON Schema counts `3.0` as the integer 3 (the document says `integer`): such numbers are
+/// read as integers, so an integer field takes them. Others stay as they are.
+fn whole_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|_| number.is_f64()) {
+                // Exactly representable and within i64: 2^63 is where i64 ends.
+                if float.fract() == 0.0 && float.abs() < 9_223_372_036_854_775_808.0 {
+                    *number = serde_json::Number::from(float as i64);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
 }
 
 fn strip_position(message: &str) -> String {

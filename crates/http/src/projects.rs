@@ -20,10 +20,16 @@ use uuid::Uuid;
 pub struct ProjectBody {
     /// 1 to 64 letters, digits, `.`, `-`, `_` or spaces; unique in the organization ignoring
     /// case.
+    #[schema(
+        pattern = "^ *[A-Za-z0-9._-][A-Za-z0-9._ -]*$",
+        min_length = 1,
+        max_length = 64
+    )]
     pub name: Option<String>,
     /// Free text, at most 2000 characters.
     pub description: Option<String>,
     /// Who manages it (1 to 100 characters).
+    #[schema(pattern = "\\S", max_length = 100)]
     pub project_manager: Option<String>,
 }
 

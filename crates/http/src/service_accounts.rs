@@ -25,10 +25,12 @@ use uuid::Uuid;
 }))]
 pub struct ServiceAccountBody {
     /// 1 to 100 letters, digits, `.`, `_` or `-`; unique in the organization.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
     pub name: Option<String>,
     /// Free text, at most 2000 characters.
     pub description: Option<String>,
     /// At least one of `admin`, `deployer`, `viewer`.
+    #[schema(schema_with = crate::schema::roles)]
     pub roles: Option<Vec<String>>,
 }
 

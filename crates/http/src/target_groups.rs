@@ -92,15 +92,15 @@ pub struct TargetGroupBody {
     /// 1 to 100 letters, digits, `.`, `_` or `-`, starting with a letter or digit; its case
     /// is kept; unique in the organization ignoring case.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, example = "web")]
+    #[schema(value_type = String, required = false, example = "web", pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
     pub name: Option<Option<String>>,
     /// What people read, 1 to 100 characters; defaults to the name.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, example = "Web tier")]
+    #[schema(value_type = String, required = false, example = "Web tier")]
     pub display_name: Option<Option<String>>,
     /// Whether the group is in use; defaults to true.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<bool>, example = true)]
+    #[schema(value_type = bool, required = false, example = true)]
     pub is_active: Option<Option<bool>>,
     /// Free text, at most 2000 characters.
     #[serde(default, deserialize_with = "nullable")]
@@ -296,7 +296,7 @@ pub async fn create_target_group(
 /// List the target groups assigned to an environment, ordered by name.
 #[utoipa::path(
     tag = "target-groups",
-    params(("envId" = Uuid, Path, description = "Environment id"), TargetGroupListParams),
+    params(("envId" = Uuid, Path, description = "Environment id"), EnvironmentTargetGroupParams),
     responses(
         (status = 200, description = "The page of the environment's groups", body = Vec<TargetGroupResponse>,
          headers(("X-Total-Count" = u64, description = "Groups assigned to the environment, over all pages"))),
@@ -319,6 +319,17 @@ pub async fn list_environment_target_groups(
     };
     let (groups, total) = state.target_groups.list(&actor, filter, page).await?;
     Ok(listing(groups, total))
+}
+
+/// Paging of an environment's target groups (no filters).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // documents the parameters; they are parsed by `page`.
+pub struct EnvironmentTargetGroupParams {
+    /// Rows to skip (default 0).
+    skip: Option<i64>,
+    /// Rows to return (default 20, at most 100).
+    take: Option<i64>,
 }
 
 /// List the target groups of your organization, ordered by name; the filters combine.

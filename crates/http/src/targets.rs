@@ -138,7 +138,7 @@ pub struct TargetBody {
     /// 1 to 100 letters, digits, `.`, `_` or `-`, starting with a letter or digit; unique in
     /// the environment.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, example = "prod-web-01")]
+    #[schema(value_type = Option<String>, example = "prod-web-01", pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
     pub name: Option<Option<String>>,
     /// What kind of place it is; decides the fields of `connection`.
     #[serde(default, deserialize_with = "nullable")]

@@ -134,6 +134,7 @@ pub struct EnvironmentV2Body {
     pub is_active: Option<bool>,
     /// Required on `POST` and `PUT`: 1 to 63 letters, digits, `-`, `_` or `.`, unique
     /// ignoring case.
+    #[schema(pattern = "^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")]
     pub environment_code: Option<String>,
     /// Required on `PUT`; generated on `POST` when absent.
     pub sort_number: Option<i64>,

@@ -90,6 +90,7 @@ pub struct TargetGroupV2Body {
     pub description: Option<Option<String>>,
     /// Required on `POST` and `PUT`: 1 to 100 letters, digits, `.`, `_` or `-`, unique
     /// ignoring case.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
     pub target_group_code: Option<String>,
     /// Required on `PUT`; on `POST` defaults to the code.
     pub target_group_name: Option<String>,

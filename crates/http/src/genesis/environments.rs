@@ -239,6 +239,9 @@ fn item(
 #[allow(dead_code)] // documents the parameters; they are read by hand.
 pub struct EnvironmentListParams {
     /// `statuses[Destroyed,Broken]`: only environments of any of these statuses.
+    #[param(
+        pattern = "^statuses\\[(Ready|Busy|Broken|Destroyed)(,(Ready|Busy|Broken|Destroyed))*\\]$"
+    )]
     filter: Option<String>,
     /// `name`, `creationTime` or `orderIndex`; prefix `~` for descending.
     #[param(pattern = "^~?(name|creationTime|orderIndex)$")]

@@ -161,8 +161,14 @@ pub async fn get_project(
 #[schema(as = GenesisProjectBody, example = json!({"name": "Shop", "projectManager": "ann", "description": "The web shop"}))]
 pub struct GenesisProjectBody {
     /// 1 to 64 letters, digits, `.`, `-`, `_` or spaces.
+    #[schema(
+        pattern = "^ *[A-Za-z0-9._-][A-Za-z0-9._ -]*$",
+        min_length = 1,
+        max_length = 64
+    )]
     pub name: Option<String>,
     /// Who manages it.
+    #[schema(pattern = "\\S", max_length = 100)]
     pub project_manager: Option<String>,
     /// Free text.
     pub description: Option<String>,
