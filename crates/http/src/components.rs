@@ -62,7 +62,7 @@ pub struct ComponentBody {
     #[schema(schema_with = nullable_kind_schema)]
     pub kind: Option<String>,
     /// Who answers for it (a team or a person): free text, 1 to 100 characters.
-    #[schema(example = "team-payments")]
+    #[schema(example = "team-payments", pattern = "\\S", max_length = 100)]
     pub owner: Option<String>,
     /// `experimental` (default), `production` or `deprecated`.
     #[schema(schema_with = nullable_lifecycle_schema)]

@@ -120,6 +120,9 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Problem> {
     let mut value: serde_json::Value = serde_json::from_slice(raw)
         .map_err(|inner| Problem::bad_field("body", format!("is not valid JSON: {inner}")))?;
     whole_numbers(&mut value);
+    if contains_nul(&value) {
+        return Err(Problem::bad_field("body", NUL_MESSAGE));
+    }
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
@@ -138,6 +141,19 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Problem> {
             }
         }
     })
+}
+
+const NUL_MESSAGE: &str = "must not contain NUL characters (\\u0000)";
+
+fn contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(contains_nul),
+        serde_json::Value::Object(map) => {
+            map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v))
+        }
+        _ => false,
+    }
 }
 
 /// JSON Schema counts `3.0` as the integer 3 (the document says `integer`): such numbers are
@@ -187,6 +203,10 @@ impl Query {
         let mut params = HashMap::new();
         let mut errors = Vec::new();
         for (name, value) in pairs {
+            // No database can keep a NUL in text (PostgreSQL refuses it): refused at the edge.
+            if value.contains('\0') {
+                errors.push(FieldError::new(name.clone(), NUL_MESSAGE));
+            }
             if params.insert(name.clone(), value).is_some() {
                 errors.push(FieldError::new(name, "may be given only once"));
             }
