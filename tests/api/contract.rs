@@ -12,6 +12,7 @@ on_both_backends!(
     every_operation_lists_what_its_shape_lets_it_answer,
     an_undeclared_method_is_405_with_allow_whatever_the_body,
     a_missing_reference_in_a_body_is_a_400_naming_the_field_on_every_operation,
+    a_nul_character_in_any_text_is_a_400_never_a_500,
 );
 
 async fn document(app: &TestApp) -> Value {
@@ -398,4 +399,22 @@ async fn a_missing_reference_in_a_body_is_a_400_naming_the_field_on_every_operat
             "POST {path} {body}: {refused}"
         );
     }
+}
+
+/// PostgreSQL cannot keep a NUL in text (it answered 500 before): refused at the edge, in a query
+/// string and in a body, on both backends alike.
+async fn a_nul_character_in_any_text_is_a_400_never_a_500(app: TestApp) {
+    let listed = problem(app.get("/api/v1/environments?displayName=a%00b").await, 400).await;
+    assert_eq!(fields(&listed), ["displayName"], "{listed}");
+    let created = problem(
+        app.send_json(
+            Method::POST,
+            "/api/v1/environments",
+            json!({"name": "nul", "description": "a\u{0}b"}),
+        )
+        .await,
+        400,
+    )
+    .await;
+    assert_eq!(fields(&created), ["body"], "{created}");
 }
