@@ -329,6 +329,7 @@ pub async fn delete_agent(
     request_body = HeartbeatBody,
     responses(
         (status = 200, description = "Recorded", body = AgentResponse),
+        (status = 401, description = "Unknown or revoked agent token", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Bad fields", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Another agent's id, a target it does not serve, or a person's token", body = Problem, content_type = "application/problem+json"),
     ),
@@ -373,6 +374,7 @@ pub async fn agent_heartbeat(
     request_body = InventoryBody,
     responses(
         (status = 200, description = "Kept as the latest inventory", body = InventoryResponse),
+        (status = 401, description = "Unknown or revoked agent token", body = Problem, content_type = "application/problem+json"),
         (status = 400, description = "Bad fields, each named", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A target the agent does not serve, or a person's token", body = Problem, content_type = "application/problem+json"),
     ),
