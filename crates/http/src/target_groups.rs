@@ -96,7 +96,7 @@ pub struct TargetGroupBody {
     pub name: Option<Option<String>>,
     /// What people read, 1 to 100 characters; defaults to the name.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = String, required = false, example = "Web tier")]
+    #[schema(value_type = String, required = false, example = "Web tier", pattern = "\\S", max_length = 100)]
     pub display_name: Option<Option<String>>,
     /// Whether the group is in use; defaults to true.
     #[serde(default, deserialize_with = "nullable")]
