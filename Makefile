@@ -7,6 +7,8 @@
 #   make openapi             regenerate openapi/openapi.json from the code
 #   make bench               HTTP benchmark on SQLite and PostgreSQL (scripts/bench.sh)
 #   make browser-deps        Python venv .venv with playwright (the browser tests use Debian's chromium)
+#   make contract-deps       schemathesis (pinned in tests/contract/requirements.txt) into .venv
+#   make contract            schemathesis against the real binary on SQLite and PostgreSQL (scripts/contract.sh)
 #   make screenshots         PNGs of the dashboard's main views in docs/screenshots (headless Chromium)
 #   make client-deps         openapi-python-client in the venv .venv (tests/client/requirements.txt)
 #   make client-smoke        a Python client generated from openapi/openapi.json drives the real binary (SQLite, PostgreSQL)
@@ -43,7 +45,7 @@ SMOKE_BIN ?=
 # TERRANE_TEST_DATABASE_URL, made and dropped with psql).
 SMOKE_BACKENDS ?= sqlite postgres
 
-.PHONY: all build run test lint fmt-check clippy openapi bench check-domain-deps help browser-deps screenshots client-deps client-smoke
+.PHONY: all build run test lint fmt-check clippy openapi bench check-domain-deps help browser-deps screenshots client-deps client-smoke contract-deps contract
 
 all: build
 
@@ -89,6 +91,16 @@ bench:
 browser-deps:
 	@[ -x $(BROWSER_PYTHON) ] || python3 -m venv .venv
 	$(BROWSER_PYTHON) -m pip install -q -r tests/browser/requirements.txt
+
+# Settings: tests/contract/schemathesis.toml. CONTRACT_BACKENDS='sqlite' runs one backend.
+CONTRACT_BACKENDS ?= sqlite postgres
+
+contract-deps:
+	@[ -x $(BROWSER_PYTHON) ] || python3 -m venv .venv
+	$(BROWSER_PYTHON) -m pip install -q -r tests/contract/requirements.txt
+
+contract: contract-deps
+	bash scripts/contract.sh $(CONTRACT_BACKENDS)
 
 screenshots: build
 	$(BROWSER_PYTHON) tests/browser/dashboard.py --serve target/debug/terrane --screenshots docs/screenshots

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 on_both_backends!(
     recording_the_spec_example_answers_201_pending_with_location_and_etag,
-    an_unknown_component_environment_or_release_is_a_404_naming_it,
+    an_unknown_component_environment_or_release_is_a_400_naming_it,
     an_inactive_or_destroyed_environment_refuses_deployments_with_409,
     every_bad_field_of_a_deployment_is_named,
     transitions_follow_the_spec_stamp_times_and_keep_history,
@@ -169,28 +169,25 @@ async fn recording_the_spec_example_answers_201_pending_with_location_and_etag(a
     assert_eq!(own["deployedBy"], app.user.to_string());
 }
 
-async fn an_unknown_component_environment_or_release_is_a_404_naming_it(app: TestApp) {
+async fn an_unknown_component_environment_or_release_is_a_400_naming_it(app: TestApp) {
     let (component, env) = setup(&app, json!({"name": "dev"})).await;
     let unknown = Uuid::now_v7().to_string();
-    for (body, what) in [
+    for (body, field) in [
         (
             json!({"componentId": unknown, "environmentId": id(&env), "version": "v1"}),
-            "component",
+            "componentId",
         ),
         (
             json!({"componentId": id(&component), "environmentId": unknown, "version": "v1"}),
-            "environment",
+            "environmentId",
         ),
         (
             json!({"componentId": id(&component), "environmentId": id(&env), "version": "v1", "releaseId": unknown}),
-            "release",
+            "releaseId",
         ),
     ] {
-        let refused = problem(record_as(&app, &app.admin(), body).await, 404).await;
-        assert!(
-            refused["detail"].as_str().unwrap().contains(what),
-            "{what}: {refused}"
-        );
+        let refused = problem(record_as(&app, &app.admin(), body).await, 400).await;
+        assert_eq!(fields(&refused), [field], "{refused}");
     }
     let list: Value = app.get("/api/v1/deployments").await.json().await.unwrap();
     assert_eq!(list["total"], 0);
@@ -529,9 +526,10 @@ async fn another_tenants_deployments_are_not_found(app: TestApp) {
     )
     .await;
     problem(approve_as(&app, &other, &d).await, 404).await;
-    // Nor can they deploy this tenant's component into this tenant's environment.
+    // Nor can they deploy this tenant's component into this tenant's environment: to them it
+    // does not exist, a missing reference like any other.
     let body = json!({"componentId": id(&component), "environmentId": id(&env), "version": "v2"});
-    problem(record_as(&app, &other, body).await, 404).await;
+    problem(record_as(&app, &other, body).await, 400).await;
     let list: Value = app
         .request(Method::GET, "/api/v1/deployments", &other)
         .send()

@@ -260,16 +260,10 @@ async fn deploying_a_release_is_all_or_nothing_and_names_what_is_missing(app: Te
     problem(deploy(&app, &app.admin(), &r, &id(&inactive)).await, 409).await;
     let unknown_env = problem(
         deploy(&app, &app.admin(), &r, &Uuid::now_v7().to_string()).await,
-        404,
+        400,
     )
     .await;
-    assert!(
-        unknown_env["detail"]
-            .as_str()
-            .unwrap()
-            .contains("environment"),
-        "{unknown_env}"
-    );
+    assert_eq!(fields(&unknown_env), ["environmentId"], "{unknown_env}");
     let ghost = json!({"id": Uuid::now_v7().to_string()});
     let unknown_release = problem(
         deploy(&app, &app.admin(), &ghost, &id(&inactive)).await,

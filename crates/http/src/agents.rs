@@ -218,8 +218,6 @@ impl From<Inventory> for InventoryResponse {
         (status = 201, description = "Registered", body = AgentCreated,
          headers(("Location" = String, description = "The agent's URL"))),
         (status = 400, description = "Bad name, or a target not in your organization", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -254,7 +252,6 @@ pub async fn create_agent(
         (status = 200, description = "The page of agents", body = Vec<AgentResponse>,
          headers(("X-Total-Count" = u64, description = "All agents"))),
         (status = 400, description = "Bad paging", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -286,7 +283,6 @@ pub async fn list_agents(
     params(("id" = Uuid, Path, description = "Agent id")),
     responses(
         (status = 200, description = "The agent", body = AgentResponse),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such agent in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -308,8 +304,6 @@ pub async fn get_agent(
     params(("id" = Uuid, Path, description = "Agent id")),
     responses(
         (status = 200, description = "Revoked", body = Deleted),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such agent in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -333,8 +327,8 @@ pub async fn delete_agent(
     request_body = HeartbeatBody,
     responses(
         (status = 200, description = "Recorded", body = AgentResponse),
-        (status = 400, description = "Bad fields", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown or revoked agent token", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad fields", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Another agent's id, a target it does not serve, or a person's token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -378,8 +372,8 @@ pub async fn agent_heartbeat(
     request_body = InventoryBody,
     responses(
         (status = 200, description = "Kept as the latest inventory", body = InventoryResponse),
-        (status = 400, description = "Bad fields, each named", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Unknown or revoked agent token", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "Bad fields, each named", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A target the agent does not serve, or a person's token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -423,7 +417,6 @@ pub async fn report_inventory(
     params(("id" = Uuid, Path, description = "Target id")),
     responses(
         (status = 200, description = "What its agent last reported", body = InventoryResponse),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such target in your organization, or no inventory reported yet", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

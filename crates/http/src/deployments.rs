@@ -407,11 +407,9 @@ pub(crate) fn one(status: StatusCode, deployment: Deployment) -> HttpResponse {
         (status = 201, description = "Recorded", body = DeploymentResponse,
          headers(("Location" = String, description = "The deployment's URL"), ("ETag" = String, description = "Its revision"))),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither admin nor deployer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such component, environment or release", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The environment is destroyed or inactive", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Idempotency key reused for another request", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -438,7 +436,6 @@ pub async fn create_deployment(
     responses(
         (status = 200, description = "A page of deployments", body = DeploymentPage),
         (status = 400, description = "Bad filter or page", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -468,8 +465,6 @@ pub async fn list_deployments(
     responses(
         (status = 200, description = "The deployment", body = DeploymentResponse, headers(("ETag" = String, description = "Its revision"))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such deployment in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -503,11 +498,9 @@ pub async fn get_deployment(
     responses(
         (status = 200, description = "Moved", body = DeploymentResponse, headers(("ETag" = String, description = "The new revision"))),
         (status = 400, description = "Invalid fields, or a move the state machine does not allow (the detail names the current status and the allowed next ones)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither admin nor deployer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such deployment", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "A gate refused (type /problems/gate-freeze, /problems/gate-approvals or /problems/gate-promotion, the detail says what would let it pass), or a concurrent change won", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -537,8 +530,6 @@ pub async fn patch_deployment(
     params(("id" = Uuid, Path, description = "Deployment id")),
     responses(
         (status = 200, description = "Every status change", body = Vec<HistoryResponse>),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such deployment", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -568,7 +559,6 @@ pub async fn deployment_history(
     responses(
         (status = 201, description = "Approved", body = ApprovalResponse),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither admin nor deployer, or the author under separation of duties", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such deployment", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not pending, or already approved by you", body = Problem, content_type = "application/problem+json"),
@@ -596,8 +586,6 @@ pub async fn approve_deployment(
     params(("id" = Uuid, Path, description = "Deployment id")),
     responses(
         (status = 200, description = "The approvals", body = Vec<ApprovalResponse>),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such deployment", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -630,8 +618,6 @@ pub async fn list_deployment_approvals(
             {"gate": "approvals", "passed": false, "reason": "1 of 2 required approvals: 1 more needed"},
             {"gate": "promotion", "passed": true, "reason": "v2.3.1 succeeded in `staging`"}
          ])),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such deployment", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

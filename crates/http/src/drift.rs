@@ -182,7 +182,6 @@ pub struct DriftLine {
     params(("id" = Uuid, Path, description = "Target id")),
     responses(
         (status = 200, description = "The comparison; `hasDrift` null with a `reason` when no inventory was reported", body = DriftResponse),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such target in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -204,7 +203,6 @@ pub async fn get_target_drift(
     params(("id" = Uuid, Path, description = "Environment id")),
     responses(
         (status = 200, description = "One line per target", body = Vec<DriftLine>),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such environment in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

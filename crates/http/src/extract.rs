@@ -53,7 +53,9 @@ impl<T: DeserializeOwned + 'static> FromRequest for OptionalJsonBody<T> {
         let bytes = web::Bytes::from_request(req, payload);
         Box::pin(async move {
             let raw = bytes.await.map_err(unreadable)?;
-            if raw.iter().all(u8::is_ascii_whitespace) {
+            // Nothing, or JSON `null` (what the document's `oneOf: [null, …]` allows), is none.
+            let text = raw.trim_ascii();
+            if text.is_empty() || text == b"null" {
                 return Ok(OptionalJsonBody(None));
             }
             require_json(content_type_ok)?;
@@ -115,8 +117,13 @@ fn is_json(req: &HttpRequest) -> bool {
 /// # Errors
 /// A 400 problem.
 pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Problem> {
-    let deserializer = &mut serde_json::Deserializer::from_slice(raw);
-    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+    let mut value: serde_json::Value = serde_json::from_slice(raw)
+        .map_err(|inner| Problem::bad_field("body", format!("is not valid JSON: {inner}")))?;
+    whole_numbers(&mut value);
+    if contains_nul(&value) {
+        return Err(Problem::bad_field("body", NUL_MESSAGE));
+    }
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let inner = error.into_inner();
         match inner.classify() {
@@ -134,6 +141,37 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, Problem> {
             }
         }
     })
+}
+
+const NUL_MESSAGE: &str = "must not contain NUL characters (\\u0000)";
+
+fn contains_nul(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::String(text) => text.contains('\0'),
+        serde_json::Value::Array(items) => items.iter().any(contains_nul),
+        serde_json::Value::Object(map) => {
+            map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v))
+        }
+        _ => false,
+    }
+}
+
+/// JSON Schema counts `3.0` as the integer 3 (the document says `integer`): such numbers are
+/// read as integers, so an integer field takes them. Others stay as they are.
+fn whole_numbers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) => {
+            if let Some(float) = number.as_f64().filter(|_| number.is_f64()) {
+                // Exactly representable and within i64: 2^63 is where i64 ends.
+                if float.fract() == 0.0 && float.abs() < 9_223_372_036_854_775_808.0 {
+                    *number = serde_json::Number::from(float as i64);
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_numbers),
+        _ => {}
+    }
 }
 
 fn strip_position(message: &str) -> String {
@@ -165,6 +203,10 @@ impl Query {
         let mut params = HashMap::new();
         let mut errors = Vec::new();
         for (name, value) in pairs {
+            // No database can keep a NUL in text (PostgreSQL refuses it): refused at the edge.
+            if value.contains('\0') {
+                errors.push(FieldError::new(name.clone(), NUL_MESSAGE));
+            }
             if params.insert(name.clone(), value).is_some() {
                 errors.push(FieldError::new(name, "may be given only once"));
             }
@@ -290,7 +332,7 @@ pub fn etag(version: i64) -> String {
 /// The version an `If-Match` header requires, if any (`*` requires nothing beyond existence).
 ///
 /// # Errors
-/// A 400 when the header is not an ETag terrane issued.
+/// A 400 when the header is neither `*`, an ETag terrane issued, nor a bare version.
 pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, Problem> {
     let Some(value) = req.headers().get(header::IF_MATCH) else {
         return Ok(None);
@@ -299,7 +341,14 @@ pub fn if_match(req: &HttpRequest) -> Result<Option<i64>, Problem> {
     if text == "*" {
         return Ok(None);
     }
-    parse_etag(text).map(Some).ok_or_else(|| {
+    // A bare version (`3`) is taken for its ETag (`"3"`): clients that strip quotes still work.
+    let bare = (1..=18).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
+    let version = if bare {
+        text.parse().ok()
+    } else {
+        parse_etag(text)
+    };
+    version.map(Some).ok_or_else(|| {
         Problem::bad_field(
             "If-Match",
             format!("must be an ETag this server issued, like \"3\", not `{text}`"),

@@ -102,8 +102,6 @@ pub struct HealthCheckPage {
     params(("id" = Uuid, Path, description = "Target id")),
     responses(
         (status = 200, description = "What the probe found; an unreachable target is `unhealthy` with the reason", body = HealthCheckResult),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A viewer, or an agent token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such target in your organization", body = Problem, content_type = "application/problem+json"),
     ),
@@ -131,7 +129,6 @@ pub async fn check_target_health(
     responses(
         (status = 200, description = "The page of checks", body = HealthCheckPage),
         (status = 400, description = "Bad id or paging", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such target in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -42,7 +42,10 @@ where
     let key = value
         .to_str()
         .ok()
-        .filter(|k| (1..=255).contains(&k.len()))
+        .filter(|k| {
+            (1..=crate::document::IDEMPOTENCY_KEY_MAX).contains(&k.len())
+                && k.bytes().all(|b| b.is_ascii_graphic())
+        })
         .ok_or_else(|| Problem::bad_field(HEADER, "must be 1 to 255 visible ASCII characters"))?
         .to_owned();
     let fingerprint = fingerprint(req, body);

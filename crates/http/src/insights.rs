@@ -94,7 +94,6 @@ pub struct DiffParams {
         (status = 200, description = "The diff", body = DiffResponse),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "against missing or not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such environment (either of them) in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -265,7 +264,6 @@ pub struct DoraParams {
         (status = 200, description = "The measures", body = DoraResponse),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "environmentId missing, a bad time, or a window backwards or longer than 366 days", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such environment in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

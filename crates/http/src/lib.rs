@@ -10,6 +10,7 @@ pub mod auth;
 mod components;
 mod dashboard;
 mod deployments;
+pub mod document;
 mod drift;
 mod environments;
 pub mod events;
@@ -301,7 +302,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .split_for_parts()
         .1;
     paging::document(&mut doc);
-    doc
+    document::complete(doc)
 }
 
 /// The whole application: API routes, docs, ops endpoints, problem pages and the fallback.
@@ -324,6 +325,7 @@ pub fn app(
         .configure(api)
         .split_for_parts();
     paging::document(&mut api_doc);
+    let api_doc = document::complete(api_doc);
     let routes = web::Data::new(ops::RouteTable::from_openapi(&api_doc));
     app.app_data(web::Data::new(state))
         .app_data(keys)
@@ -337,6 +339,7 @@ pub fn app(
         .service(dashboard::assets)
         .default_service(web::to(ops::fallback))
         .wrap(from_fn(acting))
+        .wrap(from_fn(ops::method_guard))
         .wrap(from_fn(headers::conditional_get))
         .wrap(from_fn(headers::security_headers))
         .wrap(from_fn(observe::observe))

@@ -284,7 +284,6 @@ fn environment(req: &HttpRequest) -> Result<EnvironmentId, Problem> {
     responses(
         (status = 200, description = "A page of runs", body = RunPage),
         (status = 400, description = "Bad id or page", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such environment", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -312,8 +311,6 @@ pub async fn list_runs(
     params(("id" = Uuid, Path, description = "Environment id"), ("runId" = Uuid, Path, description = "Run id")),
     responses(
         (status = 200, description = "The run", body = RunResponse),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such environment or run", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -338,8 +335,6 @@ pub async fn get_run(
     params(("id" = Uuid, Path, description = "Environment id")),
     responses(
         (status = 200, description = "Its workflows", body = Vec<WorkflowResponse>),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such environment", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -371,11 +366,9 @@ pub async fn list_workflows(
     responses(
         (status = 202, description = "The run, requested", body = RunResponse, headers(("Location" = String, description = "The run's URL"))),
         (status = 400, description = "Bad variables: every missing, unknown or mismatching one is named as `variables.<name>`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A viewer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such environment or workflow", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The environment is not ready; the detail names its status", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -404,8 +397,6 @@ pub async fn start_workflow(
     params(("id" = Uuid, Path, description = "Environment id")),
     responses(
         (status = 200, description = "Its status and the actions it allows", body = ActionsResponse),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such environment", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -439,8 +430,6 @@ pub async fn list_actions(
     params(("id" = Uuid, Path, description = "Environment id"), ("name" = String, Path, description = "`cancel`, `reset` or `destroy`")),
     responses(
         (status = 200, description = "The environment after the action", body = crate::environments::EnvironmentResponse, headers(("ETag" = String, description = "Its version"))),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "A viewer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such environment or action", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Not available now; the detail names the status and the actions available", body = Problem, content_type = "application/problem+json"),
@@ -468,7 +457,6 @@ pub async fn take_action(
     responses(
         (status = 200, description = "A page of history", body = LifecycleHistoryPage),
         (status = 400, description = "Bad id or page", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such environment", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

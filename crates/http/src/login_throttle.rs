@@ -30,9 +30,16 @@ struct Client {
 }
 
 /// Failed logins per client address.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct LoginThrottle {
     clients: Mutex<HashMap<IpAddr, Client>>,
+    free_failures: u32,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self::with_free_failures(FREE_FAILURES)
+    }
 }
 
 /// IPv6 clients are counted by their /64 network: one host usually holds a whole /64, and
@@ -49,13 +56,22 @@ fn client_key(ip: IpAddr) -> IpAddr {
 }
 
 /// The lockout after `failures` failures: none for the free ones, then 1 s, 2 s, 4 s, ...
-fn lockout(failures: u32) -> Option<Duration> {
-    let past_free = failures.checked_sub(FREE_FAILURES + 1)?;
+fn lockout(failures: u32, free_failures: u32) -> Option<Duration> {
+    let past_free = failures.checked_sub(free_failures.saturating_add(1))?;
     let doubled = FIRST_LOCKOUT.saturating_mul(1u32 << past_free.min(20));
     Some(doubled.min(MAX_LOCKOUT))
 }
 
 impl LoginThrottle {
+    /// A throttle that lets each client fail `free_failures` times before locking it out
+    /// ([`FREE_FAILURES`] by default).
+    pub fn with_free_failures(free_failures: u32) -> Self {
+        Self {
+            clients: Mutex::default(),
+            free_failures,
+        }
+    }
+
     fn clients(&self) -> std::sync::MutexGuard<'_, HashMap<IpAddr, Client>> {
         // A panic while holding the lock leaves only counts behind: keep using them.
         self.clients.lock().unwrap_or_else(|e| e.into_inner())
@@ -99,7 +115,7 @@ impl LoginThrottle {
         }
         client.failures = client.failures.saturating_add(1);
         client.last_failure = now;
-        let locked = lockout(client.failures);
+        let locked = lockout(client.failures, self.free_failures);
         client.locked_until = locked.map(|d| now + d);
         locked
     }
@@ -126,9 +142,11 @@ mod tests {
     fn a_few_failures_are_free_then_each_one_doubles_the_lockout_up_to_a_ceiling() {
         let expected: Vec<Option<u64>> =
             vec![None, None, None, None, None, Some(1), Some(2), Some(4)];
-        let got: Vec<Option<u64>> = (1..=8).map(|n| lockout(n).map(|d| d.as_secs())).collect();
+        let got: Vec<Option<u64>> = (1..=8)
+            .map(|n| lockout(n, FREE_FAILURES).map(|d| d.as_secs()))
+            .collect();
         assert_eq!(got, expected);
-        assert_eq!(lockout(40), Some(MAX_LOCKOUT));
+        assert_eq!(lockout(40, FREE_FAILURES), Some(MAX_LOCKOUT));
     }
 
     #[test]

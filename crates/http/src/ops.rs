@@ -2,7 +2,11 @@
 
 use crate::problem::{Problem, ProblemKind};
 use crate::AppState;
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
+use actix_web::middleware::Next;
+use actix_web::ResponseError;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -87,9 +91,7 @@ impl RouteTable {
             .paths
             .iter()
             .map(|(path, item)| {
-                let segments = path
-                    .trim_matches('/')
-                    .split('/')
+                let segments = segments(path)
                     .map(|s| (!s.starts_with('{')).then(|| s.to_owned()))
                     .collect();
                 let methods = [
@@ -108,26 +110,58 @@ impl RouteTable {
         Self { routes }
     }
 
-    /// The methods a path accepts, if it is a known route.
+    /// The methods a path accepts, if it is a known route. Where several routes match, the
+    /// ones with the most literal segments decide: `/deployments/latest` is its own resource,
+    /// not a `/deployments/{id}`.
     pub fn allowed(&self, path: &str) -> Option<Vec<&'static str>> {
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let segments: Vec<&str> = segments(path).collect();
+        let matching: Vec<&(Vec<Option<String>>, Vec<&'static str>)> = self
+            .routes
+            .iter()
+            .filter(|(pattern, _)| {
+                pattern.len() == segments.len()
+                    && pattern
+                        .iter()
+                        .zip(&segments)
+                        .all(|(p, s)| p.as_deref().is_none_or(|p| p == *s))
+            })
+            .collect();
+        let literals = |pattern: &Vec<Option<String>>| pattern.iter().flatten().count();
+        let most = matching.iter().map(|(p, _)| literals(p)).max()?;
         let mut allowed: Vec<&'static str> = Vec::new();
-        for (pattern, methods) in &self.routes {
-            let matches = pattern.len() == segments.len()
-                && pattern
-                    .iter()
-                    .zip(&segments)
-                    .all(|(p, s)| p.as_deref().is_none_or(|p| p == *s));
-            if matches {
-                for method in methods {
-                    if !allowed.contains(method) {
-                        allowed.push(method);
-                    }
+        for (_, methods) in matching.into_iter().filter(|(p, _)| literals(p) == most) {
+            for method in methods {
+                if !allowed.contains(method) {
+                    allowed.push(method);
                 }
             }
         }
-        (!allowed.is_empty()).then_some(allowed)
+        Some(allowed)
     }
+}
+
+/// A path's segments; a trailing slash is a segment of its own (`/environment/` is not
+/// `/environment`).
+fn segments(path: &str) -> impl Iterator<Item = &str> {
+    path.strip_prefix('/').unwrap_or(path).split('/')
+}
+
+/// Answers 405 with `Allow` before any handler runs when the path is a documented route that
+/// does not take the method, so a body of any content type never gets a 415 or a 400 first.
+/// `HEAD` and `OPTIONS` go on to the fallback, which answers the same way.
+pub async fn method_guard(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let refused = req
+        .app_data::<web::Data<RouteTable>>()
+        .and_then(|routes| routes.allowed(req.path()))
+        .filter(|allowed| !allowed.contains(&req.method().as_str()));
+    if let Some(allowed) = refused {
+        let response = Problem::method_not_allowed(&allowed).error_response();
+        return Ok(req.into_response(response).map_into_boxed_body());
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Everything no route answered: 405 with `Allow` for a known path, 404 otherwise.

@@ -172,7 +172,6 @@ pub struct DeployReleaseBody {
         (status = 201, description = "Recorded", body = ReleaseResponse,
          headers(("Location" = String, description = "The release's URL"))),
         (status = 400, description = "Invalid fields, or a component that does not exist (named as components[i].componentId)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither admin nor deployer", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
     ),
@@ -203,7 +202,6 @@ pub async fn create_release(
     responses(
         (status = 200, description = "A page of releases", body = ReleasePage),
         (status = 400, description = "Bad page", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -235,8 +233,6 @@ pub async fn list_releases(
     params(("id" = Uuid, Path, description = "Release id")),
     responses(
         (status = 200, description = "The release", body = ReleaseResponse),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -262,7 +258,6 @@ pub async fn get_release(
     responses(
         (status = 201, description = "The deployments recorded", body = Vec<DeploymentResponse>),
         (status = 400, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither admin nor deployer", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such release or environment", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The environment is destroyed or inactive", body = Problem, content_type = "application/problem+json"),

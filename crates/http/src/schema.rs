@@ -13,6 +13,32 @@ pub fn string_enum<'a>(values: impl Iterator<Item = &'a str>, example: &str) -> 
         .build()
 }
 
+/// `schema` (a string enum) that also takes `null`.
+pub fn nullable(mut schema: Object) -> Object {
+    schema.schema_type = SchemaType::Array(vec![Type::String, Type::Null]);
+    if let Some(values) = schema.enum_values.as_mut() {
+        values.push(serde_json::Value::Null);
+    }
+    schema
+}
+
+/// The roles a token or service account carries: at least one of them.
+pub fn roles() -> utoipa::openapi::schema::Array {
+    utoipa::openapi::schema::ArrayBuilder::new()
+        .items(string_enum(
+            [
+                terrane_domain::Role::Admin,
+                terrane_domain::Role::Deployer,
+                terrane_domain::Role::Viewer,
+            ]
+            .iter()
+            .map(|r| r.as_str()),
+            "admin",
+        ))
+        .min_items(Some(1))
+        .build()
+}
+
 /// Declares `$name`, a document-only schema named `$title`: `$body`'s properties with `$field`s required and
 /// never null. Where create (or `PUT`) requires more than an update, the body type is parsed the
 /// same way for both (a missing field is a 400 naming it), and the document shows one schema per
@@ -64,16 +90,9 @@ pub fn requiring(schema: RefOr<Schema>, fields: &[&str]) -> RefOr<Schema> {
 fn not_null(property: &mut RefOr<Schema>) {
     match property {
         RefOr::T(Schema::Object(object)) => {
-            if let SchemaType::Array(types) = &object.schema_type {
-                let types: Vec<Type> = types
-                    .iter()
-                    .filter(|t| **t != Type::Null)
-                    .cloned()
-                    .collect();
-                object.schema_type = match types.as_slice() {
-                    [one] => SchemaType::Type(one.clone()),
-                    _ => SchemaType::Array(types),
-                };
+            without_null(&mut object.schema_type);
+            if let Some(values) = object.enum_values.as_mut() {
+                values.retain(|v| !v.is_null());
             }
         }
         RefOr::T(Schema::Array(array)) => {

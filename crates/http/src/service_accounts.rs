@@ -25,10 +25,12 @@ use uuid::Uuid;
 }))]
 pub struct ServiceAccountBody {
     /// 1 to 100 letters, digits, `.`, `_` or `-`; unique in the organization.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
     pub name: Option<String>,
     /// Free text, at most 2000 characters.
     pub description: Option<String>,
     /// At least one of `admin`, `deployer`, `viewer`.
+    #[schema(schema_with = crate::schema::roles)]
     pub roles: Option<Vec<String>>,
 }
 
@@ -134,8 +136,6 @@ fn with_secret(
         (status = 201, description = "Created", body = ServiceAccountWithSecret,
          headers(("Location" = String, description = "The account's URL"))),
         (status = 400, description = "Bad name, description or roles", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name taken", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -167,7 +167,6 @@ pub async fn create_service_account(
         (status = 200, description = "The page of service accounts", body = Vec<ServiceAccountResponse>,
          headers(("X-Total-Count" = u64, description = "All service accounts"))),
         (status = 400, description = "Bad paging", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -200,8 +199,6 @@ pub async fn list_service_accounts(
     params(("id" = Uuid, Path, description = "Service account id")),
     responses(
         (status = 200, description = "The account", body = ServiceAccountResponse),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account in your organization", body = Problem, content_type = "application/problem+json"),
     ),
@@ -224,9 +221,6 @@ pub async fn get_service_account(
     params(("id" = Uuid, Path, description = "Service account id")),
     responses(
         (status = 200, description = "Deleted", body = Deleted, example = json!({"deleted": true})),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -249,9 +243,6 @@ pub async fn delete_service_account(
     params(("id" = Uuid, Path, description = "Service account id")),
     responses(
         (status = 200, description = "The account with its new secret", body = ServiceAccountWithSecret),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such account in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

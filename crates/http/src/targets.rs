@@ -138,7 +138,7 @@ pub struct TargetBody {
     /// 1 to 100 letters, digits, `.`, `_` or `-`, starting with a letter or digit; unique in
     /// the environment.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, example = "prod-web-01")]
+    #[schema(value_type = Option<String>, example = "prod-web-01", pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
     pub name: Option<Option<String>>,
     /// What kind of place it is; decides the fields of `connection`.
     #[serde(default, deserialize_with = "nullable")]
@@ -300,8 +300,10 @@ pub struct TargetListParams {
     /// In this target group.
     target_group_id: Option<Uuid>,
     /// Of this type (`docker_host`, `compose_host`, `ecs_service`, `nomad_job`).
+    #[param(schema_with = target_type_schema)]
     target_type: Option<String>,
     /// With this health (`unknown`, `healthy`, `degraded`, `unhealthy`).
+    #[param(schema_with = health_status_schema)]
     health_status: Option<String>,
     /// A JSON object of string values, URL-encoded: a target matches when it has every
     /// listed pair, e.g. `{"role":"web"}`.
@@ -346,12 +348,7 @@ fn respond(status: StatusCode, target: Target) -> HttpResponse {
         (status = 201, description = "Created", body = TargetResponse,
          headers(("Location" = String, description = "The new target's URL"), ("ETag" = String, description = "Its version"))),
         (status = 400, description = "Invalid fields (each bad connection field is named), an unknown environment, or a group not assigned to it", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name taken in the environment", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body over 1 MiB", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Idempotency key reused for another request", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -379,7 +376,6 @@ pub async fn create_target(
         (status = 200, description = "The page of targets", body = Vec<TargetResponse>,
          headers(("X-Total-Count" = u64, description = "Targets matching the filters, over all pages"))),
         (status = 400, description = "Bad filter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -407,8 +403,6 @@ pub async fn list_targets(
     responses(
         (status = 200, description = "The target", body = TargetResponse, headers(("ETag" = String, description = "Its version"))),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such target in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -453,11 +447,8 @@ async fn update(
     responses(
         (status = 200, description = "Updated", body = TargetResponse, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Invalid fields, an unknown environment, or a group not assigned to it", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such target", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name taken in the environment", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -480,11 +471,8 @@ pub async fn put_target(
     responses(
         (status = 200, description = "Updated", body = TargetResponse, headers(("ETag" = String, description = "The new version"))),
         (status = 400, description = "Invalid fields, an unknown environment, or a group not assigned to it", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such target", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "Name taken in the environment", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -505,10 +493,7 @@ pub async fn patch_target(
            ("If-Match" = Option<String>, Header, description = "Only delete if this is still the current ETag")),
     responses(
         (status = 200, description = "Deleted", body = Deleted, example = json!({"deleted": true})),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such target", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "Stale If-Match", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -531,8 +516,6 @@ pub async fn delete_target(
     params(("id" = Uuid, Path, description = "Target id")),
     responses(
         (status = 200, description = "What the target's environment runs", body = crate::views::StickerResponse),
-        (status = 400, description = "Bad id", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such target in your organization, or nothing was ever deployed to its environment", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

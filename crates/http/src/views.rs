@@ -232,7 +232,6 @@ pub struct MatrixParams {
         (status = 200, description = "One row per component, ordered by name", body = Vec<MatrixRowResponse>),
         (status = 304, description = "Not modified since the ETag in If-None-Match"),
         (status = 400, description = "asOf is not an RFC 3339 time, or an unknown parameter", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
@@ -274,7 +273,6 @@ pub struct LatestParams {
     responses(
         (status = 200, description = "One deployment per environment the component succeeded in", body = Vec<LatestDeploymentResponse>),
         (status = 400, description = "componentId missing or not a UUID", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such component in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))

@@ -84,6 +84,10 @@ pub struct ServeArgs {
     /// HS256 signing secret, at least 32 bytes. Unset: generated once and kept in the database.
     #[arg(long, env = "TERRANE_JWT_SECRET", hide_env_values = true)]
     pub jwt_secret: Option<String>,
+    /// Failed logins (HTTP Basic on the dialects) a client address may make before it is
+    /// locked out for a time that doubles with each further failure.
+    #[arg(long, env = "TERRANE_LOGIN_FREE_FAILURES", default_value_t = terrane_http::login_throttle::FREE_FAILURES)]
+    pub login_free_failures: u32,
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "TERRANE_WORKERS")]
     pub workers: Option<usize>,

@@ -36,6 +36,7 @@ use terrane_app::{Lifecycle, LifecyclePorts, RunnerSettings, Templates, Workflow
 use terrane_app::{TargetGroups, Targets};
 use terrane_domain::AddressPolicy;
 use terrane_domain::{Actor, TenantId, UserId};
+use terrane_http::login_throttle::LoginThrottle;
 use terrane_http::{AppState, Metrics, TokenKeys};
 use terrane_ports::{Clock, DeploymentRepository, SettingsRepository, SystemClock, UuidV7Source};
 use terrane_probe::HttpProber;
@@ -188,7 +189,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             clock.clone(),
             Arc::new(UuidV7Source),
         )),
-        login_throttle: Arc::default(),
+        login_throttle: Arc::new(LoginThrottle::with_free_failures(args.login_free_failures)),
         requests: Arc::new(EnvironmentRequests::new(
             request_ports.ports.clone(),
             request_settings,

@@ -4,20 +4,27 @@
 
 use super::{store_error, ATTEMPTS};
 use chrono::{DateTime, Utc};
-use terrane_domain::{Deployment, EnvironmentId, TenantId};
+use terrane_domain::{Deployment, EnvironmentId, TenantId, ValidationErrors};
 use terrane_ports::{Consistency, DeploymentRepository, ServiceError, StoreError};
 
-/// What a store error on recording deployments means: a missing reference is a 404 naming
-/// the kind of thing that is missing.
+/// What a store error on recording deployments means: a component, environment or release
+/// the body names that does not exist (in the caller's organization) is a 400 naming the field,
+/// as a missing reference is everywhere.
 fn create_error(error: StoreError) -> ServiceError {
+    let missing = |field: &str, what: &str| {
+        ServiceError::Validation(ValidationErrors::single(
+            field,
+            format!("no {what} with that id exists in your organization"),
+        ))
+    };
     match error {
         StoreError::MissingReference(field) => match field.as_str() {
-            "componentId" => ServiceError::NotFound("component".into()),
-            "environmentId" => ServiceError::NotFound("environment".into()),
-            "releaseId" => ServiceError::NotFound("release".into()),
+            "componentId" => missing("componentId", "component"),
+            "environmentId" => missing("environmentId", "environment"),
+            "releaseId" => missing("releaseId", "release"),
             _ => store_error(StoreError::MissingReference(field)),
         },
-        StoreError::NotFound => ServiceError::NotFound("environment".into()),
+        StoreError::NotFound => missing("environmentId", "environment"),
         other => store_error(other),
     }
 }
@@ -25,7 +32,7 @@ fn create_error(error: StoreError) -> ServiceError {
 /// Records `deployments`, all into `environment`, all or none.
 ///
 /// # Errors
-/// `NotFound` naming the environment, component or release that does not exist; `Conflict`
+/// `Validation` naming the environment, component or release that does not exist; `Conflict`
 /// when the environment takes no deployments, or kept changing while they were recorded.
 pub(crate) async fn record(
     repo: &dyn DeploymentRepository,

@@ -122,7 +122,15 @@ async fn viewers_neither_record_nor_move_nor_approve_deployments() {
 }
 
 #[tokio::test]
-async fn a_missing_component_environment_or_release_is_a_not_found_naming_it() {
+async fn a_missing_component_environment_or_release_is_a_bad_field_naming_it() {
+    let missing = |field: &str, what: &str| {
+        Err(ServiceError::Validation(
+            terrane_domain::ValidationErrors::single(
+                field,
+                format!("no {what} with that id exists in your organization"),
+            ),
+        ))
+    };
     for (field, what) in [
         ("componentId", "component"),
         ("environmentId", "environment"),
@@ -134,14 +142,14 @@ async fn a_missing_component_environment_or_release_is_a_not_found_naming_it() {
         repo.expect_create()
             .returning(move |_, _, _| Err(StoreError::MissingReference(field.into())));
         let result = service(repo).create(&actor(Role::Deployer), input()).await;
-        assert_eq!(result, Err(ServiceError::NotFound(what.into())));
+        assert_eq!(result, missing(field, what));
     }
     let mut repo = MockDeploymentRepository::new();
     repo.expect_environment_state()
         .returning(|_, _, _, _| Err(StoreError::NotFound));
     repo.expect_create().never();
     let result = service(repo).create(&actor(Role::Deployer), input()).await;
-    assert_eq!(result, Err(ServiceError::NotFound("environment".into())));
+    assert_eq!(result, missing("environmentId", "environment"));
 }
 
 #[tokio::test]

@@ -134,6 +134,7 @@ pub struct EnvironmentV2Body {
     pub is_active: Option<bool>,
     /// Required on `POST` and `PUT`: 1 to 63 letters, digits, `-`, `_` or `.`, unique
     /// ignoring case.
+    #[schema(pattern = "^[A-Za-z0-9]([A-Za-z0-9._-]{0,61}[A-Za-z0-9])?$")]
     pub environment_code: Option<String>,
     /// Required on `PUT`; generated on `POST` when absent.
     pub sort_number: Option<i64>,
@@ -379,7 +380,6 @@ pub async fn search_environments(
     responses(
         (status = 200, description = "Search successful and results returned", body = Vec<EnvironmentV2>),
         (status = 400, description = "Bad request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -400,7 +400,6 @@ pub async fn search_environments_slash(
     responses(
         (status = 200, description = "Environment was found and returned", body = EnvironmentV2),
         (status = 400, description = "Bad request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Environment not found", body = Problem, content_type = "application/problem+json"),
     ),
@@ -426,7 +425,6 @@ pub async fn get_environment(
         (status = 201, description = "Environment was created successfully", body = EnvironmentV2,
          headers(("Location" = String, description = "The new environment's URL"))),
         (status = 400, description = "Bad request: a missing or bad field, an unknown target group, a code taken", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -494,7 +492,6 @@ async fn update(
     responses(
         (status = 200, description = "Environment was found and updated", body = EnvironmentV2),
         (status = 400, description = "Bad request: a missing or bad field, an unknown target group, a code taken", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Environment not found", body = Problem, content_type = "application/problem+json"),
     ),
@@ -528,7 +525,6 @@ pub async fn put_environment(
     responses(
         (status = 200, description = "Environment was found and patched", body = EnvironmentV2),
         (status = 400, description = "Bad request: a bad field, an unknown target group, a code taken", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Environment not found", body = Problem, content_type = "application/problem+json"),
     ),

@@ -90,6 +90,7 @@ pub struct TargetGroupV2Body {
     pub description: Option<Option<String>>,
     /// Required on `POST` and `PUT`: 1 to 100 letters, digits, `.`, `_` or `-`, unique
     /// ignoring case.
+    #[schema(pattern = "^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")]
     pub target_group_code: Option<String>,
     /// Required on `PUT`; on `POST` defaults to the code.
     pub target_group_name: Option<String>,
@@ -261,7 +262,6 @@ pub async fn search_target_groups(
     responses(
         (status = 200, description = "Search successful and results returned", body = Vec<TargetGroupV2>),
         (status = 400, description = "Bad request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -282,7 +282,6 @@ pub async fn search_target_groups_slash(
     responses(
         (status = 200, description = "Target group was found and returned", body = TargetGroupV2),
         (status = 400, description = "Bad request", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Target group not found", body = Problem, content_type = "application/problem+json"),
     ),
@@ -307,7 +306,6 @@ pub async fn get_target_group(
         (status = 201, description = "Target group was created successfully", body = TargetGroupV2,
          headers(("Location" = String, description = "The new group's URL"))),
         (status = 400, description = "Bad request: a missing or bad field, a code taken", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -355,7 +353,6 @@ async fn update(
     responses(
         (status = 200, description = "Target group was found and updated", body = TargetGroupV2),
         (status = 400, description = "Bad request: a missing or bad field, a code taken", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Target group not found", body = Problem, content_type = "application/problem+json"),
     ),
@@ -379,7 +376,6 @@ pub async fn put_target_group(
     responses(
         (status = 200, description = "Target group was found and patched", body = TargetGroupV2),
         (status = 400, description = "Bad request: a bad field, a code taken", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Authentication failure", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Authorization failure", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Target group not found", body = Problem, content_type = "application/problem+json"),
     ),

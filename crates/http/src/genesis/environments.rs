@@ -239,8 +239,12 @@ fn item(
 #[allow(dead_code)] // documents the parameters; they are read by hand.
 pub struct EnvironmentListParams {
     /// `statuses[Destroyed,Broken]`: only environments of any of these statuses.
+    #[param(
+        pattern = "^statuses\\[(Ready|Busy|Broken|Destroyed)(,(Ready|Busy|Broken|Destroyed))*\\]$"
+    )]
     filter: Option<String>,
     /// `name`, `creationTime` or `orderIndex`; prefix `~` for descending.
+    #[param(pattern = "^~?(name|creationTime|orderIndex)$")]
     sorting: Option<String>,
 }
 
@@ -291,7 +295,6 @@ fn sorting(value: &str) -> Result<EnvironmentSort, Problem> {
     responses(
         (status = 200, description = "The project's environments", body = GenesisEnvironments),
         (status = 400, description = "Bad filter or sorting", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -408,7 +411,6 @@ pub(super) fn as_text(variables: Map<String, Value>) -> Map<String, Value> {
     responses(
         (status = 200, description = "Created: the result object with `isSuccess: true`", body = ResultObject),
         (status = 400, description = "A taken name (`serviceErrors.envName`), a missing variable (`variablesErrors`), or an unreadable body", body = ResultObject),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = ResultObject),
         (status = 404, description = "No such project in your organization", body = Problem, content_type = "application/problem+json"),
     ),
@@ -468,7 +470,6 @@ pub async fn create_environment(
     responses(
         (status = 200, description = "The environment", body = EnvironmentDetails),
         (status = 400, description = "Not a number", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project or environment in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -574,7 +575,6 @@ pub async fn get_environment(
     responses(
         (status = 200, description = "Its destroy workflow started: the result object", body = ResultObject),
         (status = 400, description = "Not while it is busy or destroyed", body = ResultObject),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither an admin nor a deployer", body = ResultObject),
         (status = 404, description = "No such project or environment in your organization", body = Problem, content_type = "application/problem+json"),
     ),

@@ -51,7 +51,6 @@ fn env_path(project: i64, env: i64) -> String {
     ),
     responses(
         (status = 200, description = "The actions", body = GenesisActions),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project or environment in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -106,7 +105,6 @@ pub async fn list_actions(
     responses(
         (status = 200, description = "Done: the result object", body = ResultObject),
         (status = 400, description = "Not available in the environment's status", body = ResultObject),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither an admin nor a deployer", body = ResultObject),
         (status = 404, description = "No such project, environment or action", body = Problem, content_type = "application/problem+json"),
     ),
@@ -234,7 +232,6 @@ pub struct HistoryParams {
     responses(
         (status = 200, description = "A page of runs", body = GenesisHistory),
         (status = 400, description = "Bad page", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project or environment in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -321,7 +318,6 @@ pub struct GenesisWorkflows {
     ),
     responses(
         (status = 200, description = "The workflows", body = GenesisWorkflows),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project or environment in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -395,7 +391,6 @@ pub struct WorkflowBody {
     responses(
         (status = 200, description = "Started: the result object", body = ResultObject),
         (status = 400, description = "Bad variables (`variablesErrors`), the environment is not ready, or an unreadable body", body = ResultObject),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Neither an admin nor a deployer", body = ResultObject),
         (status = 404, description = "No such project, environment or workflow", body = ResultObject),
     ),
@@ -444,7 +439,6 @@ pub struct TimeToLive {
     responses(
         (status = 200, description = "Set: the result object", body = ResultObject),
         (status = 400, description = "Minutes out of range, a destroyed environment, or an unreadable body", body = ResultObject),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not allowed", body = ResultObject),
         (status = 404, description = "No such project or environment in your organization", body = Problem, content_type = "application/problem+json"),
     ),
@@ -476,7 +470,6 @@ pub async fn set_time_to_live(
     ),
     responses(
         (status = 200, description = "Removed: the result object", body = ResultObject),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not allowed", body = ResultObject),
         (status = 404, description = "No such project or environment in your organization", body = Problem, content_type = "application/problem+json"),
     ),

@@ -72,6 +72,7 @@ pub struct GenesisProjects {
 #[allow(dead_code)] // documents the parameter; it is read by hand.
 pub struct ProjectSorting {
     /// `name` (the default) or `~name` for descending.
+    #[param(pattern = "^~?name$")]
     sorting: Option<String>,
 }
 
@@ -90,7 +91,6 @@ fn collection_methods(actor: &Actor) -> Vec<&'static str> {
     responses(
         (status = 200, description = "The organization's projects", body = GenesisProjects),
         (status = 400, description = "Bad sorting", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
 )]
@@ -140,7 +140,6 @@ pub async fn list_projects(
     responses(
         (status = 200, description = "The project", body = GenesisProject),
         (status = 400, description = "Not a number", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such project in your organization", body = Problem, content_type = "application/problem+json"),
     ),
     security(("basic" = []), ("bearer" = []))
@@ -162,8 +161,14 @@ pub async fn get_project(
 #[schema(as = GenesisProjectBody, example = json!({"name": "Shop", "projectManager": "ann", "description": "The web shop"}))]
 pub struct GenesisProjectBody {
     /// 1 to 64 letters, digits, `.`, `-`, `_` or spaces.
+    #[schema(
+        pattern = "^ *[A-Za-z0-9._-][A-Za-z0-9._ -]*$",
+        min_length = 1,
+        max_length = 64
+    )]
     pub name: Option<String>,
     /// Who manages it.
+    #[schema(pattern = "\\S", max_length = 100)]
     pub project_manager: Option<String>,
     /// Free text.
     pub description: Option<String>,
@@ -176,7 +181,6 @@ pub struct GenesisProjectBody {
     responses(
         (status = 200, description = "The new project", body = GenesisProject),
         (status = 400, description = "Bad fields or a taken name", body = ResultObject),
-        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "Not an admin", body = ResultObject),
     ),
     security(("basic" = []), ("bearer" = []))
