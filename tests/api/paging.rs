@@ -191,6 +191,15 @@ async fn every_paged_list_of_the_document_answers_link_headers(app: TestApp) {
         .await;
     assert_eq!(target.status(), 201);
     let target: Value = target.json().await.unwrap();
+    let webhook = app
+        .send_json(
+            Method::POST,
+            "/api/v1/webhooks",
+            json!({"url": "http://127.0.0.1:9/hook"}),
+        )
+        .await;
+    assert_eq!(webhook.status(), 201);
+    let webhook: Value = webhook.json().await.unwrap();
 
     let doc: Value = app
         .get("/api-docs/openapi.json")
@@ -220,6 +229,8 @@ async fn every_paged_list_of_the_document_answers_link_headers(app: TestApp) {
             env["id"].as_str().unwrap()
         } else if path.starts_with("/api/v1/targets/") {
             target["id"].as_str().unwrap()
+        } else if path.starts_with("/api/v1/webhooks/") {
+            webhook["id"].as_str().unwrap()
         } else {
             assert!(
                 !path.contains('{'),

@@ -209,7 +209,7 @@ pub async fn list_audit(
         });
     q.finish()?;
     let (entries, total) = state.audit.list(&actor, filter, page).await?;
-    Ok(HttpResponse::Ok().json(AuditPage {
+    Ok(crate::paging::page_of(&req, page, total).json(AuditPage {
         data: entries.into_iter().map(AuditEntryResponse::from).collect(),
         total,
         skip: page.skip(),

@@ -244,10 +244,15 @@ fn one(status: StatusCode, webhook: &Webhook) -> HttpResponse {
         .json(WebhookResponse::from(webhook))
 }
 
+crate::schema::requiring_schema!(
+    /// What a create takes (see [`WebhookBody`]): a webhook needs its `url`.
+    WebhookCreateBodyDoc as "WebhookCreateBody" = WebhookBody, ["url"]
+);
+
 /// Create a webhook (admin). The answer carries its secret, shown this once.
 #[utoipa::path(
     tag = "webhooks",
-    request_body = WebhookBody,
+    request_body = WebhookCreateBodyDoc,
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key and body get the first answer for 24 hours")),
     responses(
         (status = 201, description = "Created", body = CreatedWebhook,
@@ -307,7 +312,7 @@ pub async fn list_webhooks(
 ) -> Result<HttpResponse, Problem> {
     let page = page_query(&req)?;
     let (webhooks, total) = state.webhooks.list(&actor, page).await?;
-    Ok(HttpResponse::Ok().json(WebhookPage {
+    Ok(crate::paging::page_of(&req, page, total).json(WebhookPage {
         data: webhooks.iter().map(WebhookResponse::from).collect(),
         total,
         skip: page.skip(),
@@ -433,12 +438,14 @@ pub async fn list_deliveries(
     let id = WebhookId(path_id(&req, "id")?);
     let page = page_query(&req)?;
     let (deliveries, total) = state.webhooks.deliveries(&actor, id, page).await?;
-    Ok(HttpResponse::Ok().json(DeliveryPage {
-        data: deliveries.into_iter().map(DeliveryResponse::from).collect(),
-        total,
-        skip: page.skip(),
-        take: page.take(),
-    }))
+    Ok(
+        crate::paging::page_of(&req, page, total).json(DeliveryPage {
+            data: deliveries.into_iter().map(DeliveryResponse::from).collect(),
+            total,
+            skip: page.skip(),
+            take: page.take(),
+        }),
+    )
 }
 
 /// Send a succeeded or dead delivery again (admin): it becomes pending with the same id, a
