@@ -115,8 +115,10 @@ pub struct AuditPage {
 #[allow(dead_code)] // documents the parameters; they are parsed one by one.
 pub struct AuditListParams {
     /// Entries of this actor (exactly: a user or service account id, or `system`).
+    #[param(min_length = 1)]
     actor: Option<String>,
     /// Entries about subjects of this kind (`environment`, `deployment`, ...).
+    #[param(min_length = 1)]
     subject_kind: Option<String>,
     /// Entries about the subject of this id.
     subject_id: Option<Uuid>,

@@ -311,8 +311,14 @@ fn pattern_schema(pattern: &str, max_length: Option<usize>) -> RefOr<Schema> {
         .into()
 }
 
-/// `take` and `skip` state the ranges [`Page::parse`] enforces.
+/// `take` and `skip` state the ranges [`Page::parse`] enforces, unless the operation states
+/// its own (the event log is read by cursor, up to 1,000 events at a time).
 fn constrain_query(parameter: &mut Parameter) {
+    if let Some(RefOr::T(Schema::Object(object))) = &parameter.schema {
+        if object.maximum.is_some() {
+            return;
+        }
+    }
     let range = match parameter.name.as_str() {
         "take" => Some((1, i64::from(Page::MAX_TAKE), i64::from(Page::DEFAULT_TAKE))),
         "skip" | "page_offset" => Some((0, i64::from(u32::MAX), 0)),

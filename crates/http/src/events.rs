@@ -110,9 +110,9 @@ fn read_query(q: &mut Query) -> (Option<EventCursor>, Vec<EventType>) {
 #[utoipa::path(
     tag = "events",
     params(
-        ("after" = Option<String>, Query, description = "The id of the last event you have; from the oldest kept event when absent"),
-        ("types" = Option<String>, Query, description = "Comma-separated event types to answer (all when absent), e.g. `deployment.status_changed,environment.created`"),
-        ("take" = Option<i64>, Query, description = "Most events to answer (default 100, 1 to 1000)"),
+        ("after" = Option<String>, Query, pattern = "^[0-9]{1,18}(\\.[0-9]{1,18})?$", description = "The id of the last event you have; from the oldest kept event when absent"),
+        ("types" = Option<String>, Query, pattern = "^ *([a-z_]+\\.[a-z_]+)? *(, *([a-z_]+\\.[a-z_]+)? *)*$", description = "Comma-separated event types to answer (all when absent), e.g. `deployment.status_changed,environment.created`"),
+        ("take" = Option<i64>, Query, minimum = 1, maximum = 1000, description = "Most events to answer (default 100, 1 to 1000)"),
     ),
     responses(
         (status = 200, description = "The events after the cursor, oldest first (empty when there are none yet)", body = Vec<EventResponse>),
@@ -164,6 +164,19 @@ fn last_event_id(req: &HttpRequest) -> Result<Option<EventCursor>, Problem> {
         .map_err(|e: String| Problem::bad_field("Last-Event-ID", e))
 }
 
+/// One event of the stream as Server-Sent Events carry it: its `id:` (the cursor), `event:`
+/// (the type) and `data:` (the event as `GET /api/v1/events` shows it, as JSON text).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)] // documents the stream; the handler writes the lines itself.
+pub struct StreamedEvent {
+    /// The event's id, to resume from with `Last-Event-ID`.
+    id: String,
+    /// The event's type.
+    event: String,
+    /// The event, as JSON text.
+    data: String,
+}
+
 /// Events of your organization as Server-Sent Events (any role).
 ///
 /// Each event is sent as `id: <cursor>`, `event: <type>` and `data: <the event as JSON, as
@@ -175,12 +188,12 @@ fn last_event_id(req: &HttpRequest) -> Result<Option<EventCursor>, Problem> {
 #[utoipa::path(
     tag = "events",
     params(
-        ("after" = Option<String>, Query, description = "Start after this event id (`Last-Event-ID` takes precedence)"),
-        ("types" = Option<String>, Query, description = "Comma-separated event types to send (all when absent)"),
-        ("Last-Event-ID" = Option<String>, Header, description = "Resume after this event id"),
+        ("after" = Option<String>, Query, pattern = "^[0-9]{1,18}(\\.[0-9]{1,18})?$", description = "Start after this event id (`Last-Event-ID` takes precedence)"),
+        ("types" = Option<String>, Query, pattern = "^ *([a-z_]+\\.[a-z_]+)? *(, *([a-z_]+\\.[a-z_]+)? *)*$", description = "Comma-separated event types to send (all when absent)"),
+        ("Last-Event-ID" = Option<String>, Header, nullable = false, pattern = "^([0-9]{1,18}(\\.[0-9]{1,18})?)?$", description = "Resume after this event id"),
     ),
     responses(
-        (status = 200, description = "A stream of events, open until the client leaves", content_type = "text/event-stream", body = String,
+        (status = 200, description = "A stream of events, open until the client leaves", content_type = "text/event-stream", body = StreamedEvent,
          example = json!("id: 812.40\nevent: deployment.status_changed\ndata: {\"id\":\"812.40\",\"type\":\"deployment.status_changed\",...}\n\n: keep-alive\n\n")),
         (status = 400, description = "Bad cursor or types", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "No valid token", body = Problem, content_type = "application/problem+json"),
