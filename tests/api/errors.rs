@@ -161,6 +161,20 @@ async fn unknown_routes_get_404_and_wrong_methods_405_as_problems(app: TestApp) 
         .unwrap();
     assert_eq!(on_list.headers()["allow"], "GET, POST");
     problem(on_list, 405).await;
+    // A read of a route that takes none is refused the same way, by the fallback.
+    for method in [Method::GET, Method::HEAD] {
+        let read = app
+            .request(
+                method.clone(),
+                &format!("/api/v1/service-accounts/{id}/rotate"),
+                &app.admin(),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(read.status(), 405, "{method}");
+        assert_eq!(read.headers()["allow"], "POST", "{method}");
+    }
 }
 
 async fn every_problem_type_has_a_page(app: TestApp) {

@@ -770,6 +770,52 @@ async fn every_other_kind_of_change_records_its_event(db: Db) {
     )
     .await;
 
+    // Webhooks: created, updated, deleted; neither the secret nor the URL's path (a chat
+    // webhook's URL is its token) is in the events, which every role reads.
+    let hook: Value = send(
+        &app,
+        Method::POST,
+        "/api/v1/webhooks",
+        json!({"url": "https://hooks.example.com/services/T0/tok3n?key=k3y", "secret": "a-secret-of-20-chars"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let created = expect(&app, &mut cursor, &[("webhook.created", &id(&hook))]).await;
+    assert_eq!(created[0]["data"]["origin"], "https://hooks.example.com");
+    assert_eq!(created[0]["data"]["active"], true);
+    let patched = send(
+        &app,
+        Method::PATCH,
+        &format!("/api/v1/webhooks/{}", id(&hook)),
+        json!({"active": false, "types": ["deployment.*"]}),
+    )
+    .await;
+    assert_eq!(patched.status(), 200);
+    let updated = expect(&app, &mut cursor, &[("webhook.updated", &id(&hook))]).await;
+    assert_eq!(updated[0]["data"]["active"], false);
+    assert_eq!(updated[0]["data"]["types"], json!(["deployment.*"]));
+    assert_eq!(updated[0]["data"]["version"], 2);
+    let gone = send(
+        &app,
+        Method::DELETE,
+        &format!("/api/v1/webhooks/{}", id(&hook)),
+        json!({}),
+    )
+    .await;
+    assert!(gone.status().is_success());
+    expect(&app, &mut cursor, &[("webhook.deleted", &id(&hook))]).await;
+    for event in created.iter().chain(&updated) {
+        let text = event["data"].to_string();
+        assert!(
+            !text.contains("a-secret-of-20-chars")
+                && !text.contains("tok3n")
+                && !text.contains("k3y"),
+            "{text}"
+        );
+    }
+
     // Projects.
     let project: Value = send(
         &app,

@@ -92,6 +92,8 @@ pub enum SubjectKind {
     Template,
     /// A run of a workflow.
     Run,
+    /// A webhook.
+    Webhook,
 }
 
 impl SubjectKind {
@@ -111,6 +113,7 @@ impl SubjectKind {
             SubjectKind::ServiceAccount => "service_account",
             SubjectKind::Template => "template",
             SubjectKind::Run => "run",
+            SubjectKind::Webhook => "webhook",
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::event::{Recorded, SubjectKind};
 use crate::ids::TenantId;
 use crate::{
     Agent, Component, EnvironmentRequest, FreezeWindow, Project, Release, Run, ServiceAccount,
-    Target, TargetGroup, Template,
+    Target, TargetGroup, Template, Webhook,
 };
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -196,4 +196,18 @@ recorded!(Run, SubjectKind::Run, |r| json!({
         "name": s.name,
         "status": s.status.as_str(),
     })).collect::<Vec<_>>(),
+}));
+
+// Neither the secret nor the URL's path and query (a chat webhook's URL is its token): events
+// are read by every role, webhooks are an administrator's.
+recorded!(Webhook, SubjectKind::Webhook, |w| json!({
+    "id": w.id.0,
+    "organizationId": w.tenant.0,
+    "origin": w.url.origin(),
+    "types": w.types.iter().map(|t| t.as_str()).collect::<Vec<_>>(),
+    "active": w.active,
+    "version": w.version,
+    "createdBy": w.created_by.0,
+    "createdAt": time(w.created_at),
+    "updatedAt": time(w.updated_at),
 }));

@@ -6,7 +6,7 @@
 //! attempt is due and when a delivery is dead ([`RetryPolicy`], [`WebhookDelivery::record`]).
 
 use crate::error::{FieldError, ValidationErrors};
-use crate::event::Event;
+use crate::event::{Event, SubjectKind};
 use crate::health::{url_host, AddressPolicy};
 use crate::ids::{TenantId, UserId, WebhookDeliveryId, WebhookId};
 use chrono::{DateTime, Duration, Utc};
@@ -89,6 +89,16 @@ impl WebhookUrl {
     /// The URL.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The scheme and authority (`https://hooks.example.com:8443`), without the path and
+    /// query, which often carry a receiver's token (chat webhooks do): what events show.
+    pub fn origin(&self) -> &str {
+        let start = self.0.find("://").map_or(0, |i| i + 3);
+        let end = self.0[start..]
+            .find(['/', '?', '#'])
+            .map_or(self.0.len(), |i| start + i);
+        &self.0[..end]
     }
 }
 
@@ -403,10 +413,14 @@ pub fn signature(secret: &WebhookSecret, timestamp: i64, body: &str) -> String {
 }
 
 /// Whether `webhook` takes `event`: an event of its organization, of a type it takes, that
-/// happened once it existed (a new webhook gets no history), while it is active.
+/// happened once it existed (a new webhook gets no history), while it is active, and not about
+/// the webhook itself (its own creation is not news to its receiver; other webhooks taking
+/// `webhook.*` are told).
 pub fn takes(webhook: &Webhook, event: &Event) -> bool {
     webhook.tenant == event.organization_id
         && event.at >= webhook.created_at
+        && !(event.subject.kind == SubjectKind::Webhook.as_str()
+            && event.subject.id == webhook.id.0)
         && webhook.matches(event.event_type.as_str())
 }
 
@@ -697,6 +711,24 @@ impl WebhookDelivery {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_url_origin_drops_the_path_and_query_that_may_carry_a_token() {
+        let url = |text: &str| WebhookUrl::stored(text.to_owned());
+        assert_eq!(
+            url("https://hooks.example.com/services/T0/B0/XXXX?x=1").origin(),
+            "https://hooks.example.com"
+        );
+        assert_eq!(
+            url("http://127.0.0.1:9000").origin(),
+            "http://127.0.0.1:9000"
+        );
+        assert_eq!(
+            url("http://[::1]:9000?token=1").origin(),
+            "http://[::1]:9000"
+        );
+        assert_eq!(url("https://h.example#frag").origin(), "https://h.example");
+    }
+
     use super::*;
     use crate::health::Cidr;
     use chrono::TimeZone;
@@ -827,6 +859,20 @@ mod tests {
             "another organization"
         );
         assert!(!takes(&hook, &event(2, 5, "deployment")), "filtered out");
+        let every = webhook(&[], true);
+        let about = |id: Uuid| Event {
+            subject: Subject {
+                kind: "webhook".into(),
+                id,
+            },
+            event_type: EventType::parse("webhook.created").unwrap(),
+            ..event(2, 0, "environment")
+        };
+        assert!(!takes(&every, &about(every.id.0)), "not its own changes");
+        assert!(
+            takes(&every, &about(Uuid::from_u128(77))),
+            "another webhook's"
+        );
         let body: serde_json::Value =
             serde_json::from_str(&delivery_body(&event(2, 0, "environment"))).unwrap();
         assert_eq!(body["id"], "0.5");

@@ -148,13 +148,19 @@ fn segments(path: &str) -> impl Iterator<Item = &str> {
 
 /// Answers 405 with `Allow` before any handler runs when the path is a documented route that
 /// does not take the method, so a body of any content type never gets a 415 or a 400 first.
-/// `HEAD` and `OPTIONS` go on to the fallback, which answers the same way.
+/// `GET` and `HEAD` carry no body: they go on untouched (no route scan on the reads' path),
+/// and where no handler takes them the fallback answers the same 405.
 pub async fn method_guard(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let refused = req
-        .app_data::<web::Data<RouteTable>>()
+    let bodiless = matches!(
+        *req.method(),
+        actix_web::http::Method::GET | actix_web::http::Method::HEAD
+    );
+    let refused = (!bodiless)
+        .then(|| req.app_data::<web::Data<RouteTable>>())
+        .flatten()
         .and_then(|routes| routes.allowed(req.path()))
         .filter(|allowed| !allowed.contains(&req.method().as_str()));
     if let Some(allowed) = refused {

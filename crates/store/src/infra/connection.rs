@@ -214,6 +214,45 @@ mod tests {
         assert_eq!(sync.synchronous, 2);
     }
 
+    /// The options `.cargo/config.toml` builds the bundled SQLite with: without them the
+    /// page caches share one group behind a global mutex and every call locks its connection.
+    #[test]
+    fn sqlite_is_built_for_connections_used_by_one_thread_at_a_time() {
+        use diesel::sql_types::Text;
+        use diesel::RunQueryDsl;
+
+        #[derive(diesel::QueryableByName)]
+        struct CompileOption {
+            #[diesel(sql_type = Text)]
+            compile_options: String,
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let manager = Manager {
+            target: Target::Sqlite(dir.path().join("t.db").display().to_string()),
+        };
+        let mut session = r2d2::ManageConnection::connect(&manager).unwrap();
+        let DbConnection::Sqlite(conn) = &mut session.conn else {
+            panic!("not SQLite")
+        };
+        let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
+            .load::<CompileOption>(conn)
+            .unwrap()
+            .into_iter()
+            .map(|o| o.compile_options)
+            .collect();
+        for wanted in ["THREADSAFE=2", "DEFAULT_MEMSTATUS=0", "ENABLE_QPSG"] {
+            assert!(
+                options.iter().any(|o| o == wanted),
+                "{wanted} in {options:?}"
+            );
+        }
+        assert!(
+            !options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"),
+            "{options:?}"
+        );
+    }
+
     #[test]
     fn sqlite_urls_name_a_relative_or_absolute_file() {
         assert_eq!(sqlite_path("sqlite://terrane.db"), "terrane.db");

@@ -3,6 +3,7 @@
 use crate::infra::connection::DbConnection;
 use crate::infra::error::Failure;
 use crate::infra::fixed::{fixed, Fixed};
+use diesel::dsl::SingleValue;
 use diesel::sql_types::BigInt;
 use diesel::Connection;
 
@@ -10,6 +11,18 @@ use diesel::Connection;
 /// function counts before `LIMIT` and `OFFSET` apply.
 pub(crate) fn total_over() -> Fixed<BigInt> {
     fixed("count(*) OVER ()")
+}
+
+/// The number of all rows `count` (the page's query without its order and limit, counted)
+/// matches, as a column of each row of the page: an uncorrelated scalar subquery, which both
+/// backends run once per statement. (A window function, `count(*) OVER ()`, would copy every
+/// row of the page, all its columns, into a temporary table before answering the first.) The
+/// column is never null: `count(*)` always answers.
+pub(crate) fn total_of<Q>(count: Q) -> SingleValue<Q>
+where
+    Q: diesel::query_dsl::methods::SingleValueDsl,
+{
+    count.single_value()
 }
 
 /// The page `load` answers (each row with [`total_over`]) and the total, from one statement,

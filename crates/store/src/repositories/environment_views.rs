@@ -11,7 +11,7 @@ use crate::infra::error::Failure;
 use crate::infra::fixed::{
     fixed_keys, fixed_with_bind, keyed, ByText, Fixed, FixedKey, FixedWithBind,
 };
-use crate::infra::paging::{paged, total_over};
+use crate::infra::paging::{paged, total_of};
 use crate::infra::schema::environments;
 use crate::infra::tx::Access;
 use crate::infra::types::{sql, DbTime, DbUuid};
@@ -345,7 +345,7 @@ impl Store {
                     String,
                     Option<String>,
                     Option<String>,
-                    i64,
+                    Option<i64>,
                 );
                 let rows: Vec<PageRow> = sorted(matching(tenant, &filter), sort)
                     .limit(page.take().into())
@@ -356,12 +356,12 @@ impl Store {
                         windows,
                         release,
                         lifecycle,
-                        total_over(),
+                        total_of(matching(tenant, &filter).count()),
                     ))
                     .load(conn)?;
                 Ok(rows
                     .into_iter()
-                    .map(|(row, a, w, r, l, total)| ((row, a, w, r, l), total))
+                    .map(|(row, a, w, r, l, total)| ((row, a, w, r, l), total.unwrap_or(0)))
                     .collect())
             };
             let count = |conn: &mut DbConnection| -> Result<i64, Failure> {

@@ -15,6 +15,7 @@ use crate::infra::schema::{webhook_deliveries, webhook_fan_out, webhooks};
 use crate::infra::tx::Access;
 use crate::infra::types::{sql, DbTime, DbUuid};
 use crate::infra::versioned::{locked, unchanged, Versioned};
+use crate::repositories::events;
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -23,8 +24,9 @@ use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use terrane_domain::time::truncate;
 use terrane_domain::{
-    DeliveryStatus, EventCursor, EventTypeFilter, Page, TenantId, UserId, Webhook, WebhookChanges,
-    WebhookDelivery, WebhookDeliveryId, WebhookId, WebhookSecret, WebhookUrl,
+    DeliveryStatus, EventCursor, EventTypeFilter, NewEvent, Page, SubjectKind, TenantId, UserId,
+    Webhook, WebhookChanges, WebhookDelivery, WebhookDeliveryId, WebhookId, WebhookSecret,
+    WebhookUrl,
 };
 use terrane_ports::{ClaimedDelivery, StoreError, WebhookQueue, WebhookRepository};
 
@@ -241,10 +243,16 @@ fn write_delivery(
 #[async_trait]
 impl WebhookRepository for Store {
     async fn create(&self, webhook: Webhook) -> Result<Webhook, StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(webhook.tenant, Access::Write, move |conn| {
             diesel::insert_into(webhooks::table)
                 .values(WebhookRow::from(&webhook))
                 .execute(conn)?;
+            events::record(
+                conn,
+                &actor,
+                &NewEvent::created(&webhook, webhook.created_at),
+            )?;
             Ok(webhook)
         })
         .await
@@ -294,6 +302,7 @@ impl WebhookRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<Webhook, StoreError> {
         let now = truncate(now);
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let current = locked(
                 conn,
@@ -314,6 +323,7 @@ impl WebhookRepository for Store {
             if updated == 0 {
                 return Err(unchanged(conn, Versioned::Webhooks, tenant, id.0));
             }
+            events::record(conn, &actor, &NewEvent::updated(&next, next.updated_at))?;
             Ok(next)
         })
         .await
@@ -325,6 +335,7 @@ impl WebhookRepository for Store {
         id: WebhookId,
         expected_version: Option<i64>,
     ) -> Result<(), StoreError> {
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             let mut delete = diesel::delete(webhooks::table)
                 .filter(webhooks::id.eq(DbUuid(id.0)))
@@ -336,6 +347,7 @@ impl WebhookRepository for Store {
             if delete.execute(conn)? == 0 {
                 return Err(unchanged(conn, Versioned::Webhooks, tenant, id.0));
             }
+            events::record_removed(conn, &actor, SubjectKind::Webhook, tenant, id.0)?;
             Ok(())
         })
         .await
