@@ -21,6 +21,7 @@ on_both_backends!(
     a_stale_if_match_is_refused_with_412,
     of_two_concurrent_updates_with_the_same_if_match_exactly_one_wins,
     racing_creates_without_an_order_index_each_get_the_next_one_exactly_once,
+    a_refused_create_leaves_no_gap_in_the_order_index,
     delete_answers_deleted_and_the_environment_is_gone,
 );
 
@@ -476,6 +477,19 @@ async fn racing_creates_without_an_order_index_each_get_the_next_one_exactly_onc
         (4..29).collect::<Vec<i64>>(),
         "what is stored agrees"
     );
+}
+
+async fn a_refused_create_leaves_no_gap_in_the_order_index(app: TestApp) {
+    let first = app.create_env(json!({"name": "dev"})).await;
+    assert_eq!(first["orderIndex"], 0);
+    for _ in 0..3 {
+        let refused = app
+            .send_json(Method::POST, "/api/v1/environments", json!({"name": "dev"}))
+            .await;
+        problem(refused, 409).await;
+    }
+    let next = app.create_env(json!({"name": "qa"})).await;
+    assert_eq!(next["orderIndex"], 1, "{next}");
 }
 
 async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>

@@ -554,7 +554,9 @@ pub async fn create_environment(
     let birth = value.take_birth();
     let input = value.into_input(Nulls::Ignore)?;
     idempotent(&req, &state, &actor, &body.raw, || async {
-        let env = if birth == terrane_ports::BirthInput::default() {
+        let plain = birth == terrane_ports::BirthInput::default();
+        let unassigned = input.target_groups.is_none();
+        let env = if plain {
             state.environments.create(&actor, input).await?
         } else {
             state
@@ -563,10 +565,16 @@ pub async fn create_environment(
                 .await?
         };
         let url = location(&env);
-        with_location(
-            one(&state, &actor, actix_web::http::StatusCode::CREATED, env.id).await?,
-            &url,
-        )
+        let response = if plain && unassigned {
+            // Nothing refers to it yet: shown as written, without reading it back.
+            shown(
+                actix_web::http::StatusCode::CREATED,
+                EnvironmentView::new_born(env),
+            )
+        } else {
+            one(&state, &actor, actix_web::http::StatusCode::CREATED, env.id).await?
+        };
+        with_location(response, &url)
     })
     .await
 }

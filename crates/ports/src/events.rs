@@ -42,9 +42,10 @@ pub trait EventLog: Send + Sync {
         take: u32,
     ) -> Result<Vec<Event>, StoreError>;
 
-    /// Deletes at most `limit` events, of every organization, that happened before `before`,
-    /// oldest first, and answers how many it deleted. Several replicas purging at once
-    /// delete each event once.
+    /// Deletes, among the first `limit` events of the log (of every organization, in the
+    /// log's order, which is the order time went), those that happened before `before`, and
+    /// answers how many it deleted: fewer than `limit` once the log's beginning is recent.
+    /// Several replicas purging at once delete each event once.
     ///
     /// # Errors
     /// As for [`EventLog::after`].

@@ -95,6 +95,20 @@ pub struct EnvironmentView {
     pub lifecycle: Option<EnvironmentLifecycle>,
 }
 
+impl EnvironmentView {
+    /// The view of an environment just created without target groups or a template: nothing
+    /// is assigned to it, frozen on it, deployed to it or born with it yet.
+    pub fn new_born(environment: Environment) -> Self {
+        Self {
+            environment,
+            assignments: Vec::new(),
+            freeze_windows: Vec::new(),
+            current_release: None,
+            lifecycle: None,
+        }
+    }
+}
+
 /// One component on a version sticker.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StickerComponent {

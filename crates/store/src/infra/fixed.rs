@@ -63,11 +63,6 @@ pub(crate) struct Fixed<ST, K = ByText> {
     types: PhantomData<(ST, K)>,
 }
 
-/// The fixed expression `sql` of SQL type `ST`, looked up by its text.
-pub(crate) fn fixed<ST>(sql: &'static str) -> Fixed<ST> {
-    keyed(sql)
-}
-
 /// The fixed expression `sql` of SQL type `ST`, keyed by `K`: every expression keyed by `K`
 /// must have the same text on one connection.
 pub(crate) fn keyed<ST, K: FixedKey>(sql: &'static str) -> Fixed<ST, K> {

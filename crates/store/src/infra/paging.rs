@@ -2,16 +2,8 @@
 
 use crate::infra::connection::DbConnection;
 use crate::infra::error::Failure;
-use crate::infra::fixed::{fixed, Fixed};
 use diesel::dsl::SingleValue;
-use diesel::sql_types::BigInt;
 use diesel::Connection;
-
-/// The number of all rows the query matches, as a column of each row of its page: a window
-/// function counts before `LIMIT` and `OFFSET` apply.
-pub(crate) fn total_over() -> Fixed<BigInt> {
-    fixed("count(*) OVER ()")
-}
 
 /// The number of all rows `count` (the page's query without its order and limit, counted)
 /// matches, as a column of each row of the page: an uncorrelated scalar subquery, which both
@@ -25,18 +17,18 @@ where
     count.single_value()
 }
 
-/// The page `load` answers (each row with [`total_over`]) and the total, from one statement,
+/// The page `load` answers (each row with [`total_of`]) and the total, from one statement,
 /// which is one snapshot on its own. A page past the end has no row to carry the total: then
 /// `count` counts it, and `load` runs again, in one transaction so that the two agree.
 pub(crate) fn paged<Row>(
     conn: &mut DbConnection,
     skip: u32,
-    load: impl Fn(&mut DbConnection) -> Result<Vec<(Row, i64)>, Failure>,
+    load: impl Fn(&mut DbConnection) -> Result<Vec<(Row, Option<i64>)>, Failure>,
     count: impl Fn(&mut DbConnection) -> Result<i64, Failure>,
 ) -> Result<(Vec<Row>, u64), Failure> {
     let mut rows = load(conn)?;
     let total = match rows.first() {
-        Some((_, total)) => *total,
+        Some((_, total)) => total.unwrap_or(0),
         None if skip == 0 => 0,
         None => {
             let (total, again) =

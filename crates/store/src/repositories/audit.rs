@@ -6,7 +6,7 @@
 
 use crate::infra::connection::{DbConnection, MultiBackend};
 use crate::infra::error::{is_unique_violation, Failure};
-use crate::infra::paging::{paged, total_over};
+use crate::infra::paging::{paged, total_of};
 use crate::infra::schema::{audit_entries, audit_heads, audit_progress};
 use crate::infra::tx::Access;
 use crate::infra::types::{DbTime, DbUuid};
@@ -328,12 +328,15 @@ impl AuditRepository for Store {
     ) -> Result<(Vec<ChainedEntry>, u64), StoreError> {
         // One statement: the total rides on every row of the page.
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load = |conn: &mut DbConnection| -> Result<Vec<(EntryRow, i64)>, Failure> {
+            let load = |conn: &mut DbConnection| -> Result<Vec<(EntryRow, Option<i64>)>, Failure> {
                 Ok(matching(tenant, &filter)
                     .order_by(audit_entries::sequence.asc())
                     .limit(page.take().into())
                     .offset(page.skip().into())
-                    .select((EntryRow::as_select(), total_over()))
+                    .select((
+                        EntryRow::as_select(),
+                        total_of(matching(tenant, &filter).count()),
+                    ))
                     .load(conn)?)
             };
             let count = |conn: &mut DbConnection| -> Result<i64, Failure> {

@@ -2,7 +2,7 @@
 
 use crate::infra::connection::{DbConnection, MultiBackend};
 use crate::infra::error::Failure;
-use crate::infra::paging::{paged, total_over};
+use crate::infra::paging::{paged, total_of};
 use crate::infra::schema::components;
 use crate::infra::tx::Access;
 use crate::infra::types::{DbTime, DbUuid};
@@ -160,15 +160,19 @@ impl ComponentRepository for Store {
     ) -> Result<(Vec<Component>, u64), StoreError> {
         // One statement: the total rides on every row of the page.
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load = |conn: &mut DbConnection| -> Result<Vec<(ComponentRow, i64)>, Failure> {
-                Ok(matching(tenant, &filter)
-                    .order_by(components::name.asc())
-                    .then_order_by(components::id.asc())
-                    .limit(page.take().into())
-                    .offset(page.skip().into())
-                    .select((ComponentRow::as_select(), total_over()))
-                    .load(conn)?)
-            };
+            let load =
+                |conn: &mut DbConnection| -> Result<Vec<(ComponentRow, Option<i64>)>, Failure> {
+                    Ok(matching(tenant, &filter)
+                        .order_by(components::name.asc())
+                        .then_order_by(components::id.asc())
+                        .limit(page.take().into())
+                        .offset(page.skip().into())
+                        .select((
+                            ComponentRow::as_select(),
+                            total_of(matching(tenant, &filter).count()),
+                        ))
+                        .load(conn)?)
+                };
             let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
                 Ok(matching(tenant, &filter).count().get_result(conn)?)
             };

@@ -16,7 +16,7 @@
 
 use crate::infra::connection::{DbConnection, MultiBackend};
 use crate::infra::error::Failure;
-use crate::infra::paging::{paged, total_over};
+use crate::infra::paging::{paged, total_of};
 use crate::infra::schema::{environment_request_history, environment_requests, environments};
 use crate::infra::tx::Access;
 use crate::infra::types::{DbTime, DbUuid};
@@ -481,15 +481,19 @@ impl EnvironmentRequestRepository for Store {
     ) -> Result<(Vec<EnvironmentRequest>, u64), StoreError> {
         // One statement: the total rides on every row of the page.
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load = |conn: &mut DbConnection| -> Result<Vec<(RequestRow, i64)>, Failure> {
-                Ok(matching(tenant, &filter)
-                    .order_by(environment_requests::created_at.desc())
-                    .then_order_by(environment_requests::id.desc())
-                    .limit(page.take().into())
-                    .offset(page.skip().into())
-                    .select((RequestRow::as_select(), total_over()))
-                    .load(conn)?)
-            };
+            let load =
+                |conn: &mut DbConnection| -> Result<Vec<(RequestRow, Option<i64>)>, Failure> {
+                    Ok(matching(tenant, &filter)
+                        .order_by(environment_requests::created_at.desc())
+                        .then_order_by(environment_requests::id.desc())
+                        .limit(page.take().into())
+                        .offset(page.skip().into())
+                        .select((
+                            RequestRow::as_select(),
+                            total_of(matching(tenant, &filter).count()),
+                        ))
+                        .load(conn)?)
+                };
             let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
                 Ok(matching(tenant, &filter).count().get_result(conn)?)
             };

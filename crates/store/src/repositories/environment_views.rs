@@ -335,7 +335,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(Vec<EnvironmentView>, u64), StoreError> {
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load = |conn: &mut DbConnection| -> Result<Vec<(ViewRow, i64)>, Failure> {
+            let load = |conn: &mut DbConnection| -> Result<Vec<(ViewRow, Option<i64>)>, Failure> {
                 // Filters and sorts make each page's statement its own: found by its text.
                 let (assignments, windows, release, lifecycle) =
                     parts::<ByText, ByText, ByText, ByText>(conn, now, with_release);
@@ -361,7 +361,7 @@ impl Store {
                     .load(conn)?;
                 Ok(rows
                     .into_iter()
-                    .map(|(row, a, w, r, l, total)| ((row, a, w, r, l), total.unwrap_or(0)))
+                    .map(|(row, a, w, r, l, total)| ((row, a, w, r, l), total))
                     .collect())
             };
             let count = |conn: &mut DbConnection| -> Result<i64, Failure> {

@@ -188,12 +188,16 @@ impl EventLog for Store {
                 DbConnection::Pg(_) => " FOR UPDATE SKIP LOCKED",
                 DbConnection::Sqlite(_) => "",
             };
+            // The log's first `limit` events, in its order: those older than the cutoff go.
+            // The log is written as time goes, so its first events are its oldest, and the
+            // position index finds them without an index on the time.
             let purged = diesel::sql_query(format!(
                 "DELETE FROM events WHERE id IN \
-                 (SELECT id FROM events WHERE at < $1 ORDER BY at, id LIMIT $2{lock})"
+                 (SELECT id FROM (SELECT id, at FROM events ORDER BY tx, id LIMIT $1{lock}) first \
+                  WHERE at < $2)"
             ))
-            .bind::<sql::UtcTimestamp, _>(DbTime(before))
             .bind::<BigInt, _>(i64::from(limit))
+            .bind::<sql::UtcTimestamp, _>(DbTime(before))
             .execute(conn)?;
             Ok(purged as u64)
         })

@@ -4,7 +4,7 @@
 
 use crate::infra::connection::{DbConnection, MultiBackend};
 use crate::infra::error::Failure;
-use crate::infra::paging::{paged, total_over};
+use crate::infra::paging::{paged, total_of};
 use crate::infra::schema::{environments, target_group_assignments, target_groups, targets};
 use crate::infra::tx::Access;
 use crate::infra::types::{DbTime, DbUuid};
@@ -444,15 +444,19 @@ impl TargetGroupRepository for Store {
                     return Err(StoreError::NotFound.into());
                 }
             }
-            let load = |conn: &mut DbConnection| -> Result<Vec<(TargetGroupRow, i64)>, Failure> {
-                Ok(matching(tenant, &filter)
-                    .order_by(target_groups::name.asc())
-                    .then_order_by(target_groups::id.asc())
-                    .limit(page.take().into())
-                    .offset(page.skip().into())
-                    .select((TargetGroupRow::as_select(), total_over()))
-                    .load(conn)?)
-            };
+            let load =
+                |conn: &mut DbConnection| -> Result<Vec<(TargetGroupRow, Option<i64>)>, Failure> {
+                    Ok(matching(tenant, &filter)
+                        .order_by(target_groups::name.asc())
+                        .then_order_by(target_groups::id.asc())
+                        .limit(page.take().into())
+                        .offset(page.skip().into())
+                        .select((
+                            TargetGroupRow::as_select(),
+                            total_of(matching(tenant, &filter).count()),
+                        ))
+                        .load(conn)?)
+                };
             let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
                 Ok(matching(tenant, &filter).count().get_result(conn)?)
             };

@@ -2,7 +2,7 @@
 
 use crate::infra::connection::{DbConnection, MultiBackend};
 use crate::infra::error::Failure;
-use crate::infra::paging::{paged, total_over};
+use crate::infra::paging::{paged, total_of};
 use crate::infra::schema::{environments, target_group_assignments, targets};
 use crate::infra::tx::Access;
 use crate::infra::types::{DbJson, DbTime, DbUuid};
@@ -254,13 +254,16 @@ impl TargetRepository for Store {
     ) -> Result<(Vec<Target>, u64), StoreError> {
         // One statement: the total rides on every row of the page.
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load = |conn: &mut DbConnection| -> Result<Vec<(TargetRow, i64)>, Failure> {
+            let load = |conn: &mut DbConnection| -> Result<Vec<(TargetRow, Option<i64>)>, Failure> {
                 Ok(matching(conn, tenant, &filter)
                     .order_by(targets::name.asc())
                     .then_order_by(targets::id.asc())
                     .limit(page.take().into())
                     .offset(page.skip().into())
-                    .select((TargetRow::as_select(), total_over()))
+                    .select((
+                        TargetRow::as_select(),
+                        total_of(matching(conn, tenant, &filter).count()),
+                    ))
                     .load(conn)?)
             };
             let count = |conn: &mut DbConnection| -> Result<i64, Failure> {

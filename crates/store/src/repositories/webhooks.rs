@@ -10,7 +10,7 @@
 
 use crate::infra::connection::DbConnection;
 use crate::infra::error::Failure;
-use crate::infra::paging::{paged, total_over};
+use crate::infra::paging::{paged, total_of};
 use crate::infra::schema::{webhook_deliveries, webhook_fan_out, webhooks};
 use crate::infra::tx::Access;
 use crate::infra::types::{sql, DbTime, DbUuid};
@@ -267,16 +267,25 @@ impl WebhookRepository for Store {
 
     async fn list(&self, tenant: TenantId, page: Page) -> Result<(Vec<Webhook>, u64), StoreError> {
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load = |conn: &mut DbConnection| -> Result<Vec<(WebhookRow, i64)>, Failure> {
-                Ok(webhooks::table
-                    .filter(webhooks::tenant_id.eq(DbUuid(tenant.0)))
-                    .order_by(webhooks::created_at.asc())
-                    .then_order_by(webhooks::id.asc())
-                    .limit(page.take().into())
-                    .offset(page.skip().into())
-                    .select((WebhookRow::as_select(), total_over()))
-                    .load(conn)?)
-            };
+            let load =
+                |conn: &mut DbConnection| -> Result<Vec<(WebhookRow, Option<i64>)>, Failure> {
+                    Ok(webhooks::table
+                        .filter(webhooks::tenant_id.eq(DbUuid(tenant.0)))
+                        .order_by(webhooks::created_at.asc())
+                        .then_order_by(webhooks::id.asc())
+                        .limit(page.take().into())
+                        .offset(page.skip().into())
+                        .select((
+                            WebhookRow::as_select(),
+                            total_of(
+                                webhooks::table
+                                    .filter(webhooks::tenant_id.eq(DbUuid(tenant.0)))
+                                    .into_boxed()
+                                    .count(),
+                            ),
+                        ))
+                        .load(conn)?)
+                };
             let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
                 Ok(webhooks::table
                     .filter(webhooks::tenant_id.eq(DbUuid(tenant.0)))
@@ -368,14 +377,18 @@ impl WebhookRepository for Store {
                     .filter(webhook_deliveries::webhook_id.eq(DbUuid(webhook.0)))
                     .filter(webhook_deliveries::tenant_id.eq(DbUuid(tenant.0)))
             };
-            let load = |conn: &mut DbConnection| -> Result<Vec<(DeliveryRow, i64)>, Failure> {
-                Ok(mine()
-                    .order_by(webhook_deliveries::sequence.desc())
-                    .limit(page.take().into())
-                    .offset(page.skip().into())
-                    .select((DeliveryRow::as_select(), total_over()))
-                    .load(conn)?)
-            };
+            let load =
+                |conn: &mut DbConnection| -> Result<Vec<(DeliveryRow, Option<i64>)>, Failure> {
+                    Ok(mine()
+                        .order_by(webhook_deliveries::sequence.desc())
+                        .limit(page.take().into())
+                        .offset(page.skip().into())
+                        .select((
+                            DeliveryRow::as_select(),
+                            total_of(mine().into_boxed().count()),
+                        ))
+                        .load(conn)?)
+                };
             let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
                 Ok(mine().count().get_result(conn)?)
             };
