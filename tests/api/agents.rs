@@ -17,6 +17,7 @@ on_both_backends!(
     an_agent_reports_only_for_itself_and_the_targets_it_serves,
     an_agent_token_opens_nothing_but_agent_routes_and_a_person_token_no_agent_route,
     the_latest_inventory_replaces_the_previous_one_and_any_role_reads_it,
+    a_changed_inventory_records_an_event_and_a_repeated_one_none,
     bad_inventories_name_each_field,
     a_revoked_agents_token_stops_working_at_once,
 );
@@ -394,6 +395,55 @@ async fn the_latest_inventory_replaces_the_previous_one_and_any_role_reads_it(ap
         .await
         .unwrap();
     problem(foreign, 404).await;
+}
+
+async fn a_changed_inventory_records_an_event_and_a_repeated_one_none(app: TestApp) {
+    let env = app.create_env(json!({"name": "prod"})).await;
+    let web = target(&app, &env, "web", "docker_host").await;
+    let agent = register(&app, "edge", &[&web]).await;
+    let path = format!("/api/v1/targets/{}/inventory", id(&web));
+    let report = |at: &str, version: &str| json!({"collectedAt": at, "components": [{"componentName": "api", "version": version}]});
+    for (at, version) in [
+        ("2026-01-10T14:23:40Z", "2.3.1"),
+        ("2026-01-10T14:24:40Z", "2.3.1"),
+        ("2026-01-10T14:25:40Z", "2.3.2"),
+    ] {
+        let sent = as_agent(&app, &agent, &path, report(at, version)).await;
+        assert_eq!(sent.status(), 200);
+    }
+    // On PostgreSQL an event shows once every transaction begun before its own has ended:
+    // wait for the last report's, then every earlier one shows too.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let events = loop {
+        let response = app
+            .get("/api/v1/events?types=target.inventory_changed")
+            .await;
+        assert_eq!(response.status(), 200);
+        let events: Vec<Value> = response.json().await.unwrap();
+        if events
+            .iter()
+            .any(|e| e["data"]["to"][0]["version"] == "2.3.2")
+        {
+            break events;
+        }
+        assert!(std::time::Instant::now() < deadline, "{events:#?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        events.len(),
+        2,
+        "the repeated report records nothing: {events:#?}"
+    );
+    for event in &events {
+        assert_eq!(event["subject"], json!({"kind": "target", "id": id(&web)}));
+        assert_eq!(event["data"]["agentId"], agent["id"]);
+    }
+    let api = |version: &str| json!([{"componentId": null, "componentName": "api", "version": version, "digest": null}]);
+    assert_eq!(events[0]["data"]["from"], Value::Null);
+    assert_eq!(events[0]["data"]["to"], api("2.3.1"));
+    assert_eq!(events[1]["data"]["from"], api("2.3.1"));
+    assert_eq!(events[1]["data"]["to"], api("2.3.2"));
+    assert_eq!(events[1]["data"]["collectedAt"], "2026-01-10T14:25:40Z");
 }
 
 async fn bad_inventories_name_each_field(app: TestApp) {

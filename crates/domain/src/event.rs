@@ -141,6 +141,8 @@ pub enum Change {
     ActionTaken,
     /// Its health status changed (a target).
     HealthChanged,
+    /// What runs on it changed, as its agent reported (a target).
+    InventoryChanged,
 }
 
 impl Change {
@@ -157,6 +159,7 @@ impl Change {
             Change::Registered => "registered",
             Change::ActionTaken => "action_taken",
             Change::HealthChanged => "health_changed",
+            Change::InventoryChanged => "inventory_changed",
         }
     }
 }
@@ -455,6 +458,45 @@ impl NewEvent {
             fields.insert("to".into(), json!(after.health_status.as_str()));
         }
         Some(NewEvent::with_data(Change::HealthChanged, after, at, data))
+    }
+
+    /// The event of an agent's report of what runs on a target, `inventory`, where the
+    /// target's last report listed `before`: `target.inventory_changed` (with the components
+    /// in `from` and `to`) when the first report comes or the components changed, none when
+    /// the report only repeats the last one (agents report on a schedule).
+    pub fn inventory_reported(
+        before: Option<&[crate::InventoryComponent]>,
+        inventory: &crate::Inventory,
+    ) -> Option<NewEvent> {
+        if before == Some(inventory.components.as_slice()) {
+            return None;
+        }
+        let components = |list: &[crate::InventoryComponent]| -> Vec<Value> {
+            list.iter()
+                .map(|c| {
+                    json!({
+                        "componentId": c.component_id,
+                        "componentName": c.component_name,
+                        "version": c.version,
+                        "digest": c.digest,
+                    })
+                })
+                .collect()
+        };
+        Some(NewEvent::about(
+            SubjectKind::Target,
+            Change::InventoryChanged,
+            inventory.tenant,
+            inventory.target_id.0,
+            inventory.received_at,
+            json!({
+                "targetId": inventory.target_id.0,
+                "agentId": inventory.agent_id.0,
+                "collectedAt": crate::event_data::time(inventory.collected_at),
+                "from": before.map(components),
+                "to": components(&inventory.components),
+            }),
+        ))
     }
 
     /// `window` began (at its start).

@@ -73,6 +73,14 @@ fn component_json(c: &InventoryComponent) -> Value {
     })
 }
 
+/// The components of a stored inventory.
+fn components_from(stored: &Value) -> Result<Vec<InventoryComponent>, Failure> {
+    stored
+        .as_array()
+        .map(|items| items.iter().map(component_from).collect())
+        .unwrap_or_else(|| Ok(Vec::new()))
+}
+
 fn component_from(value: &Value) -> Result<InventoryComponent, Failure> {
     let text = |key: &str| value.get(key).and_then(Value::as_str).map(str::to_owned);
     let id = text("componentId")
@@ -239,9 +247,18 @@ impl AgentRepository for Store {
 
     async fn save_inventory(&self, inventory: Inventory) -> Result<Inventory, StoreError> {
         let tenant = inventory.tenant;
+        let actor = terrane_ports::current_actor();
         self.tenant_tx(tenant, Access::Write, move |conn| {
             find(conn, tenant, inventory.target_id)?.ok_or(StoreError::NotFound)?;
             let target = DbUuid(inventory.target_id.0);
+            let before = target_inventories::table
+                .filter(target_inventories::target_id.eq(target))
+                .filter(target_inventories::tenant_id.eq(DbUuid(tenant.0)))
+                .select(target_inventories::components)
+                .first::<DbJson>(conn)
+                .optional()?
+                .map(|components| components_from(&components.0))
+                .transpose()?;
             // MultiBackend has no ON CONFLICT: replace in one transaction.
             diesel::delete(target_inventories::table)
                 .filter(target_inventories::target_id.eq(target))
@@ -259,6 +276,11 @@ impl AgentRepository for Store {
                     target_inventories::components.eq(DbJson(components)),
                 ))
                 .execute(conn)?;
+            if let Some(event) =
+                terrane_domain::NewEvent::inventory_reported(before.as_deref(), &inventory)
+            {
+                crate::repositories::events::record(conn, &actor, &event)?;
+            }
             Ok(inventory)
         })
         .await
@@ -285,11 +307,7 @@ impl AgentRepository for Store {
             let Some((agent, collected_at, received_at, components)) = row else {
                 return Ok(None);
             };
-            let components = components
-                .0
-                .as_array()
-                .map(|items| items.iter().map(component_from).collect())
-                .unwrap_or_else(|| Ok(Vec::new()))?;
+            let components = components_from(&components.0)?;
             Ok(Some(Inventory {
                 target_id: target,
                 tenant,
