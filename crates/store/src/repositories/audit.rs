@@ -4,7 +4,7 @@
 //! replica appending the same events waits for the first one's commit at the first
 //! statement, finds the progress moved, and writes nothing.
 
-use crate::infra::connection::{DbConnection, MultiBackend};
+use crate::infra::connection::{natively, DbConnection, MultiBackend};
 use crate::infra::error::{is_unique_violation, Failure};
 use crate::infra::paging::{paged, total_of};
 use crate::infra::schema::{audit_entries, audit_heads, audit_progress};
@@ -131,6 +131,9 @@ fn matching(
     }
     query
 }
+
+/// Entries one `INSERT` writes: well under both backends' limits on bound values.
+const INSERT_BATCH: usize = 100;
 
 /// Moves the chainer's progress from `after` to `through`, or fails with a conflict when it
 /// is no longer `after`. On PostgreSQL the update locks the row: a concurrent append waits
@@ -268,17 +271,23 @@ impl AuditRepository for Store {
             for (tenant, first, last) in spans {
                 move_head(conn, tenant, &entries[first], &entries[last])?;
             }
-            for chained in &entries {
-                diesel::insert_into(audit_entries::table)
-                    .values(EntryRow::of(chained)?)
-                    .execute(conn)
-                    .map_err(|error| {
-                        if is_unique_violation(&error) {
-                            conflict("an entry is chained already")
-                        } else {
-                            error.into()
-                        }
-                    })?;
+            let rows = entries
+                .iter()
+                .map(EntryRow::of)
+                .collect::<Result<Vec<_>, _>>()?;
+            // A statement per batch, not per entry: a round trip and a plan each.
+            for batch in rows.chunks(INSERT_BATCH) {
+                // On each backend's own connection: the multi-backend has no multi-row insert.
+                natively!(conn, c => diesel::insert_into(audit_entries::table)
+                    .values(batch)
+                    .execute(c))
+                .map_err(|error| {
+                    if is_unique_violation(&error) {
+                        conflict("an entry is chained already")
+                    } else {
+                        error.into()
+                    }
+                })?;
             }
             Ok(())
         })

@@ -23,6 +23,7 @@ on_both_backends!(
     racing_appends_of_the_same_events_append_them_once,
     entries_filter_by_actor_subject_and_time_in_chain_order_and_page,
     an_entry_changed_in_the_database_is_named_by_the_verification,
+    a_large_append_is_written_whole_in_chain_order,
 );
 
 fn cursor(seq: i64) -> EventCursor {
@@ -298,4 +299,29 @@ async fn an_entry_changed_in_the_database_is_named_by_the_verification(db: TestD
     assert_eq!(verdict.first_broken, Some(AuditEntryId::new("0.2")));
     // The other organization's chain is untouched.
     assert!(verify_chain(&whole_chain(&db, b).await, db.store.head(b).await.unwrap()).ok);
+}
+
+/// An append larger than one insert statement's batch reads back whole, in chain order.
+async fn a_large_append_is_written_whole_in_chain_order(db: TestDb) {
+    let (a, b) = (tenant(), tenant());
+    let subject = Uuid::now_v7();
+    let drafts = (1..=250)
+        .map(|seq| draft(if seq % 3 == 0 { b } else { a }, seq, "ann", subject, 1))
+        .collect();
+    let mut heads = HashMap::new();
+    let chained = link(&mut heads, drafts);
+    db.store
+        .append(None, cursor(250), chained.clone())
+        .await
+        .unwrap();
+    for tenant in [a, b] {
+        let chain = whole_chain(&db, tenant).await;
+        let expected: Vec<ChainedEntry> = chained
+            .iter()
+            .filter(|e| e.entry.organization_id == tenant)
+            .cloned()
+            .collect();
+        assert_eq!(chain, expected);
+        assert!(verify_chain(&chain, db.store.head(tenant).await.unwrap()).ok);
+    }
 }
