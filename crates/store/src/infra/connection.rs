@@ -179,6 +179,20 @@ mod tests {
         }
     }
 
+    /// A connection as the pool opens it, to a new file in a temporary directory (kept open
+    /// as long as the directory is).
+    fn fresh_sqlite() -> (tempfile::TempDir, SqliteConnection) {
+        let dir = tempfile::tempdir().unwrap();
+        let manager = Manager {
+            target: Target::Sqlite(dir.path().join("t.db").display().to_string()),
+        };
+        let session = r2d2::ManageConnection::connect(&manager).unwrap();
+        let DbConnection::Sqlite(conn) = session.conn else {
+            panic!("not SQLite")
+        };
+        (dir, conn)
+    }
+
     #[test]
     fn sqlite_connections_are_in_wal_mode_and_sync_every_commit() {
         use diesel::sql_types::{BigInt, Text};
@@ -195,14 +209,8 @@ mod tests {
             synchronous: i64,
         }
 
-        let dir = tempfile::tempdir().unwrap();
-        let manager = Manager {
-            target: Target::Sqlite(dir.path().join("t.db").display().to_string()),
-        };
-        let mut session = r2d2::ManageConnection::connect(&manager).unwrap();
-        let DbConnection::Sqlite(conn) = &mut session.conn else {
-            panic!("not SQLite")
-        };
+        let (_dir, mut conn) = fresh_sqlite();
+        let conn = &mut conn;
         let mode: Mode = diesel::sql_query("PRAGMA journal_mode")
             .get_result(conn)
             .unwrap();
@@ -227,14 +235,8 @@ mod tests {
             compile_options: String,
         }
 
-        let dir = tempfile::tempdir().unwrap();
-        let manager = Manager {
-            target: Target::Sqlite(dir.path().join("t.db").display().to_string()),
-        };
-        let mut session = r2d2::ManageConnection::connect(&manager).unwrap();
-        let DbConnection::Sqlite(conn) = &mut session.conn else {
-            panic!("not SQLite")
-        };
+        let (_dir, mut conn) = fresh_sqlite();
+        let conn = &mut conn;
         let options: Vec<String> = diesel::sql_query("PRAGMA compile_options")
             .load::<CompileOption>(conn)
             .unwrap()
