@@ -154,3 +154,40 @@ impl<ST, BT, V, K, QS> AppearsOnTable<QS> for FixedWithBind<ST, BT, V, K> where
 impl<ST, BT, V, K, GB> ValidGrouping<GB> for FixedWithBind<ST, BT, V, K> {
     type IsAggregate = is_aggregate::Never;
 }
+
+/// Makes `$name` a PostgreSQL expression of SQL type `$st` that `walk` writes with the `AstPass`
+/// `$out` (`$this` is the value): constant text of this crate around bound values, so a
+/// statement holding it is found prepared by its text. (diesel's `sql` literals would have the
+/// statement parsed and planned again on every run.)
+macro_rules! pg_expression {
+    ($name:ident: $st:ty, |$this:ident, $out:ident| $walk:block) => {
+        impl diesel::expression::Expression for $name {
+            type SqlType = $st;
+        }
+
+        impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for $name {
+            fn walk_ast<'b>(
+                &'b self,
+                mut $out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+            ) -> diesel::QueryResult<()> {
+                let $this = self;
+                $walk
+                Ok(())
+            }
+        }
+
+        impl diesel::query_builder::QueryId for $name {
+            type QueryId = ();
+            const HAS_STATIC_QUERY_ID: bool = false;
+        }
+
+        impl<QS> diesel::expression::SelectableExpression<QS> for $name {}
+
+        impl<QS> diesel::expression::AppearsOnTable<QS> for $name {}
+
+        impl<GB> diesel::expression::ValidGrouping<GB> for $name {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+    };
+}
+pub(crate) use pg_expression;

@@ -2,10 +2,12 @@
 
 use crate::infra::connection::{DbConnection, MultiBackend};
 use crate::infra::error::Failure;
+use crate::infra::fixed::{keyed, pg_expression, ByText};
 use crate::infra::schema::environments;
 use crate::infra::tx::Access;
-use crate::infra::types::{sql, DbJson, DbTime, DbUuid};
+use crate::infra::types::{sql, DbTime, DbUuid};
 use crate::infra::versioned::{locked, unchanged, Versioned};
+use crate::repositories::events::{EventBinds, RecordCall};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -198,19 +200,34 @@ pub(crate) fn claim_order_index(
 /// between the two, or a racing claim before [`give_back`]) leaves a gap in the indexes,
 /// never a duplicate.
 fn claim_apart(pg: &mut diesel::PgConnection, tenant: TenantId) -> Result<i32, Failure> {
-    #[derive(QueryableByName)]
-    struct Claimed {
-        #[diesel(sql_type = Integer)]
-        order_index: i32,
-    }
-    let claimed: Claimed = diesel::sql_query(
-        "SELECT claim_environment_order_index($1::uuid, NULL) AS order_index, \
-         set_config('synchronous_commit', 'off', true) AS commit_mode",
-    )
-    .bind::<Text, _>(tenant.to_string())
-    .get_result(pg)?;
-    Ok(claimed.order_index)
+    let claim = OrderIndexClaim {
+        apart: None,
+        tenant: DbUuid(tenant.0),
+        requested: None,
+    };
+    let asynchronous = keyed::<Text, ByText>("set_config('synchronous_commit', 'off', true)");
+    let (claimed, _): (i32, String) = diesel::select((claim, asynchronous)).get_result(pg)?;
+    Ok(claimed)
 }
+
+/// `coalesce(apart, claim_environment_order_index(tenant, requested))`: the index claimed
+/// apart, else one claimed now (COALESCE evaluates its second argument only when the first is
+/// null).
+struct OrderIndexClaim {
+    apart: Option<i32>,
+    tenant: DbUuid,
+    requested: Option<i32>,
+}
+
+pg_expression!(OrderIndexClaim: Integer, |claim, out| {
+    out.push_sql("coalesce(");
+    out.push_bind_param::<Nullable<Integer>, _>(&claim.apart)?;
+    out.push_sql(", claim_environment_order_index(");
+    out.push_bind_param::<sql::Uuid, _>(&claim.tenant)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Nullable<Integer>, _>(&claim.requested)?;
+    out.push_sql("))");
+});
 
 /// Returns an index [`claim_apart`] claimed for an insert that failed, unless another claim
 /// came after it (then the index stays a gap).
@@ -260,37 +277,22 @@ pub(crate) fn insert(
             let apart = (!in_transaction && requested.is_none())
                 .then(|| claim_apart(pg, env.tenant))
                 .transpose()?;
-            // COALESCE evaluates its second argument only when the first is null.
-            let claim = diesel::dsl::sql::<Integer>("coalesce(")
-                .bind::<Nullable<Integer>, _>(apart)
-                .sql(", claim_environment_order_index(")
-                .bind::<crate::infra::types::sql::Uuid, _>(DbUuid(env.tenant.0))
-                .sql(", ")
-                .bind::<Nullable<Integer>, _>(requested)
-                .sql("))");
-            let number = diesel::dsl::sql::<BigInt>("nextval('entity_numbers')");
+            let claim = OrderIndexClaim {
+                apart,
+                tenant: DbUuid(env.tenant.0),
+                requested,
+            };
+            let number = keyed::<BigInt, ByText>("nextval('entity_numbers')");
             let insert = diesel::insert_into(environments::table).values((
                 row,
                 environments::order_index.eq(claim),
                 environments::number.eq(number),
             ));
-            let event = NewEvent::created(&*env, env.created_at);
-            // `record_event` of the migration, evaluated for the inserted row.
-            let recorded = diesel::dsl::sql::<BigInt>("record_event(")
-                .bind::<sql::Uuid, _>(DbUuid(event.organization_id.0))
-                .sql(", ")
-                .bind::<Text, _>(event.event_type.as_str().to_owned())
-                .sql(", ")
-                .bind::<Text, _>(event.subject.kind.clone())
-                .sql(", ")
-                .bind::<sql::Uuid, _>(DbUuid(event.subject.id))
-                .sql(", ")
-                .bind::<Text, _>(actor.to_owned())
-                .sql(", ")
-                .bind::<sql::UtcTimestamp, _>(DbTime(event.at))
-                .sql(", ")
-                .bind::<sql::Jsonb, _>(DbJson(event.data))
-                .sql(" || jsonb_build_object('number', number, 'orderIndex', order_index))");
+            // Completed with the number and order index the insert draws.
+            let recorded = RecordCall {
+                event: EventBinds::new(actor, NewEvent::created(&*env, env.created_at)),
+                data_extra: "|| jsonb_build_object('number', number, 'orderIndex', order_index)",
+            };
             let inserted: QueryResult<(i32, i64, i64)> = insert
                 .returning((environments::order_index, environments::number, recorded))
                 .get_result(pg);

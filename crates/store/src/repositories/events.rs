@@ -10,6 +10,7 @@
 
 use crate::infra::connection::DbConnection;
 use crate::infra::error::Failure;
+use crate::infra::fixed::{keyed, ByText};
 use crate::infra::schema::events;
 use crate::infra::types::{sql, DbJson, DbTime, DbUuid};
 use crate::Store;
@@ -138,7 +139,8 @@ fn settled_after(
         query = query.filter(events::event_type.eq_any(types));
     }
     if let DbConnection::Pg(_) = conn {
-        query = query.filter(diesel::dsl::sql::<Bool>(
+        // A constant of this crate, so the read stays prepared.
+        query = query.filter(keyed::<Bool, ByText>(
             "events.tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
         ));
     }
@@ -230,6 +232,35 @@ impl EventBinds {
         }
     }
 }
+
+/// `record_event(...)` of the migration, for `event`, its data extended by `data_extra` (SQL
+/// text of this crate evaluated for the row, say `|| jsonb_build_object('number', number)`):
+/// how an `INSERT ... RETURNING` on PostgreSQL records the event of the row it inserts.
+pub(crate) struct RecordCall {
+    pub(crate) event: EventBinds,
+    pub(crate) data_extra: &'static str,
+}
+
+crate::infra::fixed::pg_expression!(RecordCall: BigInt, |call, out| {
+    let event = &call.event;
+    out.push_sql("record_event(");
+    out.push_bind_param::<sql::Uuid, _>(&event.tenant_id)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&event.event_type)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&event.subject_kind)?;
+    out.push_sql(", ");
+    out.push_bind_param::<sql::Uuid, _>(&event.subject_id)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&event.actor)?;
+    out.push_sql(", ");
+    out.push_bind_param::<sql::UtcTimestamp, _>(&event.at)?;
+    out.push_sql(", ");
+    out.push_bind_param::<sql::Jsonb, _>(&event.data)?;
+    out.push_sql(" ");
+    out.push_sql(call.data_extra);
+    out.push_sql(")");
+});
 
 /// The end of a one-statement write on PostgreSQL: the event, once for each row of the CTE
 /// `from` (the row the write changed, if it did). The statement's row count is then the
