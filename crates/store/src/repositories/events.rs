@@ -242,8 +242,18 @@ pub(crate) struct RecordCall {
 }
 
 crate::infra::fixed::pg_expression!(RecordCall: BigInt, |call, out| {
-    let event = &call.event;
     out.push_sql("record_event(");
+    push_values(out.reborrow(), &call.event)?;
+    out.push_sql(" ");
+    out.push_sql(call.data_extra);
+    out.push_sql(")");
+});
+
+/// The event's values, bound, in the column order of `events` (and of `record_event`).
+fn push_values<'b>(
+    mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    event: &'b EventBinds,
+) -> QueryResult<()> {
     out.push_bind_param::<sql::Uuid, _>(&event.tenant_id)?;
     out.push_sql(", ");
     out.push_bind_param::<Text, _>(&event.event_type)?;
@@ -257,10 +267,8 @@ crate::infra::fixed::pg_expression!(RecordCall: BigInt, |call, out| {
     out.push_bind_param::<sql::UtcTimestamp, _>(&event.at)?;
     out.push_sql(", ");
     out.push_bind_param::<sql::Jsonb, _>(&event.data)?;
-    out.push_sql(" ");
-    out.push_sql(call.data_extra);
-    out.push_sql(")");
-});
+    Ok(())
+}
 
 /// The end of a one-statement write on PostgreSQL: the event, once for each row of the CTE
 /// `from` (the row the write changed, if it did). The statement's row count is then the
@@ -274,19 +282,7 @@ pub(crate) fn push_insert_from<'b>(
         "INSERT INTO events (tenant_id, event_type, subject_kind, subject_id, actor, at, data) \
          SELECT ",
     );
-    out.push_bind_param::<sql::Uuid, _>(&event.tenant_id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&event.event_type)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&event.subject_kind)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::Uuid, _>(&event.subject_id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&event.actor)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::UtcTimestamp, _>(&event.at)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::Jsonb, _>(&event.data)?;
+    push_values(out.reborrow(), event)?;
     out.push_sql(" FROM ");
     out.push_sql(from);
     Ok(())
