@@ -151,8 +151,8 @@ pub(crate) fn find(
 /// Claims the order index of an environment about to be stored (or changed to `requested`):
 /// `requested` when given, which raises the tenant's counter to it; otherwise one more than
 /// the highest index the tenant has given (0 for its first environment). The counter row stays
-/// locked until the transaction ends, so call this last before committing; a create that
-/// writes nothing else claims inside its insert instead (see [`insert`]).
+/// locked until the transaction ends, so call this last before committing; on PostgreSQL a
+/// create claims in its insert, or apart (see [`insert`]).
 pub(crate) fn claim_order_index(
     conn: &mut DbConnection,
     tenant: TenantId,
@@ -163,16 +163,19 @@ pub(crate) fn claim_order_index(
         #[diesel(sql_type = Integer)]
         order_index: i32,
     }
-    let claimed: Claimed = match conn {
+    Ok(match conn {
         DbConnection::Pg(pg) => {
-            diesel::sql_query("SELECT claim_environment_order_index($1::uuid, $2) AS order_index")
-                .bind::<Text, _>(tenant.to_string())
-                .bind::<Nullable<Integer>, _>(requested)
-                .get_result(pg)?
+            let claim = OrderIndexClaim {
+                apart: None,
+                tenant: DbUuid(tenant.0),
+                requested,
+            };
+            diesel::select(claim).get_result(pg)?
         }
         // The function of the PostgreSQL migration, as one statement.
-        DbConnection::Sqlite(sqlite) => diesel::sql_query(
-            "INSERT INTO environment_order_counters AS c (tenant_id, highest) \
+        DbConnection::Sqlite(sqlite) => {
+            diesel::sql_query(
+                "INSERT INTO environment_order_counters AS c (tenant_id, highest) \
              SELECT ?1, CASE \
                  WHEN ?2 IS NULL THEN min(coalesce(max(e.order_index), -1), 2147483646) + 1 \
                  ELSE max(?2, coalesce(max(e.order_index), ?2)) \
@@ -183,12 +186,13 @@ pub(crate) fn claim_order_index(
                  ELSE max(c.highest, ?2) \
              END \
              RETURNING coalesce(?2, highest) AS order_index",
-        )
-        .bind::<Text, _>(tenant.to_string())
-        .bind::<Nullable<Integer>, _>(requested)
-        .get_result(sqlite)?,
-    };
-    Ok(claimed.order_index)
+            )
+            .bind::<Text, _>(tenant.to_string())
+            .bind::<Nullable<Integer>, _>(requested)
+            .get_result::<Claimed>(sqlite)?
+            .order_index
+        }
+    })
 }
 
 /// Claims the next order index of `tenant` in a statement of its own, committed without
@@ -245,8 +249,9 @@ fn give_back(pg: &mut diesel::PgConnection, tenant: TenantId, claimed: i32) {
 }
 
 /// Stores `env` with the order index claimed for `requested` (see [`claim_order_index`]),
-/// which it sets on `env`. On PostgreSQL the claim is made inside the insert, so that a create
-/// running outside a transaction holds the tenant's counter for one statement only.
+/// which it sets on `env`. On PostgreSQL a create outside a transaction with no index given
+/// claims apart first (see [`claim_apart`]); otherwise the claim is made inside the insert,
+/// holding the tenant's counter until the transaction ends.
 ///
 /// # Errors
 /// A conflict naming the name when the tenant already has it (and then nothing is claimed).
@@ -427,8 +432,8 @@ impl EnvironmentRepository for Store {
         now: DateTime<Utc>,
     ) -> Result<Environment, StoreError> {
         // Without target groups the insert is the only statement, whole on its own, and on
-        // PostgreSQL it runs outside a transaction: the tenant's order counter, which it
-        // claims from, stays locked for that one statement only.
+        // PostgreSQL it runs outside a transaction: the order index is then claimed apart
+        // (see `claim_apart`), and the tenant's counter is locked for that statement only.
         let access = if new.target_groups.is_empty() && new.project.is_none() {
             Access::Statements
         } else {
