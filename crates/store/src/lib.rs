@@ -26,7 +26,7 @@ pub mod testing;
 pub use infra::migrations::migrations;
 pub use recent_deployments::RecentDeployments;
 
-use infra::connection::{Manager, Target};
+use infra::connection::{Breaks, Manager, Target};
 use infra::writer;
 use std::fmt;
 use std::sync::Arc;
@@ -65,6 +65,8 @@ impl fmt::Display for Backend {
 #[derive(Clone)]
 pub struct Store {
     pool: r2d2::Pool<Manager>,
+    /// Connections found closed under the pool (see [`Breaks`]).
+    breaks: Breaks,
     /// One permit per pooled connection, handed out first come, first served. r2d2 wakes
     /// waiting threads in no particular order, so under load some requests would wait far
     /// longer than others; queueing here keeps the tail latency close to the median, and
@@ -120,13 +122,17 @@ impl Store {
             // left for the reads.
             Backend::Sqlite => pool_size.clamp(2, SQLITE_MAX_POOL_SIZE),
         };
+        let breaks = Breaks::default();
         let pool = r2d2::Pool::builder()
             .max_size(max_size)
             .connection_timeout(CONNECTION_TIMEOUT)
             // A broken connection fails its query and is mapped to `Unavailable` anyway; a
             // test query on every checkout would cost a round trip per request.
             .test_on_check_out(false)
-            .build(Manager { target })
+            .build(Manager {
+                target,
+                breaks: breaks.clone(),
+            })
             .map_err(|e| {
                 // libpq ends its messages with a newline.
                 let reason = e.to_string();
@@ -149,6 +155,7 @@ impl Store {
         };
         Ok(Store {
             pool,
+            breaks,
             permits,
             queue_timeout: DEFAULT_QUEUE_TIMEOUT,
             writer,

@@ -6,6 +6,8 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::R2D2Connection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use terrane_domain::TenantId;
 use terrane_ports::StoreError;
 
@@ -44,6 +46,10 @@ pub(crate) struct Session {
     /// running outside a transaction set it (see `tx::in_session`). Transactions set their
     /// own tenant for themselves only, which takes precedence while they run.
     pub(crate) tenant: Option<TenantId>,
+    /// The count of [`Breaks`] when this connection last answered (or was opened).
+    answered: u64,
+    /// Found not to answer: the pool drops it when it comes back.
+    dead: bool,
 }
 
 impl Deref for Session {
@@ -137,6 +143,7 @@ impl Target {
 /// backend of the URL and reports its real error.
 pub(crate) struct Manager {
     pub(crate) target: Target,
+    pub(crate) breaks: Breaks,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -156,7 +163,12 @@ impl r2d2::ManageConnection for Manager {
                 Ok(DbConnection::Sqlite(conn))
             }
         }?;
-        Ok(Session { conn, tenant: None })
+        Ok(Session {
+            conn,
+            tenant: None,
+            answered: self.breaks.seen(),
+            dead: false,
+        })
     }
 
     fn is_valid(&self, conn: &mut Session) -> Result<(), Self::Error> {
@@ -164,7 +176,55 @@ impl r2d2::ManageConnection for Manager {
     }
 
     fn has_broken(&self, conn: &mut Session) -> bool {
-        conn.is_broken()
+        conn.dead || conn.is_broken()
+    }
+}
+
+/// How many times a pooled connection was found closed under the store: the database
+/// restarted, or ended the session. A restart closes every connection the pool holds, but
+/// each shows it only when next used, and the pool hands out the one returned last: a
+/// request arriving while a background job holds the one fresh connection would be handed a
+/// closed one, and fail, long after the database came back. So once one connection was found
+/// closed, every connection that has not answered since is pinged before it is handed out,
+/// and dropped when it does not answer. Otherwise checking out costs nothing.
+#[derive(Clone, Default)]
+pub(crate) struct Breaks(Arc<AtomicU64>);
+
+impl Breaks {
+    fn seen(&self) -> u64 {
+        self.0.load(Ordering::Acquire)
+    }
+
+    /// A connection from `pool` that answers, as far as anything can tell without using it:
+    /// one that answered since the last break was found, or that answers a ping now.
+    pub(crate) fn check_out(
+        &self,
+        pool: &r2d2::Pool<Manager>,
+    ) -> Result<r2d2::PooledConnection<Manager>, StoreError> {
+        loop {
+            let mut session = pool
+                .get()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+            let seen = self.seen();
+            if session.answered >= seen {
+                return Ok(session);
+            }
+            if session.conn.ping().is_ok() {
+                session.answered = seen;
+                return Ok(session);
+            }
+            // Each turn drops one connection the pool held, so this ends with a fresh one,
+            // or with the pool's own timeout while the database is down.
+            session.dead = true;
+        }
+    }
+
+    /// Called after `session` failed a unit of work: when the failure left it broken, the
+    /// connection was closed under it, and so, likely, were the others.
+    pub(crate) fn failed(&self, session: &mut Session) {
+        if session.conn.is_broken() {
+            self.0.fetch_add(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -184,6 +244,7 @@ mod tests {
     fn fresh_sqlite() -> (tempfile::TempDir, SqliteConnection) {
         let dir = tempfile::tempdir().unwrap();
         let manager = Manager {
+            breaks: Breaks::default(),
             target: Target::Sqlite(dir.path().join("t.db").display().to_string()),
         };
         let session = r2d2::ManageConnection::connect(&manager).unwrap();

@@ -52,6 +52,7 @@ impl Store {
         F: FnOnce(&mut Session) -> Result<T, Failure> + Send + 'static,
     {
         let pool = self.pool.clone();
+        let breaks = self.breaks.clone();
         let queued = self.permits.clone().acquire_owned();
         let permit = tokio::time::timeout(self.queue_timeout, queued)
             .await
@@ -64,10 +65,12 @@ impl Store {
             .map_err(|e| StoreError::Internal(format!("the connection queue is closed: {e}")))?;
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            let mut conn = pool
-                .get()
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            work(&mut conn).map_err(Failure::into_store_error)
+            let mut conn = breaks.check_out(&pool)?;
+            let result = work(&mut conn);
+            if result.is_err() {
+                breaks.failed(&mut conn);
+            }
+            result.map_err(Failure::into_store_error)
         })
         .await
         .map_err(|e| StoreError::Internal(format!("storage task failed: {e}")))?

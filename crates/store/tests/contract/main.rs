@@ -30,6 +30,7 @@ macro_rules! on_both_backends {
 mod agents;
 mod audit;
 mod components;
+mod connections;
 mod deployments;
 mod environment_requests;
 mod environment_views;
