@@ -51,14 +51,27 @@ impl EnvironmentService for Environments {
         &self,
         actor: &Actor,
         input: EnvironmentInput,
-    ) -> Result<Environment, ServiceError> {
+    ) -> Result<EnvironmentView, ServiceError> {
         authorize(actor, Permission::Administer, "creating an environment")?;
         let new = input.into_new()?;
+        let assigned = !new.target_groups.is_empty();
         let id = EnvironmentId(self.ids.new_id());
-        self.repo
-            .create(actor.tenant, id, new, self.clock.now())
+        let now = self.clock.now();
+        let env = self
+            .repo
+            .create(actor.tenant, id, new, now)
             .await
-            .map_err(store_error)
+            .map_err(store_error)?;
+        if !assigned {
+            // Nothing refers to it yet: its view is the row as written, with no read back.
+            return Ok(EnvironmentView::new_born(env));
+        }
+        let view = self
+            .repo
+            .view(actor.tenant, env.id, now)
+            .await
+            .map_err(store_error)?;
+        Ok(shown(view, now))
     }
 
     async fn get(&self, actor: &Actor, id: EnvironmentId) -> Result<Environment, ServiceError> {
@@ -217,11 +230,45 @@ mod tests {
             .returning(|tenant, id, new, now| {
                 Ok(new.into_environment(id, terrane_domain::EnvironmentNumber(1), tenant, 0, now))
             });
-        let env = service(repo)
+        // Nothing is attached to it yet: the store is not asked for its view.
+        repo.expect_view().never();
+        let view = service(repo)
             .create(&actor(Role::Admin), input("production"))
             .await
             .unwrap();
-        assert_eq!(env.id, EnvironmentId(Uuid::from_u128(42)));
+        assert_eq!(view.environment.id, EnvironmentId(Uuid::from_u128(42)));
+        assert!(view.assignments.is_empty() && view.freeze_windows.is_empty());
+        assert!(view.current_release.is_none() && view.lifecycle.is_none());
+    }
+
+    #[tokio::test]
+    async fn an_environment_created_with_target_groups_is_answered_as_read_back_at_the_same_time() {
+        let id = EnvironmentId(Uuid::from_u128(42));
+        let mut repo = MockEnvironmentRepository::new();
+        repo.expect_create().returning(|tenant, id, new, now| {
+            Ok(new.into_environment(id, terrane_domain::EnvironmentNumber(1), tenant, 0, now))
+        });
+        // What the store reads back, windows ended or not started included.
+        let (active, later) = (window(id, -1, 1), window(id, 1, 2));
+        let loaded = vec![active.clone(), later];
+        repo.expect_view()
+            .times(1)
+            .withf(move |tenant, read, now| {
+                *tenant == TenantId(Uuid::from_u128(7))
+                    && *read == id
+                    && *now == Utc.with_ymd_and_hms(2026, 1, 10, 14, 23, 45).unwrap()
+            })
+            .returning(move |_, id, _| Ok(view_with(id, loaded.clone())));
+        let input = EnvironmentInput {
+            name: Some("dev".into()),
+            ..assign(terrane_domain::AssignmentMode::Add, &[1])
+        };
+        let view = service(repo)
+            .create(&actor(Role::Admin), input)
+            .await
+            .unwrap();
+        assert_eq!(view.environment.id, id);
+        assert_eq!(view.freeze_windows, [active], "shown as a view is");
     }
 
     #[tokio::test]

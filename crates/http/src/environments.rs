@@ -554,27 +554,17 @@ pub async fn create_environment(
     let birth = value.take_birth();
     let input = value.into_input(Nulls::Ignore)?;
     idempotent(&req, &state, &actor, &body.raw, || async {
-        let plain = birth == terrane_ports::BirthInput::default();
-        let unassigned = input.target_groups.is_none();
-        let env = if plain {
-            state.environments.create(&actor, input).await?
-        } else {
-            state
-                .lifecycle
-                .create_environment(&actor, input, birth)
-                .await?
-        };
-        let url = location(&env);
-        let response = if plain && unassigned {
-            // Nothing refers to it yet: shown as written, without reading it back.
-            shown(
-                actix_web::http::StatusCode::CREATED,
-                EnvironmentView::new_born(env),
-            )
-        } else {
-            one(&state, &actor, actix_web::http::StatusCode::CREATED, env.id).await?
-        };
-        with_location(response, &url)
+        let created = actix_web::http::StatusCode::CREATED;
+        if birth == terrane_ports::BirthInput::default() {
+            let view = state.environments.create(&actor, input).await?;
+            let url = location(&view.environment);
+            return with_location(shown(created, view), &url);
+        }
+        let env = state
+            .lifecycle
+            .create_environment(&actor, input, birth)
+            .await?;
+        with_location(one(&state, &actor, created, env.id).await?, &location(&env))
     })
     .await
 }

@@ -30,7 +30,9 @@ pub struct EnvironmentQuery {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait EnvironmentService: Send + Sync {
-    /// Creates an environment (admin), assigned to the target groups `input` lists.
+    /// Creates an environment (admin), assigned to the target groups `input` lists, and
+    /// answers its view as [`EnvironmentService::view`] would. One without target groups has
+    /// nothing attached yet, and is answered as written, without reading it back.
     ///
     /// # Errors
     /// `Forbidden` without the admin role, `Validation` for bad fields (also naming
@@ -40,7 +42,7 @@ pub trait EnvironmentService: Send + Sync {
         &self,
         actor: &Actor,
         input: EnvironmentInput,
-    ) -> Result<Environment, ServiceError>;
+    ) -> Result<EnvironmentView, ServiceError>;
 
     /// One environment (any role).
     ///

@@ -446,7 +446,8 @@ pub async fn create_environment(
         .environments
         .create(&actor, input)
         .await
-        .map_err(|e| in_dialect(e.into(), NAMES))?;
+        .map_err(|e| in_dialect(e.into(), NAMES))?
+        .environment;
     let url = format!("{BASE}/topology/environment/{}", env.number);
     with_location(one(&state, &actor, StatusCode::CREATED, env).await?, &url)
 }
