@@ -3,9 +3,12 @@
 
 use crate::infra::connection::DbConnection;
 use crate::infra::error::Failure;
+use crate::infra::schema::{
+    components, deployments, environments, target_groups, targets, webhook_deliveries, webhooks,
+};
 use crate::infra::types::{sql, DbUuid};
 use diesel::sql_types::BigInt;
-use diesel::{OptionalExtension, QueryableByName, RunQueryDsl};
+use diesel::{ExpressionMethods, OptionalExtension, QueryDsl, QueryableByName, RunQueryDsl};
 use terrane_domain::TenantId;
 use terrane_ports::StoreError;
 use uuid::Uuid;
@@ -56,16 +59,30 @@ pub(crate) fn lock_row(
     tenant: TenantId,
     id: Uuid,
 ) -> Result<(), Failure> {
-    if let DbConnection::Pg(pg) = conn {
-        let query = format!(
-            "SELECT 1 FROM {} WHERE id = $1 AND tenant_id = $2 FOR UPDATE",
-            table.table()
-        );
-        diesel::sql_query(query)
-            .bind::<sql::Uuid, _>(DbUuid(id))
-            .bind::<sql::Uuid, _>(DbUuid(tenant.0))
-            .execute(pg)?;
+    let DbConnection::Pg(pg) = conn else {
+        return Ok(());
+    };
+    // Written with the DSL, one statement type per table, so that PostgreSQL keeps each
+    // prepared instead of parsing and planning it again on every write.
+    macro_rules! lock {
+        ($table:ident) => {
+            $table::table
+                .select($table::id)
+                .filter($table::id.eq(DbUuid(id)))
+                .filter($table::tenant_id.eq(DbUuid(tenant.0)))
+                .for_update()
+                .execute(pg)
+        };
     }
+    match table {
+        Versioned::Environments => lock!(environments),
+        Versioned::Components => lock!(components),
+        Versioned::TargetGroups => lock!(target_groups),
+        Versioned::Targets => lock!(targets),
+        Versioned::Deployments => lock!(deployments),
+        Versioned::Webhooks => lock!(webhooks),
+        Versioned::WebhookDeliveries => lock!(webhook_deliveries),
+    }?;
     Ok(())
 }
 
