@@ -337,7 +337,7 @@ impl AuditRepository for Store {
     ) -> Result<(Vec<ChainedEntry>, u64), StoreError> {
         // One statement: the total rides on every row of the page.
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load = |conn: &mut DbConnection| -> Result<Vec<(EntryRow, Option<i64>)>, Failure> {
+            let (rows, total) = paged(conn, page, |conn, page| {
                 Ok(matching(tenant, &filter)
                     .order_by(audit_entries::sequence.asc())
                     .limit(page.take().into())
@@ -347,11 +347,7 @@ impl AuditRepository for Store {
                         total_of(matching(tenant, &filter).count()),
                     ))
                     .load(conn)?)
-            };
-            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
-                Ok(matching(tenant, &filter).count().get_result(conn)?)
-            };
-            let (rows, total) = paged(conn, page.skip(), load, count)?;
+            })?;
             Ok((rows.into_iter().map(ChainedEntry::from).collect(), total))
         })
         .await

@@ -160,23 +160,18 @@ impl ComponentRepository for Store {
     ) -> Result<(Vec<Component>, u64), StoreError> {
         // One statement: the total rides on every row of the page.
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load =
-                |conn: &mut DbConnection| -> Result<Vec<(ComponentRow, Option<i64>)>, Failure> {
-                    Ok(matching(tenant, &filter)
-                        .order_by(components::name.asc())
-                        .then_order_by(components::id.asc())
-                        .limit(page.take().into())
-                        .offset(page.skip().into())
-                        .select((
-                            ComponentRow::as_select(),
-                            total_of(matching(tenant, &filter).count()),
-                        ))
-                        .load(conn)?)
-                };
-            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
-                Ok(matching(tenant, &filter).count().get_result(conn)?)
-            };
-            let (rows, total) = paged(conn, page.skip(), load, count)?;
+            let (rows, total) = paged(conn, page, |conn, page| {
+                Ok(matching(tenant, &filter)
+                    .order_by(components::name.asc())
+                    .then_order_by(components::id.asc())
+                    .limit(page.take().into())
+                    .offset(page.skip().into())
+                    .select((
+                        ComponentRow::as_select(),
+                        total_of(matching(tenant, &filter).count()),
+                    ))
+                    .load(conn)?)
+            })?;
             let components = rows
                 .into_iter()
                 .map(Component::try_from)

@@ -481,23 +481,18 @@ impl EnvironmentRequestRepository for Store {
     ) -> Result<(Vec<EnvironmentRequest>, u64), StoreError> {
         // One statement: the total rides on every row of the page.
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load =
-                |conn: &mut DbConnection| -> Result<Vec<(RequestRow, Option<i64>)>, Failure> {
-                    Ok(matching(tenant, &filter)
-                        .order_by(environment_requests::created_at.desc())
-                        .then_order_by(environment_requests::id.desc())
-                        .limit(page.take().into())
-                        .offset(page.skip().into())
-                        .select((
-                            RequestRow::as_select(),
-                            total_of(matching(tenant, &filter).count()),
-                        ))
-                        .load(conn)?)
-                };
-            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
-                Ok(matching(tenant, &filter).count().get_result(conn)?)
-            };
-            let (rows, total) = paged(conn, page.skip(), load, count)?;
+            let (rows, total) = paged(conn, page, |conn, page| {
+                Ok(matching(tenant, &filter)
+                    .order_by(environment_requests::created_at.desc())
+                    .then_order_by(environment_requests::id.desc())
+                    .limit(page.take().into())
+                    .offset(page.skip().into())
+                    .select((
+                        RequestRow::as_select(),
+                        total_of(matching(tenant, &filter).count()),
+                    ))
+                    .load(conn)?)
+            })?;
             let requests = rows
                 .into_iter()
                 .map(EnvironmentRequest::try_from)

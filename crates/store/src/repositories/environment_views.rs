@@ -335,7 +335,7 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(Vec<EnvironmentView>, u64), StoreError> {
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load = |conn: &mut DbConnection| -> Result<Vec<(ViewRow, Option<i64>)>, Failure> {
+            let (rows, total) = paged(conn, page, |conn, page| {
                 // Filters and sorts make each page's statement its own: found by its text.
                 let (assignments, windows, release, lifecycle) =
                     parts::<ByText, ByText, ByText, ByText>(conn, now, with_release);
@@ -363,11 +363,7 @@ impl Store {
                     .into_iter()
                     .map(|(row, a, w, r, l, total)| ((row, a, w, r, l), total))
                     .collect())
-            };
-            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
-                Ok(matching(tenant, &filter).count().get_result(conn)?)
-            };
-            let (rows, total) = paged(conn, page.skip(), load, count)?;
+            })?;
             let views = rows.into_iter().map(view_of).collect::<Result<_, _>>()?;
             Ok((views, total))
         })

@@ -444,23 +444,18 @@ impl TargetGroupRepository for Store {
                     return Err(StoreError::NotFound.into());
                 }
             }
-            let load =
-                |conn: &mut DbConnection| -> Result<Vec<(TargetGroupRow, Option<i64>)>, Failure> {
-                    Ok(matching(tenant, &filter)
-                        .order_by(target_groups::name.asc())
-                        .then_order_by(target_groups::id.asc())
-                        .limit(page.take().into())
-                        .offset(page.skip().into())
-                        .select((
-                            TargetGroupRow::as_select(),
-                            total_of(matching(tenant, &filter).count()),
-                        ))
-                        .load(conn)?)
-                };
-            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
-                Ok(matching(tenant, &filter).count().get_result(conn)?)
-            };
-            let (rows, total) = paged(conn, page.skip(), load, count)?;
+            let (rows, total) = paged(conn, page, |conn, page| {
+                Ok(matching(tenant, &filter)
+                    .order_by(target_groups::name.asc())
+                    .then_order_by(target_groups::id.asc())
+                    .limit(page.take().into())
+                    .offset(page.skip().into())
+                    .select((
+                        TargetGroupRow::as_select(),
+                        total_of(matching(tenant, &filter).count()),
+                    ))
+                    .load(conn)?)
+            })?;
             let groups = rows
                 .into_iter()
                 .map(TargetGroup::try_from)

@@ -254,7 +254,7 @@ impl TargetRepository for Store {
     ) -> Result<(Vec<Target>, u64), StoreError> {
         // One statement: the total rides on every row of the page.
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load = |conn: &mut DbConnection| -> Result<Vec<(TargetRow, Option<i64>)>, Failure> {
+            let (rows, total) = paged(conn, page, |conn, page| {
                 Ok(matching(conn, tenant, &filter)
                     .order_by(targets::name.asc())
                     .then_order_by(targets::id.asc())
@@ -265,11 +265,7 @@ impl TargetRepository for Store {
                         total_of(matching(conn, tenant, &filter).count()),
                     ))
                     .load(conn)?)
-            };
-            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
-                Ok(matching(conn, tenant, &filter).count().get_result(conn)?)
-            };
-            let (rows, total) = paged(conn, page.skip(), load, count)?;
+            })?;
             let targets = rows
                 .into_iter()
                 .map(Target::try_from)

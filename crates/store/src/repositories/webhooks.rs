@@ -267,32 +267,24 @@ impl WebhookRepository for Store {
 
     async fn list(&self, tenant: TenantId, page: Page) -> Result<(Vec<Webhook>, u64), StoreError> {
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
-            let load =
-                |conn: &mut DbConnection| -> Result<Vec<(WebhookRow, Option<i64>)>, Failure> {
-                    Ok(webhooks::table
-                        .filter(webhooks::tenant_id.eq(DbUuid(tenant.0)))
-                        .order_by(webhooks::created_at.asc())
-                        .then_order_by(webhooks::id.asc())
-                        .limit(page.take().into())
-                        .offset(page.skip().into())
-                        .select((
-                            WebhookRow::as_select(),
-                            total_of(
-                                webhooks::table
-                                    .filter(webhooks::tenant_id.eq(DbUuid(tenant.0)))
-                                    .into_boxed()
-                                    .count(),
-                            ),
-                        ))
-                        .load(conn)?)
-                };
-            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
+            let (rows, total) = paged(conn, page, |conn, page| {
                 Ok(webhooks::table
                     .filter(webhooks::tenant_id.eq(DbUuid(tenant.0)))
-                    .count()
-                    .get_result(conn)?)
-            };
-            let (rows, total) = paged(conn, page.skip(), load, count)?;
+                    .order_by(webhooks::created_at.asc())
+                    .then_order_by(webhooks::id.asc())
+                    .limit(page.take().into())
+                    .offset(page.skip().into())
+                    .select((
+                        WebhookRow::as_select(),
+                        total_of(
+                            webhooks::table
+                                .filter(webhooks::tenant_id.eq(DbUuid(tenant.0)))
+                                .into_boxed()
+                                .count(),
+                        ),
+                    ))
+                    .load(conn)?)
+            })?;
             let webhooks = rows
                 .into_iter()
                 .map(Webhook::try_from)
@@ -377,22 +369,17 @@ impl WebhookRepository for Store {
                     .filter(webhook_deliveries::webhook_id.eq(DbUuid(webhook.0)))
                     .filter(webhook_deliveries::tenant_id.eq(DbUuid(tenant.0)))
             };
-            let load =
-                |conn: &mut DbConnection| -> Result<Vec<(DeliveryRow, Option<i64>)>, Failure> {
-                    Ok(mine()
-                        .order_by(webhook_deliveries::sequence.desc())
-                        .limit(page.take().into())
-                        .offset(page.skip().into())
-                        .select((
-                            DeliveryRow::as_select(),
-                            total_of(mine().into_boxed().count()),
-                        ))
-                        .load(conn)?)
-                };
-            let count = |conn: &mut DbConnection| -> Result<i64, Failure> {
-                Ok(mine().count().get_result(conn)?)
-            };
-            let (rows, total) = paged(conn, page.skip(), load, count)?;
+            let (rows, total) = paged(conn, page, |conn, page| {
+                Ok(mine()
+                    .order_by(webhook_deliveries::sequence.desc())
+                    .limit(page.take().into())
+                    .offset(page.skip().into())
+                    .select((
+                        DeliveryRow::as_select(),
+                        total_of(mine().into_boxed().count()),
+                    ))
+                    .load(conn)?)
+            })?;
             let deliveries = rows
                 .into_iter()
                 .map(WebhookDelivery::try_from)
