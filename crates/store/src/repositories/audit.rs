@@ -106,6 +106,18 @@ fn conflict(what: &str) -> Failure {
     )))
 }
 
+/// A failed write as a [`conflict`] about `what` when another appender wrote the same key
+/// first, and as itself otherwise.
+fn conflict_if_taken(what: &str) -> impl FnOnce(diesel::result::Error) -> Failure + '_ {
+    move |error| {
+        if is_unique_violation(&error) {
+            conflict(what)
+        } else {
+            error.into()
+        }
+    }
+}
+
 /// The organization's entries matching `filter`.
 fn matching(
     tenant: TenantId,
@@ -179,13 +191,7 @@ fn move_head(
                 audit_heads::hash.eq(last.hash.to_hex()),
             ))
             .execute(conn)
-            .map_err(|error| {
-                if is_unique_violation(&error) {
-                    conflict("the organization's chain was started")
-                } else {
-                    error.into()
-                }
-            })?;
+            .map_err(conflict_if_taken("the organization's chain was started"))?;
         return Ok(());
     }
     let moved = diesel::update(
@@ -281,13 +287,7 @@ impl AuditRepository for Store {
                 natively!(conn, c => diesel::insert_into(audit_entries::table)
                     .values(batch)
                     .execute(c))
-                .map_err(|error| {
-                    if is_unique_violation(&error) {
-                        conflict("an entry is chained already")
-                    } else {
-                        error.into()
-                    }
-                })?;
+                .map_err(conflict_if_taken("an entry is chained already"))?;
             }
             Ok(())
         })
