@@ -16,7 +16,14 @@ use crate::infra::types::{sql, DbJson, DbTime, DbUuid};
 use crate::Store;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use diesel::backend::Backend;
+use diesel::expression::{
+    is_aggregate, AppearsOnTable, Expression, SelectableExpression, ValidGrouping,
+};
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
+use diesel::serialize::ToSql;
+use diesel::sql_types::HasSqlType;
 use diesel::sql_types::{BigInt, Bool, Text};
 use terrane_domain::{Event, EventCursor, EventType, NewEvent, Subject, TenantId};
 use terrane_ports::{EventLog, StoreError};
@@ -114,6 +121,45 @@ pub(crate) fn record_removed(
     record(conn, actor, &NewEvent::removed(kind, tenant, id, now()))
 }
 
+/// `(events.tx, events.id) > (tx, seq)`: the events past a cursor. Written as one row
+/// comparison, both backends read it as where to start in the `(tx, id)` index and go on in
+/// its order; spelled `tx > $1 OR (tx = $1 AND id > $2)`, neither could start there, and a
+/// reader's every poll walked the index from its first event.
+#[derive(Debug, Clone, Copy)]
+struct Past(EventCursor);
+
+impl Expression for Past {
+    type SqlType = Bool;
+}
+
+impl<DB> QueryFragment<DB> for Past
+where
+    DB: Backend + HasSqlType<BigInt>,
+    i64: ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        out.push_sql("(events.tx, events.id) > (");
+        out.push_bind_param::<BigInt, i64>(&self.0.tx)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, i64>(&self.0.seq)?;
+        out.push_sql(")");
+        Ok(())
+    }
+}
+
+impl QueryId for Past {
+    type QueryId = Past;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<QS> SelectableExpression<QS> for Past where Past: AppearsOnTable<QS> {}
+
+impl AppearsOnTable<events::table> for Past {}
+
+impl<GB> ValidGrouping<GB> for Past {
+    type IsAggregate = is_aggregate::Never;
+}
+
 /// The events after `after`, in `(tx, id)` order, that no running transaction can still
 /// come before (see the module's documentation).
 fn settled_after(
@@ -127,12 +173,8 @@ fn settled_after(
     if let Some(tenant) = tenant {
         query = query.filter(events::tenant_id.eq(DbUuid(tenant.0)));
     }
-    if let Some(EventCursor { tx, seq }) = after {
-        query = query.filter(
-            events::tx
-                .gt(tx)
-                .or(events::tx.eq(tx).and(events::id.gt(seq))),
-        );
+    if let Some(cursor) = after {
+        query = query.filter(Past(cursor));
     }
     if !types.is_empty() {
         let types: Vec<String> = types.iter().map(|t| t.as_str().to_owned()).collect();
