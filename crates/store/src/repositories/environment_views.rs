@@ -15,12 +15,13 @@ use crate::infra::paging::{paged, total_of};
 use crate::infra::schema::environments;
 use crate::infra::tx::Access;
 use crate::infra::types::{sql, DbTime, DbUuid};
-use crate::repositories::environments::{matching, sorted, EnvironmentRow};
+use crate::repositories::environments::{default_order, matching, sorted, EnvironmentRow};
 use crate::Store;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable, Text};
 use serde::Deserialize;
+use std::any::TypeId;
 use terrane_domain::{
     Assignment, AssignmentId, AssignmentNumber, Environment, EnvironmentFilter, EnvironmentId,
     EnvironmentLifecycle, EnvironmentSort, FreezeWindow, FreezeWindowId, Page, TargetGroupId,
@@ -114,8 +115,8 @@ fn parts<A: FixedKey, W: FixedKey, R: FixedKey, L: FixedKey>(
     with_release: bool,
 ) -> (Json<A>, Windows<W>, OptionalJson<R>, OptionalJson<L>) {
     debug_assert!(
-        with_release || !R::KEYED,
-        "a keyed release column holds the release"
+        !R::KEYED || with_release != (TypeId::of::<R>() == TypeId::of::<ViewNoRelease>()),
+        "a keyed release column holds the release, except the one keyed by ViewNoRelease"
     );
     let pg = matches!(conn, DbConnection::Pg(_));
     let (assignments, windows, release, lifecycle) = if pg {
@@ -144,6 +145,10 @@ fixed_keys!(
     ViewWindows,
     /// The current release column of one environment's view.
     ViewRelease,
+    /// The release column of a page of views without it (always null).
+    ViewNoRelease,
+    /// The total of an unfiltered page.
+    ViewTotal,
     /// The lifecycle column of one environment's view.
     ViewLifecycle,
 );
@@ -165,6 +170,56 @@ type ViewRow = (
     Option<String>,
     Option<String>,
 );
+
+/// The number of the tenant's environments (an unfiltered page's total, see [`total_of`]);
+/// the statement goes on with the bound tenant and `)`.
+const TENANT_TOTAL: &str = "(SELECT count(*) FROM environments WHERE tenant_id = ";
+
+/// One view of a page, with the total of the page's query.
+type PageRow = (
+    EnvironmentRow,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<i64>,
+);
+
+/// `page` of the tenant's views, unfiltered and in the default order (what the dashboard
+/// and most scripts ask for): a statement of diesel's own parts and keyed expressions, found
+/// prepared by its type without writing out its text. `R` keys the release column:
+/// [`ViewRelease`] with the release, [`ViewNoRelease`] without.
+fn unfiltered_page<R: FixedKey>(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    page: Page,
+    with_release: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<PageRow>, Failure> {
+    let (assignments, windows, release, lifecycle) =
+        parts::<ViewAssignments, ViewWindows, R, ViewLifecycle>(conn, now, with_release);
+    let tenant = DbUuid(tenant.0);
+    Ok(natively!(conn, c => keyed_statement(environments::table
+        .filter(environments::tenant_id.eq(tenant))
+        .order_by(default_order())
+        .limit(page.take().into())
+        .offset(page.skip().into())
+        .select((
+            EnvironmentRow::as_select(),
+            assignments,
+            windows,
+            release,
+            lifecycle,
+            fixed_with_bind::<Nullable<BigInt>, sql::Uuid, _, ViewTotal>(TENANT_TOTAL, tenant),
+        )))
+        .load(c))?)
+}
+
+/// `query`, which must be found prepared by its type (debug builds check it).
+fn keyed_statement<Q: diesel::query_builder::QueryId>(query: Q) -> Q {
+    debug_assert!(Q::HAS_STATIC_QUERY_ID, "{}", std::any::type_name::<Q>());
+    query
+}
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -335,30 +390,18 @@ impl Store {
         now: DateTime<Utc>,
     ) -> Result<(Vec<EnvironmentView>, u64), StoreError> {
         self.tenant_tx(tenant, Access::OneRead, move |conn| {
+            let unfiltered =
+                filter == EnvironmentFilter::default() && sort == EnvironmentSort::default();
             let (rows, total) = paged(conn, page, |conn, page| {
-                // Filters and sorts make each page's statement its own: found by its text.
-                let (assignments, windows, release, lifecycle) =
-                    parts::<ByText, ByText, ByText, ByText>(conn, now, with_release);
-                type PageRow = (
-                    EnvironmentRow,
-                    String,
-                    String,
-                    Option<String>,
-                    Option<String>,
-                    Option<i64>,
-                );
-                let rows: Vec<PageRow> = sorted(matching(tenant, &filter), sort)
-                    .limit(page.take().into())
-                    .offset(page.skip().into())
-                    .select((
-                        EnvironmentRow::as_select(),
-                        assignments,
-                        windows,
-                        release,
-                        lifecycle,
-                        total_of(matching(tenant, &filter).count()),
-                    ))
-                    .load(conn)?;
+                let rows = match (unfiltered, with_release) {
+                    (true, true) => unfiltered_page::<ViewRelease>(conn, tenant, page, true, now)?,
+                    (true, false) => {
+                        unfiltered_page::<ViewNoRelease>(conn, tenant, page, false, now)?
+                    }
+                    (false, _) => {
+                        filtered_page(conn, tenant, &filter, sort, page, with_release, now)?
+                    }
+                };
                 Ok(rows
                     .into_iter()
                     .map(|(row, a, w, r, l, total)| ((row, a, w, r, l), total))
@@ -369,4 +412,32 @@ impl Store {
         })
         .await
     }
+}
+
+/// `page` of the tenant's views matching `filter`, sorted by `sort`: filters and sorts make
+/// each page's statement its own, found prepared by its text.
+fn filtered_page(
+    conn: &mut DbConnection,
+    tenant: TenantId,
+    filter: &EnvironmentFilter,
+    sort: EnvironmentSort,
+    page: Page,
+    with_release: bool,
+    now: DateTime<Utc>,
+) -> Result<Vec<PageRow>, Failure> {
+    let (assignments, windows, release, lifecycle) =
+        parts::<ByText, ByText, ByText, ByText>(conn, now, with_release);
+    let rows: Vec<PageRow> = sorted(matching(tenant, filter), sort)
+        .limit(page.take().into())
+        .offset(page.skip().into())
+        .select((
+            EnvironmentRow::as_select(),
+            assignments,
+            windows,
+            release,
+            lifecycle,
+            total_of(matching(tenant, filter).count()),
+        ))
+        .load(conn)?;
+    Ok(rows)
 }

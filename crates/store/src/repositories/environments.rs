@@ -397,6 +397,20 @@ pub(crate) fn matching(
     query
 }
 
+/// The order of an unsorted list ([`EnvironmentSort::default`]): by order index, then by
+/// name and id.
+pub(crate) type DefaultOrder = (
+    diesel::dsl::Asc<environments::order_index>,
+    diesel::dsl::Asc<environments::name>,
+    diesel::dsl::Asc<environments::id>,
+);
+
+/// See [`DefaultOrder`].
+pub(crate) fn default_order() -> DefaultOrder {
+    use environments::{id, name, order_index};
+    (order_index.asc(), name.asc(), id.asc())
+}
+
 /// `query` sorted by `sort`, then by name and id so that equal keys keep a stable order.
 pub(crate) fn sorted(
     query: environments::BoxedQuery<'static, MultiBackend>,
@@ -406,9 +420,7 @@ pub(crate) fn sorted(
     let query = match (sort.field, sort.descending) {
         (EnvironmentSortField::Name, false) => query.order_by(name.asc()),
         (EnvironmentSortField::Name, true) => query.order_by(name.desc()),
-        (EnvironmentSortField::OrderIndex, false) => {
-            query.order_by(order_index.asc()).then_order_by(name.asc())
-        }
+        (EnvironmentSortField::OrderIndex, false) => return query.order_by(default_order()),
         (EnvironmentSortField::OrderIndex, true) => {
             query.order_by(order_index.desc()).then_order_by(name.asc())
         }

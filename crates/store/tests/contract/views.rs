@@ -8,8 +8,8 @@ use chrono::{DateTime, Duration, SecondsFormat, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection, SqliteConnection};
 use terrane_domain::{
-    ComponentId, ComponentInput, EnvironmentChanges, EnvironmentId, EnvironmentInput,
-    EnvironmentStatus, TargetId, TenantId,
+    ComponentId, ComponentInput, EnvironmentChanges, EnvironmentFilter, EnvironmentId,
+    EnvironmentInput, EnvironmentStatus, TargetId, TenantId,
 };
 use terrane_ports::{
     ComponentRepository, DeploymentViews, EnvironmentRepository, StoreError, TargetRepository,
@@ -387,27 +387,44 @@ async fn the_current_release_is_that_of_the_last_success_belonging_to_a_release(
             .unwrap();
         assert_eq!(view.current_release.as_ref(), current.get(&env), "{env}");
     }
-    let (page, _) = EnvironmentRepository::view_page(
-        &db.store,
-        t,
-        Default::default(),
-        Default::default(),
-        Default::default(),
-        true,
-        now(),
-    )
-    .await
-    .unwrap();
-    let releases: Vec<_> = page.iter().map(|v| v.current_release.clone()).collect();
+    // A page with the releases, unfiltered and through a filter every environment matches
+    // (different statements, the same answer), and in between one without them.
+    let page_of = |filter: EnvironmentFilter, with_release: bool| {
+        let store = db.store.clone();
+        async move {
+            let (page, total) = EnvironmentRepository::view_page(
+                &store,
+                t,
+                filter,
+                Default::default(),
+                Default::default(),
+                with_release,
+                now(),
+            )
+            .await
+            .unwrap();
+            assert_eq!(total, 3);
+            page.iter()
+                .map(|v| (v.environment.id, v.current_release.clone()))
+                .collect::<Vec<_>>()
+        }
+    };
+    let everything = || EnvironmentFilter {
+        is_active: Some(true),
+        ..Default::default()
+    };
     // In order: staging (1), production (2), bare (3).
-    assert_eq!(
-        releases,
-        [
-            Some(current[&staging].clone()),
-            Some(current[&prod].clone()),
-            None
-        ]
-    );
+    let expected = vec![
+        (staging, Some(current[&staging].clone())),
+        (prod, Some(current[&prod].clone())),
+        (bare, None),
+    ];
+    let without: Vec<_> = expected.iter().map(|(env, _)| (*env, None)).collect();
+    assert_eq!(page_of(Default::default(), true).await, expected);
+    assert_eq!(page_of(Default::default(), false).await, without);
+    assert_eq!(page_of(everything(), false).await, without);
+    assert_eq!(page_of(everything(), true).await, expected);
+    assert_eq!(page_of(Default::default(), true).await, expected);
 
     // Another tenant asking for the same environments sees nothing.
     assert!(db
