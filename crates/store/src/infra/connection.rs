@@ -88,6 +88,16 @@ const SQLITE_PRAGMAS: &str = "PRAGMA busy_timeout = 5000; \
      PRAGMA foreign_keys = ON; \
      PRAGMA mmap_size = 4294967296;";
 
+/// What every PostgreSQL session of the pool sets first.
+///
+/// A prepared statement is planned once, generically, and the plan kept. Left to itself,
+/// PostgreSQL plans each of the first five runs for its values, then keeps planning every run
+/// whenever its generic plan looks costlier than those: a page of environments (a `LIMIT`
+/// it cannot see, and a subquery per row) was planned again on every run, which was 40% of
+/// the database's work on it. Every statement here looks rows up by keys and ranges the
+/// indexes serve whatever the values, so one plan per statement is what they want anyway.
+const POSTGRES_SESSION: &str = "SET plan_cache_mode = force_generic_plan";
+
 /// Where to connect, decided from the URL's scheme.
 pub(crate) enum Target {
     /// A libpq connection URL, kept whole.
@@ -153,16 +163,19 @@ impl r2d2::ManageConnection for Manager {
     fn connect(&self) -> Result<Session, Self::Error> {
         use diesel::r2d2::Error;
         let conn = match &self.target {
-            Target::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Pg)
-                .map_err(Error::ConnectionError),
+            Target::Postgres(url) => {
+                let mut conn = PgConnection::establish(url).map_err(Error::ConnectionError)?;
+                conn.batch_execute(POSTGRES_SESSION)
+                    .map_err(Error::QueryError)?;
+                DbConnection::Pg(conn)
+            }
             Target::Sqlite(path) => {
                 let mut conn = SqliteConnection::establish(path).map_err(Error::ConnectionError)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(Error::QueryError)?;
-                Ok(DbConnection::Sqlite(conn))
+                DbConnection::Sqlite(conn)
             }
-        }?;
+        };
         Ok(Session {
             conn,
             tenant: None,
@@ -252,6 +265,34 @@ mod tests {
             panic!("not SQLite")
         };
         (dir, conn)
+    }
+
+    #[test]
+    fn postgres_sessions_plan_each_prepared_statement_once() {
+        use diesel::sql_types::Text;
+        use diesel::RunQueryDsl;
+
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = Text)]
+            plan_cache_mode: String,
+        }
+
+        if terrane_store::testing::postgres_admin().is_none() {
+            return;
+        }
+        let manager = Manager {
+            breaks: Breaks::default(),
+            target: Target::Postgres(terrane_store::testing::postgres_admin_url()),
+        };
+        let mut session = r2d2::ManageConnection::connect(&manager).unwrap();
+        let DbConnection::Pg(conn) = &mut session.conn else {
+            panic!("not PostgreSQL")
+        };
+        let setting: Setting = diesel::sql_query("SHOW plan_cache_mode")
+            .get_result(conn)
+            .unwrap();
+        assert_eq!(setting.plan_cache_mode, "force_generic_plan");
     }
 
     #[test]

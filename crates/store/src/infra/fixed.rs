@@ -96,6 +96,14 @@ impl<ST, K, GB> ValidGrouping<GB> for Fixed<ST, K> {
     type IsAggregate = is_aggregate::Never;
 }
 
+/// A condition written out as a constant, the way the predicate of a partial index is (say
+/// `deployments.status = 'in_progress'`). PostgreSQL plans each prepared statement once, for
+/// any values (see `infra::connection`): with the value bound, the plan could not use the
+/// partial index, since nothing would show the value is the one the index holds.
+pub(crate) fn condition(sql: &'static str) -> Fixed<diesel::sql_types::Bool> {
+    keyed::<diesel::sql_types::Bool, ByText>(sql)
+}
+
 /// `head`, a constant of this crate, followed by one bound value of SQL type `BT` and `)`,
 /// identified by `K` (see [`Fixed`]).
 #[derive(Debug, Clone, Copy)]

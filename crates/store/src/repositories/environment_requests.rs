@@ -16,6 +16,7 @@
 
 use crate::infra::connection::{DbConnection, MultiBackend};
 use crate::infra::error::Failure;
+use crate::infra::fixed::condition;
 use crate::infra::paging::{paged, total_of};
 use crate::infra::schema::{environment_request_history, environment_requests, environments};
 use crate::infra::tx::Access;
@@ -36,8 +37,9 @@ use terrane_domain::{
 };
 use terrane_ports::{EnvironmentEffect, EnvironmentRequestRepository, ExpiryClaim, StoreError};
 
-/// The statuses the provisioning worker claims.
-const TO_PROVISION: [&str; 2] = ["approved", "provisioning"];
+/// The requests the provisioning worker claims, by status, as `environment_requests_provisioning_idx`
+/// has it.
+const TO_PROVISION: &str = "environment_requests.status IN ('approved', 'provisioning')";
 
 /// One row of `environment_requests`, without the worker's lease (which only the claims
 /// touch, and every save clears).
@@ -653,7 +655,7 @@ impl EnvironmentRequestRepository for Store {
         self.system_tx(move |conn| {
             let due = || {
                 environment_requests::table
-                    .filter(environment_requests::status.eq_any(TO_PROVISION))
+                    .filter(condition(TO_PROVISION))
                     .filter(
                         environment_requests::claimed_until
                             .is_null()
@@ -708,7 +710,8 @@ impl EnvironmentRequestRepository for Store {
             let due = || {
                 environments::table
                     .filter(environments::expires_at.le(DbTime(now)))
-                    .filter(environments::status.ne(EnvironmentStatus::Destroyed.as_str()))
+                    // As `environments_expires_at_idx` has it.
+                    .filter(condition("environments.status <> 'destroyed'"))
                     // Environments born from a template expire through their destroy
                     // workflow (see the lifecycle runner), not through deprovisioning.
                     .filter(diesel::dsl::not(diesel::dsl::exists(

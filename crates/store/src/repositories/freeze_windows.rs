@@ -2,6 +2,7 @@
 
 use crate::infra::connection::{DbConnection, MultiBackend};
 use crate::infra::error::Failure;
+use crate::infra::fixed::condition;
 use crate::infra::schema::{environments, freeze_windows};
 use crate::infra::tx::Access;
 use crate::infra::types::{DbJson, DbTime, DbUuid};
@@ -294,14 +295,15 @@ impl FreezeWindowRepository for Store {
     }
 }
 
-/// The ids of up to `limit` windows whose `$recorded` edge at `$at` has come by `now` and is
+/// The ids of up to `limit` windows whose edge at `$at`, `$unrecorded` (a condition), has come by `now` and is
 /// not recorded yet, oldest first, locked; on PostgreSQL skipping the rows another replica
 /// holds (on SQLite the write transaction excludes other writers).
 macro_rules! due_ids {
-    ($conn:expr, $recorded:expr, $at:expr, $now:expr, $limit:expr) => {{
+    ($conn:expr, $unrecorded:literal, $at:expr, $now:expr, $limit:expr) => {{
         let due = || {
             freeze_windows::table
-                .filter($recorded.eq(false))
+                // As the partial index of the edge has it.
+                .filter(condition($unrecorded))
                 .filter($at.le(DbTime($now)))
                 .order_by($at.asc())
                 .then_order_by(freeze_windows::id.asc())
@@ -324,7 +326,7 @@ impl terrane_ports::FreezeWindowEdges for Store {
             let mut recorded = 0;
             let started = due_ids!(
                 conn,
-                freeze_windows::started_recorded,
+                "NOT freeze_windows.started_recorded",
                 freeze_windows::starts_at,
                 now,
                 limit
@@ -348,7 +350,7 @@ impl terrane_ports::FreezeWindowEdges for Store {
             }
             let ended = due_ids!(
                 conn,
-                freeze_windows::ended_recorded,
+                "NOT freeze_windows.ended_recorded",
                 freeze_windows::ends_at,
                 now,
                 limit

@@ -4,6 +4,7 @@
 
 use crate::infra::connection::{DbConnection, MultiBackend};
 use crate::infra::error::{is_unique_violation, Failure};
+use crate::infra::fixed::condition;
 use crate::infra::schema::{
     deployment_approvals, deployment_counts, deployment_history, deployments, environments,
 };
@@ -248,7 +249,8 @@ impl DeploymentRepository for Store {
         self.system_read(move |conn| {
             let mut query = deployments::table
                 .inner_join(environments::table)
-                .filter(deployments::status.eq(DeploymentStatus::InProgress.as_str()))
+                // As `deployments_in_progress_idx` has it.
+                .filter(condition("deployments.status = 'in_progress'"))
                 .into_boxed();
             if let Some(after) = after {
                 query = query.filter(deployments::id.gt(DbUuid(after.0)));

@@ -17,6 +17,7 @@ use super::writes::{
     set_status, with_steps, write_run,
 };
 use crate::infra::connection::DbConnection;
+use crate::infra::fixed::condition;
 use crate::infra::schema::environments;
 use crate::infra::tx::Access;
 use crate::infra::types::{DbJson, DbTime, DbUuid};
@@ -35,7 +36,8 @@ use terrane_ports::{
     Birth, ClaimedRun, Lease, LifecycleRepository, RunSignal, StatusChange, StoreError,
 };
 
-const ACTIVE: [&str; 2] = ["requested", "running"];
+/// Runs not over yet, by status, as `workflow_runs_claimable_idx` has it.
+const ACTIVE: &str = "workflow_runs.status IN ('requested', 'running')";
 
 #[async_trait]
 impl LifecycleRepository for Store {
@@ -188,7 +190,7 @@ impl LifecycleRepository for Store {
             let rows = workflow_runs::table
                 .filter(workflow_runs::tenant_id.eq(DbUuid(tenant.0)))
                 .filter(workflow_runs::environment_id.eq(DbUuid(environment.0)))
-                .filter(workflow_runs::status.eq_any(ACTIVE))
+                .filter(condition(ACTIVE))
                 .select(RunRow::as_select())
                 .load(conn)?;
             Ok(with_steps(conn, rows)?.pop())
@@ -276,7 +278,7 @@ impl LifecycleRepository for Store {
         self.system_tx(move |conn| {
             let claimable = || {
                 workflow_runs::table
-                    .filter(workflow_runs::status.eq_any(ACTIVE))
+                    .filter(condition(ACTIVE))
                     .filter(
                         workflow_runs::lease_until
                             .is_null()
@@ -368,7 +370,7 @@ impl LifecycleRepository for Store {
                 .filter(workflow_runs::id.eq(DbUuid(run.0)))
                 .filter(workflow_runs::tenant_id.eq(DbUuid(tenant.0)))
                 .filter(workflow_runs::lease_owner.eq(DbUuid(lease.owner)))
-                .filter(workflow_runs::status.eq_any(ACTIVE))
+                .filter(condition(ACTIVE))
                 .set(workflow_runs::lease_until.eq(Some(DbTime(truncate(lease.until)))))
                 .execute(conn)?;
             if renewed == 0 {
