@@ -437,7 +437,7 @@ fn filtered_page(
 ) -> Result<Vec<PageRow>, Failure> {
     let (assignments, windows, release, lifecycle) =
         parts::<ByText, ByText, ByText, ByText>(conn, now, with_release);
-    let rows: Vec<PageRow> = sorted(matching(tenant, filter), sort)
+    Ok(sorted(matching(tenant, filter), sort)
         .limit(page.take().into())
         .offset(page.skip().into())
         .select((
@@ -448,6 +448,5 @@ fn filtered_page(
             lifecycle,
             total_of(matching(tenant, filter).count()),
         ))
-        .load(conn)?;
-    Ok(rows)
+        .load(conn)?)
 }
