@@ -37,8 +37,8 @@ use terrane_domain::{
 };
 use terrane_ports::{EnvironmentEffect, EnvironmentRequestRepository, ExpiryClaim, StoreError};
 
-/// The requests the provisioning worker claims, by status, as `environment_requests_provisioning_idx`
-/// has it.
+/// The requests the provisioning worker claims, by status, as
+/// `environment_requests_provisioning_idx` has it.
 const TO_PROVISION: &str = "environment_requests.status IN ('approved', 'provisioning')";
 
 /// One row of `environment_requests`, without the worker's lease (which only the claims

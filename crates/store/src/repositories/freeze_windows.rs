@@ -295,9 +295,9 @@ impl FreezeWindowRepository for Store {
     }
 }
 
-/// The ids of up to `limit` windows whose edge at `$at`, `$unrecorded` (a condition), has come by `now` and is
-/// not recorded yet, oldest first, locked; on PostgreSQL skipping the rows another replica
-/// holds (on SQLite the write transaction excludes other writers).
+/// The ids of up to `limit` windows whose edge at `$at` has come by `now` and is not recorded
+/// yet (`$unrecorded`, a condition), oldest first, locked; on PostgreSQL skipping the rows
+/// another replica holds (on SQLite the write transaction excludes other writers).
 macro_rules! due_ids {
     ($conn:expr, $unrecorded:literal, $at:expr, $now:expr, $limit:expr) => {{
         let due = || {
