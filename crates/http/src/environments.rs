@@ -257,6 +257,7 @@ pub struct CurrentRelease {
     #[schema(example = "myapp-v2.3.1")]
     pub name: String,
     /// When it finished deploying.
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub deployed_at: DateTime<Utc>,
 }
 
@@ -343,12 +344,15 @@ pub struct EnvironmentResponse {
     /// The project it belongs to.
     pub project_id: Option<Uuid>,
     /// When it expires by itself.
+    #[serde(serialize_with = "crate::time::rfc3339_option")]
     pub expires_at: Option<DateTime<Utc>>,
     /// Bumped by every change; also the ETag.
     pub version: i64,
     /// Creation time.
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
     /// Last change.
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub updated_at: DateTime<Utc>,
     /// The target groups assigned to it, ordered by name.
     pub target_groups: Vec<AssignmentResponse>,

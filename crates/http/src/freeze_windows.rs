@@ -69,8 +69,10 @@ pub struct FreezeWindowResponse {
     /// The environment it freezes.
     pub environment_id: Uuid,
     /// First instant of the freeze.
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub start: DateTime<Utc>,
     /// First instant after the freeze.
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub end: DateTime<Utc>,
     /// Why.
     pub reason: String,
@@ -79,6 +81,7 @@ pub struct FreezeWindowResponse {
     /// Who created it.
     pub created_by: Uuid,
     /// When it was created.
+    #[serde(serialize_with = "crate::time::rfc3339")]
     pub created_at: DateTime<Utc>,
 }
 

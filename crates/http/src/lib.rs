@@ -37,6 +37,7 @@ mod service_accounts;
 mod target_groups;
 mod targets;
 mod templates;
+mod time;
 mod views;
 mod webhooks;
 

@@ -398,29 +398,31 @@ pub(crate) fn matching(
 }
 
 /// The order of an unsorted list ([`EnvironmentSort::default`]): by order index, then by
-/// name and id.
+/// name. A name is unique in its tenant (`environments_tenant_id_name_key`), so this orders a
+/// tenant's environments totally, and the index `(tenant_id, order_index, name)` hands them
+/// over in this order: a page reads its rows off the index instead of sorting them all.
 pub(crate) type DefaultOrder = (
     diesel::dsl::Asc<environments::order_index>,
     diesel::dsl::Asc<environments::name>,
-    diesel::dsl::Asc<environments::id>,
 );
 
 /// See [`DefaultOrder`].
 pub(crate) fn default_order() -> DefaultOrder {
-    use environments::{id, name, order_index};
-    (order_index.asc(), name.asc(), id.asc())
+    use environments::{name, order_index};
+    (order_index.asc(), name.asc())
 }
 
-/// `query` sorted by `sort`, then by name and id so that equal keys keep a stable order.
+/// `query` sorted by `sort`, then by name, which is unique in a tenant: equal keys keep a
+/// stable order.
 pub(crate) fn sorted(
     query: environments::BoxedQuery<'static, MultiBackend>,
     sort: EnvironmentSort,
 ) -> environments::BoxedQuery<'static, MultiBackend> {
     use environments::{created_at, name, order_index};
-    let query = match (sort.field, sort.descending) {
+    match (sort.field, sort.descending) {
         (EnvironmentSortField::Name, false) => query.order_by(name.asc()),
         (EnvironmentSortField::Name, true) => query.order_by(name.desc()),
-        (EnvironmentSortField::OrderIndex, false) => return query.order_by(default_order()),
+        (EnvironmentSortField::OrderIndex, false) => query.order_by(default_order()),
         (EnvironmentSortField::OrderIndex, true) => {
             query.order_by(order_index.desc()).then_order_by(name.asc())
         }
@@ -430,8 +432,7 @@ pub(crate) fn sorted(
         (EnvironmentSortField::CreatedAt, true) => {
             query.order_by(created_at.desc()).then_order_by(name.asc())
         }
-    };
-    query.then_order_by(environments::id.asc())
+    }
 }
 
 #[async_trait]

@@ -11,6 +11,7 @@ use terrane_domain::{
 };
 use terrane_ports::{
     EnvironmentRepository, FreezeWindowRepository, StoreError, TargetGroupRepository,
+    TemplateRepository,
 };
 use uuid::Uuid;
 
@@ -19,6 +20,7 @@ on_both_backends!(
     a_view_of_an_unknown_or_foreign_environment_is_not_found,
     a_page_of_views_is_the_page_of_the_list_with_each_ones_parts_and_the_total,
     a_page_past_the_end_is_empty_and_still_counts_every_match,
+    every_view_of_a_page_is_the_environments_own_view,
     fifty_racing_creates_without_an_order_index_take_the_next_fifty_indexes_once_each,
     a_refused_create_takes_no_order_index,
     an_update_raising_an_order_index_moves_the_next_one_past_it,
@@ -179,6 +181,72 @@ async fn a_page_past_the_end_is_empty_and_still_counts_every_match(db: TestDb) {
     let (listed, total) = views(&db, tenant(), Page::default()).await;
     assert!(listed.is_empty());
     assert_eq!(total, 0);
+}
+
+/// A page reads the parts of all its environments in one statement, a single view those of
+/// one environment in another: both answer the same, and nothing of another tenant's or
+/// another environment's.
+async fn every_view_of_a_page_is_the_environments_own_view(db: TestDb) {
+    let t = tenant();
+    let template = TemplateRepository::create(&db.store, t, crate::lifecycle::template(t))
+        .await
+        .unwrap();
+    let (born, _) = crate::lifecycle::born(&db.store, t, &template, "born").await;
+    let grouped = environment(&db, t, "grouped").await;
+    let frozen = environment(&db, t, "frozen").await;
+    let bare = environment(&db, t, "bare").await;
+    for name in ["web", "api", "db"] {
+        db.store
+            .create_in_environment(t, grouped, group_id(), new_group(name), now())
+            .await
+            .unwrap();
+    }
+    let hour = Duration::hours(1);
+    freeze(&db, t, frozen, now() - hour * 3, now() - hour).await; // over
+    freeze(&db, t, frozen, now() + hour, now() + hour * 2).await;
+    freeze(&db, t, frozen, now() - hour, now() + hour).await;
+    // Another tenant's environment with every part.
+    let other = tenant();
+    let theirs = environment(&db, other, "grouped").await;
+    db.store
+        .create_in_environment(other, theirs, group_id(), new_group("web"), now())
+        .await
+        .unwrap();
+    freeze(&db, other, theirs, now() - hour, now() + hour).await;
+
+    let at = now();
+    for with_release in [false, true] {
+        let (page, total) = EnvironmentRepository::view_page(
+            &db.store,
+            t,
+            EnvironmentFilter::default(),
+            EnvironmentSort::default(),
+            Page::default(),
+            with_release,
+            at,
+        )
+        .await
+        .unwrap();
+        assert_eq!(total, 4);
+        let ids: Vec<EnvironmentId> = page.iter().map(|v| v.environment.id).collect();
+        // Order index 0 for the one born from the template, then by creation.
+        assert_eq!(ids, [born.id, grouped, frozen, bare]);
+        for listed in page {
+            let own = EnvironmentRepository::view(&db.store, t, listed.environment.id, at)
+                .await
+                .unwrap();
+            let own = terrane_ports::EnvironmentView {
+                current_release: listed.current_release.clone(),
+                ..own
+            };
+            assert_eq!(listed, own);
+        }
+    }
+    let (page, _) = views(&db, t, Page::default()).await;
+    assert!(page[0].lifecycle.is_some(), "born from the template");
+    assert_eq!(page[1].assignments.len(), 3);
+    assert_eq!(page[2].freeze_windows.len(), 2, "the ended one is left out");
+    assert!(page[3].assignments.is_empty() && page[3].lifecycle.is_none());
 }
 
 async fn fifty_racing_creates_without_an_order_index_take_the_next_fifty_indexes_once_each(

@@ -23,7 +23,7 @@ on_both_backends!(
     another_tenants_runs_and_history_are_not_found,
 );
 
-fn template(tenant: TenantId) -> Template {
+pub(crate) fn template(tenant: TenantId) -> Template {
     TemplateInput {
         name: Some("web".into()),
         version: Some("1".into()),
@@ -65,7 +65,7 @@ fn event(env: &Environment, run: Option<&Run>, to: EnvironmentStatus) -> Lifecyc
 }
 
 /// A template environment, `busy`, with its create run requested.
-async fn born(
+pub(crate) async fn born(
     store: &Store,
     tenant: TenantId,
     template: &Template,
