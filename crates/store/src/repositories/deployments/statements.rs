@@ -1,12 +1,12 @@
-//! The SQL the ledger writes with, spelled out by hand: the upserts of the latest-deployment
-//! table (both backends), and on PostgreSQL the writes that are one statement each,
-//! recording a deployment with its first history row, and a transition with its history row
-//! and latest-deployment row. Each of those has a fixed SQL text with everything that varies
-//! bound, so diesel keeps it prepared; and being one statement, it needs no transaction
-//! around it.
+//! The SQL the ledger writes with, spelled out by hand: the compare-and-set of a transition
+//! and the upserts of the latest-deployment table (both backends), and on PostgreSQL the
+//! writes that are one statement each, recording a deployment with its first history row, and
+//! a transition with its history row and latest-deployment row. Each of those has a fixed SQL
+//! text with everything that varies bound, so diesel keeps it prepared; and being one
+//! statement, it needs no transaction around it.
 
 use super::rows::{DeploymentRow, HistoryRow};
-use crate::infra::types::sql;
+use crate::infra::types::{sql, DbTime, DbUuid};
 use crate::repositories::events::{push_insert_from, EventBinds};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -33,14 +33,6 @@ macro_rules! latest_on_conflict {
     };
 }
 
-/// Makes a deployment that just succeeded the latest of its component and environment,
-/// unless one that succeeded later is there already.
-pub(super) const UPSERT_LATEST: &str = concat!(
-    latest_columns!(),
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    latest_on_conflict!()
-);
-
 /// Puts back the latest deployment of a component and environment that still stands as
 /// succeeded, after the one there was rolled back.
 pub(super) const RECOMPUTE_LATEST: &str = concat!(
@@ -54,6 +46,152 @@ pub(super) const RECOMPUTE_LATEST: &str = concat!(
     latest_on_conflict!()
 );
 
+/// Makes `$ty` a statement of both backends that `$walk` writes with the `AstPass` `$out`
+/// (`$this` is the value): its text is this crate's, what varies is bound.
+macro_rules! both_backends {
+    ($ty:ty, |$this:ident, $out:ident| $walk:block) => {
+        impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for $ty {
+            fn walk_ast<'b>(
+                &'b self,
+                mut $out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+            ) -> QueryResult<()> {
+                let $this = self;
+                $walk
+                Ok(())
+            }
+        }
+
+        impl diesel::query_builder::QueryFragment<diesel::sqlite::Sqlite> for $ty {
+            fn walk_ast<'b>(
+                &'b self,
+                mut $out: diesel::query_builder::AstPass<'_, 'b, diesel::sqlite::Sqlite>,
+            ) -> QueryResult<()> {
+                let $this = self;
+                $walk
+                Ok(())
+            }
+        }
+
+        impl RunQueryDsl<diesel::pg::PgConnection> for $ty {}
+
+        impl RunQueryDsl<diesel::sqlite::SqliteConnection> for $ty {}
+    };
+}
+
+/// The compare-and-set of a transition, one `UPDATE` on both backends: the columns a
+/// transition changes, only where the deployment's revision and status are still those the
+/// decision read (and, for a start, its environment's version still that of the gates). Its
+/// row count is 1 when it was written, 0 when the compare-and-set missed.
+///
+/// The text is one of two (with or without the environment's version), kept prepared:
+/// diesel prepares its own `UPDATE` statements anew on every run, which on the SQLite writer
+/// was a sixth of the work of a transition.
+pub(super) struct CompareAndSet {
+    next: DeploymentRow,
+    expected_version: i64,
+    expected_status: &'static str,
+    /// The version the deployment's environment must still have.
+    environment_version: Option<i64>,
+}
+
+impl CompareAndSet {
+    pub(super) fn new(transition: &Transition) -> Self {
+        CompareAndSet {
+            next: DeploymentRow::from(&transition.next),
+            expected_version: transition.current.revision,
+            expected_status: transition.current.status.as_str(),
+            environment_version: transition.environment_version,
+        }
+    }
+}
+
+impl diesel::query_builder::QueryId for CompareAndSet {
+    type QueryId = ();
+    // Found by its text, one of two.
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+both_backends!(CompareAndSet, |this, out| {
+    use diesel::sql_types::Integer;
+    let next = &this.next;
+    out.push_sql("UPDATE deployments SET status = ");
+    out.push_bind_param::<Text, _>(&next.status)?;
+    out.push_sql(", description = ");
+    out.push_bind_param::<Nullable<Text>, _>(&next.description)?;
+    out.push_sql(", metadata = ");
+    out.push_bind_param::<sql::Jsonb, _>(&next.metadata)?;
+    out.push_sql(", approval_round = ");
+    out.push_bind_param::<Integer, _>(&next.approval_round)?;
+    out.push_sql(", revision = ");
+    out.push_bind_param::<BigInt, _>(&next.revision)?;
+    out.push_sql(", started_at = ");
+    out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.started_at)?;
+    out.push_sql(", finished_at = ");
+    out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.finished_at)?;
+    out.push_sql(", updated_at = ");
+    out.push_bind_param::<sql::UtcTimestamp, _>(&next.updated_at)?;
+    out.push_sql(" WHERE id = ");
+    out.push_bind_param::<sql::Uuid, _>(&next.id)?;
+    out.push_sql(" AND tenant_id = ");
+    out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
+    out.push_sql(" AND revision = ");
+    out.push_bind_param::<BigInt, _>(&this.expected_version)?;
+    out.push_sql(" AND status = ");
+    out.push_bind_param::<Text, _>(this.expected_status)?;
+    if let Some(environment_version) = &this.environment_version {
+        out.push_sql(" AND EXISTS (SELECT 1 FROM environments WHERE id = ");
+        out.push_bind_param::<sql::Uuid, _>(&next.environment_id)?;
+        out.push_sql(" AND tenant_id = ");
+        out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<BigInt, _>(environment_version)?;
+        out.push_sql(")");
+    }
+});
+
+/// Makes a deployment that just succeeded the latest of its component and environment,
+/// unless one that succeeded later is there already; kept prepared on both backends
+/// (diesel's `sql_query` is prepared anew on every run).
+pub(super) struct UpsertLatest {
+    pub(super) tenant: DbUuid,
+    pub(super) component: DbUuid,
+    pub(super) environment: DbUuid,
+    pub(super) deployment: DbUuid,
+    pub(super) release: Option<DbUuid>,
+    pub(super) version: String,
+    pub(super) digest: Option<String>,
+    pub(super) deployed_by: String,
+    pub(super) deployed_at: DbTime,
+}
+
+impl diesel::query_builder::QueryId for UpsertLatest {
+    // One text on each backend: found prepared by its type.
+    type QueryId = UpsertLatest;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+both_backends!(UpsertLatest, |this, out| {
+    out.push_sql(concat!(latest_columns!(), "VALUES ("));
+    out.push_bind_param::<sql::Uuid, _>(&this.tenant)?;
+    out.push_sql(", ");
+    out.push_bind_param::<sql::Uuid, _>(&this.component)?;
+    out.push_sql(", ");
+    out.push_bind_param::<sql::Uuid, _>(&this.environment)?;
+    out.push_sql(", ");
+    out.push_bind_param::<sql::Uuid, _>(&this.deployment)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Nullable<sql::Uuid>, _>(&this.release)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&this.version)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Nullable<Text>, _>(&this.digest)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Text, _>(&this.deployed_by)?;
+    out.push_sql(", ");
+    out.push_bind_param::<sql::UtcTimestamp, _>(&this.deployed_at)?;
+    out.push_sql(concat!(")", latest_on_conflict!()));
+});
+
 /// A transition on PostgreSQL in one statement, prepared once per connection: the
 /// compare-and-set on revision and status (and, for a start, on the version of the
 /// environment its gates were decided on); only when it matched, the history row and, for a deployment that
@@ -63,13 +201,9 @@ pub(super) const RECOMPUTE_LATEST: &str = concat!(
 /// The text is fixed (what varies is bound), so diesel keeps it prepared; its own UPDATE
 /// statements are parsed and planned again on every run.
 pub(super) struct TransitionWrite {
-    next: DeploymentRow,
-    expected_version: i64,
-    expected_status: &'static str,
+    set: CompareAndSet,
     history: HistoryRow,
     latest: bool,
-    /// The version the deployment's environment must still have.
-    environment_version: Option<i64>,
     event: EventBinds,
 }
 
@@ -79,15 +213,12 @@ impl TransitionWrite {
             current,
             next,
             entry,
-            environment_version,
+            ..
         } = transition;
         TransitionWrite {
-            next: DeploymentRow::from(next),
-            expected_version: current.revision,
-            expected_status: current.status.as_str(),
+            set: CompareAndSet::new(transition),
             history: HistoryRow::new(current.tenant, current.id, entry),
             latest: next.status == terrane_domain::DeploymentStatus::Succeeded,
-            environment_version: *environment_version,
             event: EventBinds::new(
                 actor,
                 terrane_domain::NewEvent::deployment_moved(next, current.status, entry.at),
@@ -108,41 +239,10 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
         &'b self,
         mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     ) -> QueryResult<()> {
-        use diesel::sql_types::Integer;
-        let (next, history) = (&self.next, &self.history);
-        out.push_sql("WITH moved AS (UPDATE deployments SET status = ");
-        out.push_bind_param::<Text, _>(&next.status)?;
-        out.push_sql(", description = ");
-        out.push_bind_param::<Nullable<Text>, _>(&next.description)?;
-        out.push_sql(", metadata = ");
-        out.push_bind_param::<sql::Jsonb, _>(&next.metadata)?;
-        out.push_sql(", approval_round = ");
-        out.push_bind_param::<Integer, _>(&next.approval_round)?;
-        out.push_sql(", revision = ");
-        out.push_bind_param::<BigInt, _>(&next.revision)?;
-        out.push_sql(", started_at = ");
-        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.started_at)?;
-        out.push_sql(", finished_at = ");
-        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.finished_at)?;
-        out.push_sql(", updated_at = ");
-        out.push_bind_param::<sql::UtcTimestamp, _>(&next.updated_at)?;
-        out.push_sql(" WHERE id = ");
-        out.push_bind_param::<sql::Uuid, _>(&next.id)?;
-        out.push_sql(" AND tenant_id = ");
-        out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
-        out.push_sql(" AND revision = ");
-        out.push_bind_param::<BigInt, _>(&self.expected_version)?;
-        out.push_sql(" AND status = ");
-        out.push_bind_param::<Text, _>(self.expected_status)?;
-        if let Some(environment_version) = &self.environment_version {
-            out.push_sql(" AND EXISTS (SELECT 1 FROM environments WHERE id = ");
-            out.push_bind_param::<sql::Uuid, _>(&next.environment_id)?;
-            out.push_sql(" AND tenant_id = ");
-            out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
-            out.push_sql(" AND version = ");
-            out.push_bind_param::<BigInt, _>(environment_version)?;
-            out.push_sql(")");
-        }
+        let history = &self.history;
+        let next = &self.set.next;
+        out.push_sql("WITH moved AS (");
+        self.set.walk_ast(out.reborrow())?;
         out.push_sql(" RETURNING id)");
         if self.latest {
             out.push_sql(concat!(", latest AS (", latest_columns!(), "SELECT "));

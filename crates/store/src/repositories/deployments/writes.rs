@@ -2,7 +2,10 @@
 //! transition as one compare-and-set with its history row and the latest-deployment table.
 
 use super::rows::{DeploymentRow, HistoryRow};
-use super::statements::{GuardedInsert, TransitionWrite, RECOMPUTE_LATEST, UPSERT_LATEST};
+use super::statements::{
+    CompareAndSet, GuardedInsert, TransitionWrite, UpsertLatest, RECOMPUTE_LATEST,
+};
+use crate::infra::connection::natively;
 use crate::infra::connection::DbConnection;
 use crate::infra::error::Failure;
 use crate::infra::schema::{components, deployment_history, deployments, environments, releases};
@@ -10,7 +13,6 @@ use crate::infra::types::{sql, DbTime, DbUuid};
 use crate::infra::versioned::{unchanged, Versioned};
 use crate::repositories::events::{self, EventBinds};
 use diesel::prelude::*;
-use diesel::sql_types::{Nullable, Text};
 use terrane_domain::{Deployment, DeploymentStatus, HistoryEntry, NewEvent};
 use terrane_ports::{StoreError, Transition};
 
@@ -117,17 +119,18 @@ fn maintain_latest(
     match (current.status, next.status) {
         (_, DeploymentStatus::Succeeded) => {
             let deployed_at = next.finished_at.unwrap_or(next.updated_at);
-            diesel::sql_query(UPSERT_LATEST)
-                .bind::<sql::Uuid, _>(tenant)
-                .bind::<sql::Uuid, _>(component)
-                .bind::<sql::Uuid, _>(environment)
-                .bind::<sql::Uuid, _>(DbUuid(next.id.0))
-                .bind::<Nullable<sql::Uuid>, _>(next.release_id.map(|r| DbUuid(r.0)))
-                .bind::<Text, _>(next.version.as_str())
-                .bind::<Nullable<Text>, _>(next.digest.as_ref().map(|d| d.as_str()))
-                .bind::<Text, _>(next.deployed_by.as_str())
-                .bind::<sql::UtcTimestamp, _>(DbTime(deployed_at))
-                .execute(conn)?;
+            let upsert = UpsertLatest {
+                tenant,
+                component,
+                environment,
+                deployment: DbUuid(next.id.0),
+                release: next.release_id.map(|r| DbUuid(r.0)),
+                version: next.version.as_str().to_owned(),
+                digest: next.digest.as_ref().map(|d| d.as_str().to_owned()),
+                deployed_by: next.deployed_by.as_str().to_owned(),
+                deployed_at: DbTime(deployed_at),
+            };
+            natively!(conn, c => upsert.execute(c))?;
         }
         (DeploymentStatus::Succeeded, _) => {
             use crate::infra::schema::latest_deployments as latest;
@@ -192,27 +195,9 @@ fn write_steps(
         current,
         next,
         entry,
-        environment_version,
+        ..
     } = transition;
-    let tenant = DbUuid(current.tenant.0);
-    if let Some(version) = environment_version {
-        let unchanged: i64 = environments::table
-            .filter(environments::id.eq(DbUuid(current.environment_id.0)))
-            .filter(environments::tenant_id.eq(tenant))
-            .filter(environments::version.eq(version))
-            .count()
-            .get_result(conn)?;
-        if unchanged == 0 {
-            return Ok(0);
-        }
-    }
-    let updated = diesel::update(deployments::table)
-        .filter(deployments::id.eq(DbUuid(current.id.0)))
-        .filter(deployments::tenant_id.eq(tenant))
-        .filter(deployments::revision.eq(current.revision))
-        .filter(deployments::status.eq(current.status.as_str()))
-        .set(DeploymentRow::from(next))
-        .execute(conn)?;
+    let updated = natively!(conn, c => CompareAndSet::new(transition).execute(c))?;
     if updated == 0 {
         return Ok(0);
     }
