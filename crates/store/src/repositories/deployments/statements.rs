@@ -6,7 +6,7 @@
 //! statement, it needs no transaction around it.
 
 use super::rows::{DeploymentRow, HistoryRow};
-use crate::infra::types::{sql, DbTime, DbUuid};
+use crate::infra::types::{sql, DbTime};
 use crate::repositories::events::{push_insert_from, EventBinds};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -149,18 +149,11 @@ both_backends!(CompareAndSet, |this, out| {
     }
 });
 
-/// Makes a deployment that just succeeded the latest of its component and environment,
-/// unless one that succeeded later is there already; kept prepared on both backends
-/// (diesel's `sql_query` is prepared anew on every run).
+/// Makes a deployment that just succeeded (`row`, at `deployed_at`) the latest of its
+/// component and environment, unless one that succeeded later is there already; kept
+/// prepared on both backends (diesel's `sql_query` is prepared anew on every run).
 pub(super) struct UpsertLatest {
-    pub(super) tenant: DbUuid,
-    pub(super) component: DbUuid,
-    pub(super) environment: DbUuid,
-    pub(super) deployment: DbUuid,
-    pub(super) release: Option<DbUuid>,
-    pub(super) version: String,
-    pub(super) digest: Option<String>,
-    pub(super) deployed_by: String,
+    pub(super) row: DeploymentRow,
     pub(super) deployed_at: DbTime,
 }
 
@@ -171,22 +164,23 @@ impl diesel::query_builder::QueryId for UpsertLatest {
 }
 
 both_backends!(UpsertLatest, |this, out| {
+    let row = &this.row;
     out.push_sql(concat!(latest_columns!(), "VALUES ("));
-    out.push_bind_param::<sql::Uuid, _>(&this.tenant)?;
+    out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
     out.push_sql(", ");
-    out.push_bind_param::<sql::Uuid, _>(&this.component)?;
+    out.push_bind_param::<sql::Uuid, _>(&row.component_id)?;
     out.push_sql(", ");
-    out.push_bind_param::<sql::Uuid, _>(&this.environment)?;
+    out.push_bind_param::<sql::Uuid, _>(&row.environment_id)?;
     out.push_sql(", ");
-    out.push_bind_param::<sql::Uuid, _>(&this.deployment)?;
+    out.push_bind_param::<sql::Uuid, _>(&row.id)?;
     out.push_sql(", ");
-    out.push_bind_param::<Nullable<sql::Uuid>, _>(&this.release)?;
+    out.push_bind_param::<Nullable<sql::Uuid>, _>(&row.release_id)?;
     out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&this.version)?;
+    out.push_bind_param::<Text, _>(&row.version)?;
     out.push_sql(", ");
-    out.push_bind_param::<Nullable<Text>, _>(&this.digest)?;
+    out.push_bind_param::<Nullable<Text>, _>(&row.digest)?;
     out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&this.deployed_by)?;
+    out.push_bind_param::<Text, _>(&row.deployed_by)?;
     out.push_sql(", ");
     out.push_bind_param::<sql::UtcTimestamp, _>(&this.deployed_at)?;
     out.push_sql(concat!(")", latest_on_conflict!()));

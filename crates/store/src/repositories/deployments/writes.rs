@@ -5,8 +5,7 @@ use super::rows::{DeploymentRow, HistoryRow};
 use super::statements::{
     CompareAndSet, GuardedInsert, TransitionWrite, UpsertLatest, RECOMPUTE_LATEST,
 };
-use crate::infra::connection::natively;
-use crate::infra::connection::DbConnection;
+use crate::infra::connection::{natively, DbConnection};
 use crate::infra::error::Failure;
 use crate::infra::schema::{components, deployment_history, deployments, environments, releases};
 use crate::infra::types::{sql, DbTime, DbUuid};
@@ -120,14 +119,7 @@ fn maintain_latest(
         (_, DeploymentStatus::Succeeded) => {
             let deployed_at = next.finished_at.unwrap_or(next.updated_at);
             let upsert = UpsertLatest {
-                tenant,
-                component,
-                environment,
-                deployment: DbUuid(next.id.0),
-                release: next.release_id.map(|r| DbUuid(r.0)),
-                version: next.version.as_str().to_owned(),
-                digest: next.digest.as_ref().map(|d| d.as_str().to_owned()),
-                deployed_by: next.deployed_by.as_str().to_owned(),
+                row: DeploymentRow::from(next),
                 deployed_at: DbTime(deployed_at),
             };
             natively!(conn, c => upsert.execute(c))?;
