@@ -104,12 +104,13 @@ pub(crate) fn condition(sql: &'static str) -> Fixed<diesel::sql_types::Bool> {
     keyed::<diesel::sql_types::Bool, ByText>(sql)
 }
 
-/// `head`, a constant of this crate, followed by one bound value of SQL type `BT` and `)`,
-/// identified by `K` (see [`Fixed`]).
+/// `head`, a constant of this crate, followed by one bound value of SQL type `BT` and `tail`
+/// (another constant), identified by `K` (see [`Fixed`]).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct FixedWithBind<ST, BT, V, K = ByText> {
     head: &'static str,
     value: V,
+    tail: &'static str,
     types: PhantomData<(ST, BT, K)>,
 }
 
@@ -119,9 +120,19 @@ pub(crate) fn fixed_with_bind<ST, BT, V, K: FixedKey>(
     head: &'static str,
     value: V,
 ) -> FixedWithBind<ST, BT, V, K> {
+    fixed_around_bind(head, value, ")")
+}
+
+/// [`fixed_with_bind`] ending in `tail` instead of `)`.
+pub(crate) fn fixed_around_bind<ST, BT, V, K: FixedKey>(
+    head: &'static str,
+    value: V,
+    tail: &'static str,
+) -> FixedWithBind<ST, BT, V, K> {
     FixedWithBind {
         head,
         value,
+        tail,
         types: PhantomData,
     }
 }
@@ -139,7 +150,7 @@ where
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
         out.push_sql(self.head);
         out.push_bind_param::<BT, V>(&self.value)?;
-        out.push_sql(")");
+        out.push_sql(self.tail);
         Ok(())
     }
 }
