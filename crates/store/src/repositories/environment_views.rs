@@ -7,7 +7,8 @@
 //! which on PostgreSQL was a fifth of the database's work on a page of views). Each
 //! subquery runs only when its table holds a row of the environment at all: SQLite tests
 //! `id IN (SELECT environment_id FROM part)` on the part's index, opened once per statement,
-//! and PostgreSQL an `EXISTS` on that index. An aggregating subquery sets up its scans and
+//! and PostgreSQL an `EXISTS` on that index; otherwise the column is null, which reads as
+//! no assignments, windows or lifecycle. An aggregating subquery sets up its scans and
 //! its aggregate for every environment, found or not: on a page of 50 environments with no
 //! assignments, windows or lifecycle that was a fifth to a quarter of the database's work on
 //! both backends. One statement is one snapshot on its own, so on PostgreSQL the read runs
@@ -58,7 +59,7 @@ const PG_ASSIGNMENTS: &str = "CASE WHEN EXISTS (SELECT FROM target_group_assignm
     ), '[]')::text \
     FROM target_group_assignments a JOIN target_groups g ON g.id = a.target_group_id \
     WHERE a.tenant_id = environments.tenant_id AND a.environment_id = environments.id) \
-    ELSE '[]' END";
+    END";
 const SQLITE_ASSIGNMENTS: &str = "CASE WHEN environments.id IN \
     (SELECT environment_id FROM target_group_assignments) THEN \
     (SELECT coalesce(json_group_array(json_object(\
@@ -68,7 +69,7 @@ const SQLITE_ASSIGNMENTS: &str = "CASE WHEN environments.id IN \
     ), '[]') \
     FROM target_group_assignments a JOIN target_groups g ON g.id = a.target_group_id \
     WHERE a.tenant_id = environments.tenant_id AND a.environment_id = environments.id) \
-    ELSE '[]' END";
+    END";
 
 /// The environment's freeze windows that end after the bound time, in no order (see
 /// [`view_of`]); the statement goes on with the bound time and [`WINDOWS_TAIL`].
@@ -94,7 +95,7 @@ const SQLITE_WINDOWS: &str = "CASE WHEN environments.id IN \
     ), '[]') FROM freeze_windows w \
     WHERE w.tenant_id = environments.tenant_id AND w.environment_id = environments.id \
     AND w.ends_at > ";
-const WINDOWS_TAIL: &str = ") ELSE '[]' END";
+const WINDOWS_TAIL: &str = ") END";
 
 /// The release of the environment's latest succeeded deployment that belongs to one.
 const PG_RELEASE: &str = concat!(
@@ -134,7 +135,12 @@ fn parts<A: FixedKey, W: FixedKey, R: FixedKey, L: FixedKey>(
     conn: &DbConnection,
     now: DateTime<Utc>,
     with_release: bool,
-) -> (Json<A>, Windows<W>, OptionalJson<R>, OptionalJson<L>) {
+) -> (
+    OptionalJson<A>,
+    Windows<W>,
+    OptionalJson<R>,
+    OptionalJson<L>,
+) {
     debug_assert!(
         !R::KEYED || with_release != (TypeId::of::<R>() == TypeId::of::<ViewNoRelease>()),
         "a keyed release column holds the release, except the one keyed by ViewNoRelease"
@@ -174,20 +180,18 @@ fixed_keys!(
     ViewLifecycle,
 );
 
-/// A JSON column of [`parts`].
-type Json<K> = Fixed<Text, K>;
-
-/// A JSON column of [`parts`] that may be null.
+/// A JSON column of [`parts`]: null when the environment has no row of that part (a list
+/// of them then reads as empty without being parsed).
 type OptionalJson<K> = Fixed<Nullable<Text>, K>;
 
 /// The freeze window column of [`parts`]: the windows not over at the bound time.
-type Windows<K> = FixedWithBind<Text, sql::UtcTimestamp, DbTime, K>;
+type Windows<K> = FixedWithBind<Nullable<Text>, sql::UtcTimestamp, DbTime, K>;
 
 /// One view as the statement answers it.
 type ViewRow = (
     EnvironmentRow,
-    String,
-    String,
+    Option<String>,
+    Option<String>,
     Option<String>,
     Option<String>,
 );
@@ -199,8 +203,8 @@ const TENANT_TOTAL: &str = "(SELECT count(*) FROM environments WHERE tenant_id =
 /// One view of a page, with the total of the page's query.
 type PageRow = (
     EnvironmentRow,
-    String,
-    String,
+    Option<String>,
+    Option<String>,
     Option<String>,
     Option<String>,
     Option<i64>,
@@ -303,6 +307,15 @@ fn decoded<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// The list a part's column holds: none when it is null.
+fn listed<T: serde::de::DeserializeOwned>(
+    env: Uuid,
+    what: &str,
+    json: Option<&str>,
+) -> Result<Vec<T>, Failure> {
+    json.map_or(Ok(Vec::new()), |json| decoded(env, what, json))
+}
+
 /// The view a statement answered, with its assignments ordered by group name, then id, and
 /// its freeze windows by start, then id (names byte-wise, as both backends store them).
 fn view_of(
@@ -311,7 +324,7 @@ fn view_of(
     let environment = Environment::try_from(row)?;
     let id = environment.id;
     let mut assignments: Vec<Assignment> =
-        decoded::<Vec<AssignmentJson>>(id.0, "assignments", &assignments)?
+        listed::<AssignmentJson>(id.0, "assignments", assignments.as_deref())?
             .into_iter()
             .map(|a| {
                 let target_group_name = TargetGroupName::parse(&a.name).map_err(|e| {
@@ -336,7 +349,7 @@ fn view_of(
         (a.target_group_name.as_str(), a.id.0).cmp(&(b.target_group_name.as_str(), b.id.0))
     });
     let mut freeze_windows: Vec<FreezeWindow> =
-        decoded::<Vec<WindowJson>>(id.0, "freeze windows", &windows)?
+        listed::<WindowJson>(id.0, "freeze windows", windows.as_deref())?
             .into_iter()
             .map(|w| FreezeWindow {
                 id: FreezeWindowId(w.id),
