@@ -210,3 +210,16 @@ macro_rules! pg_expression {
     };
 }
 pub(crate) use pg_expression;
+
+/// Binds each value as its SQL type into the `AstPass` `$out`, separated by `, `: a row of
+/// values in column order (`push_binds!(out; sql::Uuid => &row.id, Text => &row.name)`).
+macro_rules! push_binds {
+    ($out:expr; $ty:ty => $value:expr $(, $rest_ty:ty => $rest:expr)* $(,)?) => {{
+        $out.push_bind_param::<$ty, _>($value)?;
+        $(
+            $out.push_sql(", ");
+            $out.push_bind_param::<$rest_ty, _>($rest)?;
+        )*
+    }};
+}
+pub(crate) use push_binds;

@@ -10,7 +10,7 @@
 
 use crate::infra::connection::DbConnection;
 use crate::infra::error::Failure;
-use crate::infra::fixed::{keyed, ByText};
+use crate::infra::fixed::{keyed, push_binds, ByText};
 use crate::infra::schema::events;
 use crate::infra::types::{sql, DbJson, DbTime, DbUuid};
 use crate::Store;
@@ -296,19 +296,15 @@ fn push_values<'b>(
     mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
     event: &'b EventBinds,
 ) -> QueryResult<()> {
-    out.push_bind_param::<sql::Uuid, _>(&event.tenant_id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&event.event_type)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&event.subject_kind)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::Uuid, _>(&event.subject_id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&event.actor)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::UtcTimestamp, _>(&event.at)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::Jsonb, _>(&event.data)?;
+    push_binds!(out;
+        sql::Uuid => &event.tenant_id,
+        Text => &event.event_type,
+        Text => &event.subject_kind,
+        sql::Uuid => &event.subject_id,
+        Text => &event.actor,
+        sql::UtcTimestamp => &event.at,
+        sql::Jsonb => &event.data,
+    );
     Ok(())
 }
 

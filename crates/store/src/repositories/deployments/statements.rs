@@ -6,6 +6,7 @@
 //! statement, it needs no transaction around it.
 
 use super::rows::{DeploymentRow, HistoryRow};
+use crate::infra::fixed::push_binds;
 use crate::infra::types::{sql, DbTime};
 use crate::repositories::events::{push_insert_from, EventBinds};
 use diesel::prelude::*;
@@ -166,23 +167,17 @@ impl diesel::query_builder::QueryId for UpsertLatest {
 both_backends!(UpsertLatest, |this, out| {
     let row = &this.row;
     out.push_sql(concat!(latest_columns!(), "VALUES ("));
-    out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::Uuid, _>(&row.component_id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::Uuid, _>(&row.environment_id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::Uuid, _>(&row.id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Nullable<sql::Uuid>, _>(&row.release_id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&row.version)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Nullable<Text>, _>(&row.digest)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&row.deployed_by)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::UtcTimestamp, _>(&this.deployed_at)?;
+    push_binds!(out;
+        sql::Uuid => &row.tenant_id,
+        sql::Uuid => &row.component_id,
+        sql::Uuid => &row.environment_id,
+        sql::Uuid => &row.id,
+        Nullable<sql::Uuid> => &row.release_id,
+        Text => &row.version,
+        Nullable<Text> => &row.digest,
+        Text => &row.deployed_by,
+        sql::UtcTimestamp => &this.deployed_at,
+    );
     out.push_sql(concat!(")", latest_on_conflict!()));
 });
 
@@ -240,19 +235,18 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
         out.push_sql(" RETURNING id)");
         if self.latest {
             out.push_sql(concat!(", latest AS (", latest_columns!(), "SELECT "));
-            out.push_bind_param::<sql::Uuid, _>(&next.tenant_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<sql::Uuid, _>(&next.component_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<sql::Uuid, _>(&next.environment_id)?;
+            push_binds!(out;
+                sql::Uuid => &next.tenant_id,
+                sql::Uuid => &next.component_id,
+                sql::Uuid => &next.environment_id,
+            );
             out.push_sql(", moved.id, ");
-            out.push_bind_param::<Nullable<sql::Uuid>, _>(&next.release_id)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&next.version)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Nullable<Text>, _>(&next.digest)?;
-            out.push_sql(", ");
-            out.push_bind_param::<Text, _>(&next.deployed_by)?;
+            push_binds!(out;
+                Nullable<sql::Uuid> => &next.release_id,
+                Text => &next.version,
+                Nullable<Text> => &next.digest,
+                Text => &next.deployed_by,
+            );
             out.push_sql(", ");
             // A transition to succeeded always sets finished_at.
             out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.finished_at)?;
@@ -298,45 +292,28 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for GuardedInsert {
              description, metadata, status, approval_round, revision, created_at, started_at, \
              finished_at, updated_at, committed_at) SELECT ",
         );
-        out.push_bind_param::<sql::Uuid, _>(&row.id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Uuid, _>(&row.tenant_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Uuid, _>(&row.component_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Uuid, _>(&row.environment_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<sql::Uuid>, _>(&row.release_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&row.version)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&row.digest)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&row.commit_sha)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&row.deployed_by)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Uuid, _>(&row.created_by)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<Text>, _>(&row.description)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::Jsonb, _>(&row.metadata)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&row.status)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Integer, _>(&row.approval_round)?;
-        out.push_sql(", ");
-        out.push_bind_param::<BigInt, _>(&row.revision)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::UtcTimestamp, _>(&row.created_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&row.started_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&row.finished_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<sql::UtcTimestamp, _>(&row.updated_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&row.committed_at)?;
+        push_binds!(out;
+            sql::Uuid => &row.id,
+            sql::Uuid => &row.tenant_id,
+            sql::Uuid => &row.component_id,
+            sql::Uuid => &row.environment_id,
+            Nullable<sql::Uuid> => &row.release_id,
+            Text => &row.version,
+            Nullable<Text> => &row.digest,
+            Nullable<Text> => &row.commit_sha,
+            Text => &row.deployed_by,
+            sql::Uuid => &row.created_by,
+            Nullable<Text> => &row.description,
+            sql::Jsonb => &row.metadata,
+            Text => &row.status,
+            Integer => &row.approval_round,
+            BigInt => &row.revision,
+            sql::UtcTimestamp => &row.created_at,
+            Nullable<sql::UtcTimestamp> => &row.started_at,
+            Nullable<sql::UtcTimestamp> => &row.finished_at,
+            sql::UtcTimestamp => &row.updated_at,
+            Nullable<sql::UtcTimestamp> => &row.committed_at,
+        );
         out.push_sql(" WHERE EXISTS (SELECT 1 FROM environments WHERE id = ");
         out.push_bind_param::<sql::Uuid, _>(&row.environment_id)?;
         out.push_sql(" AND tenant_id = ");
@@ -373,21 +350,17 @@ fn push_history_from<'b>(
         "INSERT INTO deployment_history \
          (id, tenant_id, deployment_id, from_status, to_status, actor, at, reason) SELECT ",
     );
-    out.push_bind_param::<sql::Uuid, _>(&history.id)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::Uuid, _>(&history.tenant_id)?;
+    push_binds!(out; sql::Uuid => &history.id, sql::Uuid => &history.tenant_id);
     out.push_sql(", ");
     out.push_sql(from);
     out.push_sql(".id, ");
-    out.push_bind_param::<Nullable<Text>, _>(&history.from_status)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Text, _>(&history.to_status)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Nullable<sql::Uuid>, _>(&history.actor)?;
-    out.push_sql(", ");
-    out.push_bind_param::<sql::UtcTimestamp, _>(&history.at)?;
-    out.push_sql(", ");
-    out.push_bind_param::<Nullable<Text>, _>(&history.reason)?;
+    push_binds!(out;
+        Nullable<Text> => &history.from_status,
+        Text => &history.to_status,
+        Nullable<sql::Uuid> => &history.actor,
+        sql::UtcTimestamp => &history.at,
+        Nullable<Text> => &history.reason,
+    );
     out.push_sql(" FROM ");
     out.push_sql(from);
     Ok(())
