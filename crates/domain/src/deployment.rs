@@ -432,6 +432,15 @@ pub struct HistoryEntry {
 }
 
 impl Deployment {
+    /// When it became what its environment runs: the finish of a succeeded deployment
+    /// (`None` for any other status). The latest-deployment table and the matrix date an
+    /// environment's deployment by it.
+    #[must_use]
+    pub fn succeeded_at(&self) -> Option<DateTime<Utc>> {
+        self.finished_at
+            .filter(|_| self.status == DeploymentStatus::Succeeded)
+    }
+
     /// The deployment after moving to the requested status at `now`, and the history row to
     /// keep with it. `startedAt` is set on entering `in_progress`, `finishedAt` on entering
     /// `succeeded` or `failed` (the client's value when given, never in the future); a retry
@@ -692,6 +701,16 @@ mod tests {
         let (undone, _) = done
             .transition(to("rolled_back"), Some(user(2)), None, t2)
             .unwrap();
+        assert_eq!(
+            (
+                running.succeeded_at(),
+                done.succeeded_at(),
+                undone.succeeded_at()
+            ),
+            (None, Some(t2), None),
+            "only a succeeded deployment has succeeded, whatever times it keeps"
+        );
+        assert_eq!(undone.finished_at, Some(t2));
         let (retry, _) = undone
             .transition(to("pending"), Some(user(2)), None, t2)
             .unwrap();

@@ -192,7 +192,8 @@ both_backends!(UpsertLatest, |this, out| {
 pub(super) struct TransitionWrite {
     set: CompareAndSet,
     history: HistoryRow,
-    latest: bool,
+    /// For a deployment that succeeded, when (its row of `latest_deployments` is then written).
+    succeeded_at: Option<DbTime>,
     event: EventBinds,
 }
 
@@ -207,7 +208,7 @@ impl TransitionWrite {
         TransitionWrite {
             set: CompareAndSet::new(transition),
             history: HistoryRow::new(current.tenant, current.id, entry),
-            latest: next.status == terrane_domain::DeploymentStatus::Succeeded,
+            succeeded_at: next.succeeded_at().map(DbTime),
             event: EventBinds::new(
                 actor,
                 terrane_domain::NewEvent::deployment_moved(next, current.status, entry.at),
@@ -233,7 +234,7 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
         out.push_sql("WITH moved AS (");
         self.set.walk_ast(out.reborrow())?;
         out.push_sql(" RETURNING id)");
-        if self.latest {
+        if let Some(succeeded_at) = &self.succeeded_at {
             out.push_sql(concat!(", latest AS (", latest_columns!(), "SELECT "));
             push_binds!(out;
                 sql::Uuid => &next.tenant_id,
@@ -246,10 +247,8 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for TransitionWrite {
                 Text => &next.version,
                 Nullable<Text> => &next.digest,
                 Text => &next.deployed_by,
+                sql::UtcTimestamp => succeeded_at,
             );
-            out.push_sql(", ");
-            // A transition to succeeded always sets finished_at.
-            out.push_bind_param::<Nullable<sql::UtcTimestamp>, _>(&next.finished_at)?;
             out.push_sql(concat!(" FROM moved", latest_on_conflict!(), ")"));
         }
         out.push_sql(", history AS (");

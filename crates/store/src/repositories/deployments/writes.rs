@@ -117,10 +117,15 @@ fn maintain_latest(
     let environment = DbUuid(next.environment_id.0);
     match (current.status, next.status) {
         (_, DeploymentStatus::Succeeded) => {
-            let deployed_at = next.finished_at.unwrap_or(next.updated_at);
+            let succeeded_at = next.succeeded_at().ok_or_else(|| {
+                StoreError::Internal(format!(
+                    "deployment {} succeeded without a finish",
+                    next.id.0
+                ))
+            })?;
             let upsert = UpsertLatest {
                 row: DeploymentRow::from(next),
-                deployed_at: DbTime(deployed_at),
+                deployed_at: DbTime(succeeded_at),
             };
             natively!(conn, c => upsert.execute(c))?;
         }
